@@ -1,0 +1,220 @@
+/*
+ * cachetd.h - the one header of the daemon: its types, and the prototypes
+ * of every module grouped under the file that defines them.  Read it as
+ * the table of contents of src/.
+ *
+ * Process shape: the master (master.c) reads the config (config.c), binds,
+ * builds the SSL_CTX (tls.c) and forks workers (worker.c).  Each worker runs
+ * one libev loop over many connections (conn.c); a connection parses
+ * requests (http.c) and serves files under the root (files.c).
+ */
+#ifndef CACHETD_H
+#define CACHETD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <openssl/ssl.h>
+
+#define CACHETD_NAME "cachet"
+
+/* Request limits (bytes). */
+#define HTTP_MAX_LINE    8192   /* request line: longer is 414 */
+#define HTTP_MAX_HEADER  16384  /* request line + headers: more is 431 */
+#define HTTP_MAX_BODY    65536  /* body we read and discard: more is 413 */
+#define HTTP_MAX_FIELDS  64     /* header fields: more is 431 */
+
+/* ---------------------------------------------------------------- config.c */
+
+struct listen_addr {
+	char                    *text;      /* as written: "127.0.0.1:8443" */
+	struct sockaddr_storage  ss;
+	socklen_t                sslen;
+	int                      line;
+};
+
+enum verify_mode { VERIFY_NONE = 0, VERIFY_OPTIONAL, VERIFY_REQUIRE };
+
+struct location {
+	char   *prefix;
+	int     line;
+	int     status;             /* serve the status page here */
+	char  **allow_addr;         /* status page: addresses allowed */
+	size_t  nallow_addr;
+};
+
+struct cache_conf {
+	char   *store;              /* "gdbm:PATH", "internal", "none" */
+	char   *store_path;         /* resolved PATH of a gdbm store */
+	long    timeout;            /* seconds */
+	long    max_entries;
+	long    purge_interval;     /* seconds */
+	char   *seal_key_file;
+};
+
+struct config {
+	char               *file;          /* the config file, as given */
+	char               *dir;           /* its folder: base of relative paths */
+	struct listen_addr *listen;
+	size_t              nlisten;
+	long                workers;
+	char               *user;
+	char               *root;
+	char               *index;
+	char               *mime_types;
+	char              **certs;
+	char              **keys;
+	size_t              ncerts;
+	int                 cert_line;
+	int                 proto_min;     /* TLS1_2_VERSION ... */
+	int                 proto_max;
+	char               *ciphers;
+	char               *ciphersuites;
+	char               *access_log;
+	char               *error_log;
+	char               *pid_file;
+	double              handshake_timeout;
+	double              header_timeout;
+	double              keepalive_timeout;
+	double              send_timeout;
+	long                worker_connections;
+	int                 session_tickets;
+	struct cache_conf   cache;
+	struct location    *locs;
+	size_t              nlocs;
+	/* lines of directives whose value is checked after parsing */
+	int                 root_line, mime_line, alog_line, elog_line;
+	int                 pid_line, user_line;
+};
+
+/* Parse FILE.  On error returns NULL and writes "FILE:LINE: problem" to err. */
+struct config   *config_load(const char *file, char *err, size_t errlen);
+void             config_free(struct config *);
+char            *config_path(const struct config *, const char *);
+int              parse_listen(const char *, struct sockaddr_storage *,
+                     socklen_t *);
+const struct location *config_location(const struct config *, const char *);
+
+/* ------------------------------------------------------------------ log.c */
+
+enum log_level { LOG_ERR_ = 0, LOG_WARN_, LOG_NOTICE_, LOG_INFO_ };
+
+void             log_set_fd(int);
+int              log_fd(void);
+void             log_msg(enum log_level, const char *, ...)
+                     __attribute__((format(printf, 2, 3)));
+#define log_err(...)    log_msg(LOG_ERR_, __VA_ARGS__)
+#define log_warn(...)   log_msg(LOG_WARN_, __VA_ARGS__)
+#define log_notice(...) log_msg(LOG_NOTICE_, __VA_ARGS__)
+#define log_info(...)   log_msg(LOG_INFO_, __VA_ARGS__)
+/* Log at most once per interval for the same *last stamp. */
+int              log_ratelimit(time_t *last, time_t interval);
+int              log_open_file(const char *path, uid_t, gid_t);
+
+/* ------------------------------------------------------------------ mime.c */
+
+struct mime;
+struct mime     *mime_load(const char *path, char *err, size_t errlen);
+const char      *mime_lookup(const struct mime *, const char *filename);
+void             mime_free(struct mime *);
+
+/* ------------------------------------------------------------------ http.c */
+
+enum http_method { M_OTHER = 0, M_GET, M_HEAD };
+
+struct http_request {
+	enum http_method  method;
+	const char       *method_str;
+	const char       *target;        /* as sent */
+	char              request_line[1024]; /* for the access log */
+	int               minor;         /* HTTP/1.minor */
+	const char       *host;
+	const char       *user_agent;
+	const char       *referer;
+	const char       *if_modified_since;
+	int               keepalive;     /* after defaults and Connection: */
+	long long         content_length;
+};
+
+/* Parse the request head at buf (modified in place).  Returns the number of
+ * bytes of the head (> 0), 0 when more input is needed, or -STATUS. */
+int              http_parse(char *buf, size_t len, struct http_request *);
+const char      *http_reason(int status);
+size_t           http_date(char *out, size_t len, time_t);
+int              http_parse_date(const char *, time_t *);
+
+/* ----------------------------------------------------------------- files.c */
+
+/* Decode and normalise a request target into a relative path under the
+ * root ("" for the root itself).  Returns 0 or -STATUS. */
+int              path_normalize(const char *target, char *out, size_t outlen,
+                     int *trailing_slash);
+/* Open rel beneath the root descriptor; symlinks may not leave it.  Returns
+ * an fd or -STATUS (403, 404, 500, 503). */
+int              path_open(int rootfd, const char *rel);
+
+/* ------------------------------------------------------------------- tls.c */
+
+SSL_CTX         *tls_ctx_new(const struct config *, char *err, size_t errlen);
+const char      *tls_error_string(void);
+
+/* ---------------------------------------------------------------- stats.c */
+
+/* Per-worker counters in memory shared with the master. */
+struct worker_stats {
+	pid_t              pid;
+	uint64_t           connections;      /* open now */
+	uint64_t           handshakes_full;
+	uint64_t           handshakes_resumed;
+	uint64_t           requests;
+};
+
+/* --------------------------------------------------------- master/worker */
+
+struct server {
+	struct config   *cf;
+	SSL_CTX         *ssl;
+	struct mime     *mime;
+	int             *lfds;         /* parallel to cf->listen */
+	int              access_fd;
+	uid_t            uid;          /* worker identity (if dropping) */
+	gid_t            gid;
+	int              drop;         /* started as root: drop in workers */
+	time_t           started;
+	struct worker_stats *stats;    /* MAX_WORKERS slots, shared memory */
+	int              nworkers_now; /* workers of this generation */
+};
+
+#define MAX_WORKERS 256
+
+/* worker.c */
+void             worker_run(struct server *, int slot)
+                     __attribute__((noreturn));
+
+/* conn.c */
+struct worker;
+struct conn;
+void             conn_accept(struct worker *, int lfd);
+void             conn_shutdown_idle(struct worker *);
+
+/* Worker state shared by worker.c and conn.c. */
+struct worker {
+	struct server      *srv;
+	struct ev_loop     *loop;
+	int                 rootfd;
+	int                 slot;
+	int                 stopping;
+	size_t              nconns;
+	struct conn        *conns;       /* doubly linked */
+	struct worker_stats *st;       /* this worker's slot, shared */
+};
+void             worker_conn_closed(struct worker *);
+void             worker_pause_accept(struct worker *, int pause);
+
+/* access log (log.c) */
+void             access_log_write(int fd, const char *line, size_t len);
+
+#endif

@@ -1,0 +1,756 @@
+/*
+ * conn.c - one client connection: a small state machine driven by socket
+ * readiness and one timer.
+ *
+ *   HANDSHAKE -> READ -> [BODY] -> WRITE -> READ (keep-alive) ...
+ *                                        -> SHUTDOWN -> LINGER -> closed
+ *
+ * conn_run() advances the connection as far as it can without blocking.
+ * Every SSL_* result goes through SSL_get_error(); WANT_READ/WANT_WRITE
+ * only change which readiness the connection waits for, whatever the
+ * state (a TLS write can need a read and the other way round).  READ always
+ * asks SSL_read() before waiting, so bytes OpenSSL already decrypted
+ * (SSL_pending) are used at once, and pipelined requests already in our
+ * buffer are parsed without touching the socket.  Every state has a
+ * deadline, so a silent client costs a slot, never the worker's time.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ev.h>
+#include <openssl/err.h>
+
+#include "cachetd.h"
+
+enum cstate {
+	CS_HANDSHAKE,
+	CS_READ,        /* waiting for (the rest of) a request head */
+	CS_BODY,        /* reading and discarding a request body */
+	CS_WRITE,       /* sending the response */
+	CS_SHUTDOWN,    /* sending close_notify */
+	CS_LINGER,      /* draining the socket before close */
+};
+
+#define IN_SIZE   (HTTP_MAX_HEADER + 4096)
+#define OUT_SIZE  16384
+#define LINGER_TIME 2.0
+
+struct conn {
+	struct conn        *next, *prev;
+	struct worker      *w;
+	int                 fd;
+	SSL                *ssl;
+	ev_io               io;
+	ev_timer            tm;
+	enum cstate         state;
+	int                 waiting;       /* EV_READ or EV_WRITE */
+	char                peer[INET6_ADDRSTRLEN];
+
+	/* request */
+	char                in[IN_SIZE];
+	size_t              inlen;
+	size_t              headlen;       /* head of the current request */
+	long long           body_left;
+	struct http_request req;
+	int                 have_req;
+
+	/* response */
+	char                out[OUT_SIZE];
+	size_t              outlen, outoff;
+	int                 filefd;
+	off_t               file_left;
+	int                 status;
+	int                 keepalive;
+	long long           body_bytes;
+};
+
+static void conn_run(struct conn *);
+static void conn_free(struct conn *);
+
+/* ------------------------------------------------------------ waiting */
+
+static void
+wait_for(struct conn *c, int events)
+{
+	if (c->waiting == events && ev_is_active(&c->io))
+		return;
+	ev_io_stop(c->w->loop, &c->io);
+	ev_io_set(&c->io, c->fd, events);
+	ev_io_start(c->w->loop, &c->io);
+	c->waiting = events;
+}
+
+static void
+set_deadline(struct conn *c, double secs)
+{
+	ev_timer_stop(c->w->loop, &c->tm);
+	ev_timer_set(&c->tm, secs, 0.);
+	ev_timer_start(c->w->loop, &c->tm);
+}
+
+/* Map an SSL result to a wait.  Returns 1 when the caller should return
+ * to the loop, 0 for a clean close by the peer, -1 for an error. */
+static int
+ssl_wait(struct conn *c, int ret)
+{
+	switch (SSL_get_error(c->ssl, ret)) {
+	case SSL_ERROR_WANT_READ:
+		wait_for(c, EV_READ);
+		return 1;
+	case SSL_ERROR_WANT_WRITE:
+		wait_for(c, EV_WRITE);
+		return 1;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* ------------------------------------------------------------ closing */
+
+static void
+close_hard(struct conn *c, const char *why)
+{
+	if (why != NULL)
+		log_info("%s: closing: %s", c->peer, why);
+	conn_free(c);
+}
+
+static void
+begin_shutdown(struct conn *c)
+{
+	c->state = CS_SHUTDOWN;
+	set_deadline(c, LINGER_TIME);
+}
+
+/* ----------------------------------------------------------- responses */
+
+static const char *
+date_now(void)
+{
+	static char buf[64];
+	static time_t last;
+	time_t now = time(NULL);
+
+	if (now != last) {
+		http_date(buf, sizeof buf, now);
+		last = now;
+	}
+	return buf;
+}
+
+/* Copy s into the log line with quotes and control bytes escaped. */
+static size_t
+log_escape(char *out, size_t cap, const char *s)
+{
+	size_t o = 0;
+
+	if (s == NULL || *s == '\0')
+		s = "-";
+	for (; *s != '\0' && o + 5 < cap; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch < 0x20 || ch >= 0x7f || ch == '"' || ch == '\\')
+			o += (size_t)snprintf(out + o, cap - o, "\\x%02x", ch);
+		else
+			out[o++] = (char)ch;
+	}
+	out[o] = '\0';
+	return o;
+}
+
+static void
+access_log(struct conn *c)
+{
+	char line[4096], rl[1100], ref[600], ua[600], tbuf[64], bytes[24];
+	struct tm tm;
+	time_t now = time(NULL);
+	int n;
+
+	if (c->w->srv->access_fd < 0)
+		return;
+	gmtime_r(&now, &tm);
+	strftime(tbuf, sizeof tbuf, "%d/%b/%Y:%H:%M:%S +0000", &tm);
+	log_escape(rl, sizeof rl, c->have_req ? c->req.request_line : NULL);
+	log_escape(ref, sizeof ref, c->have_req ? c->req.referer : NULL);
+	log_escape(ua, sizeof ua, c->have_req ? c->req.user_agent : NULL);
+	if (c->body_bytes > 0)
+		snprintf(bytes, sizeof bytes, "%lld", c->body_bytes);
+	else
+		strcpy(bytes, "-");
+	n = snprintf(line, sizeof line, "%s - - [%s] \"%s\" %d %s \"%s\" "
+	    "\"%s\" %s %s %c %ld\n", c->peer, tbuf, rl, c->status, bytes, ref,
+	    ua, SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl),
+	    SSL_session_reused(c->ssl) ? 'r' : '.', (long)getpid());
+	if (n > 0)
+		access_log_write(c->w->srv->access_fd, line,
+		    (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+
+/* Put the status line and common headers into out.  extra is a block of
+ * complete header lines (or NULL). */
+static void
+start_response(struct conn *c, int status, const char *type,
+    long long length, const char *extra)
+{
+	int n;
+
+	c->status = status;
+	n = snprintf(c->out, sizeof c->out,
+	    "HTTP/1.1 %d %s\r\n"
+	    "Server: %s\r\n"
+	    "Date: %s\r\n"
+	    "%s%s%s"
+	    "Content-Length: %lld\r\n"
+	    "%s"
+	    "Connection: %s\r\n\r\n",
+	    status, http_reason(status), CACHETD_NAME, date_now(),
+	    type ? "Content-Type: " : "", type ? type : "", type ? "\r\n" : "",
+	    length, extra ? extra : "", c->keepalive ? "keep-alive" : "close");
+	c->outlen = n > 0 && (size_t)n < sizeof c->out ? (size_t)n : 0;
+	c->outoff = 0;
+	c->state = CS_WRITE;
+	set_deadline(c, c->w->srv->cf->send_timeout);
+}
+
+/* A short HTML error page.  Errors before a request was understood close
+ * the connection: its framing cannot be trusted. */
+static void
+error_response(struct conn *c, int status, const char *extra_hdr,
+    const char *detail)
+{
+	char body[512];
+	int bl;
+
+	if (!c->have_req || status == 400 || status == 408 || status >= 413)
+		c->keepalive = 0;
+	bl = snprintf(body, sizeof body, "<html><head><title>%d %s</title>"
+	    "</head><body><h1>%d %s</h1>%s%s%s</body></html>\n", status,
+	    http_reason(status), status, http_reason(status),
+	    detail ? "<p>" : "", detail ? detail : "", detail ? "</p>" : "");
+	start_response(c, status, "text/html; charset=utf-8", bl, extra_hdr);
+	if (!(c->have_req && c->req.method == M_HEAD) &&
+	    c->outlen + (size_t)bl <= sizeof c->out) {
+		memcpy(c->out + c->outlen, body, (size_t)bl);
+		c->outlen += (size_t)bl;
+		c->body_bytes = bl;
+	}
+}
+
+static void
+serve_file(struct conn *c, int fd, const char *name, const struct stat *st)
+{
+	char extra[128], lm[64];
+	time_t ims;
+
+	http_date(lm, sizeof lm, st->st_mtime);
+	if (c->req.if_modified_since != NULL &&
+	    http_parse_date(c->req.if_modified_since, &ims) == 0 &&
+	    st->st_mtime <= ims) {
+		close(fd);
+		snprintf(extra, sizeof extra, "Last-Modified: %s\r\n", lm);
+		c->status = 304;
+		c->outlen = (size_t)snprintf(c->out, sizeof c->out,
+		    "HTTP/1.1 304 Not Modified\r\nServer: %s\r\nDate: %s\r\n"
+		    "%sConnection: %s\r\n\r\n", CACHETD_NAME, date_now(), extra,
+		    c->keepalive ? "keep-alive" : "close");
+		c->outoff = 0;
+		c->state = CS_WRITE;
+		set_deadline(c, c->w->srv->cf->send_timeout);
+		return;
+	}
+	snprintf(extra, sizeof extra, "Last-Modified: %s\r\n", lm);
+	start_response(c, 200, mime_lookup(c->w->srv->mime, name),
+	    (long long)st->st_size, extra);
+	if (c->req.method == M_HEAD || st->st_size == 0) {
+		close(fd);
+		return;
+	}
+	c->filefd = fd;
+	c->file_left = st->st_size;
+}
+
+/* Build the response for a complete, understood request. */
+static void
+respond(struct conn *c)
+{
+	char rel[PATH_MAX], idx[PATH_MAX + 256];
+	const struct config *cf = c->w->srv->cf;
+	struct stat st;
+	int rc, slash, fd;
+
+	c->w->st->requests++;
+	if (c->req.method == M_OTHER) {
+		error_response(c, 405, "Allow: GET, HEAD\r\n", NULL);
+		return;
+	}
+	rc = path_normalize(c->req.target, rel, sizeof rel, &slash);
+	if (rc < 0) {
+		error_response(c, -rc, NULL, NULL);
+		return;
+	}
+	fd = path_open(c->w->rootfd, rel);
+	if (fd < 0) {
+		error_response(c, -fd, NULL, NULL);
+		return;
+	}
+	if (fstat(fd, &st) != 0) {
+		close(fd);
+		error_response(c, 500, NULL, NULL);
+		return;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		close(fd);
+		if (!slash && rel[0] != '\0') {
+			char loc[PATH_MAX + 64];
+			size_t pl = strcspn(c->req.target, "?#");
+			snprintf(loc, sizeof loc, "Location: %.*s/%s\r\n",
+			    (int)pl, c->req.target, c->req.target + pl);
+			error_response(c, 301, loc, NULL);
+			return;
+		}
+		snprintf(idx, sizeof idx, "%s%s%s", rel, rel[0] ? "/" : "",
+		    cf->index);
+		fd = path_open(c->w->rootfd, idx);
+		if (fd == -404) {
+			error_response(c, 403, NULL, "No index and no listing.");
+			return;
+		}
+		if (fd < 0) {
+			error_response(c, -fd, NULL, NULL);
+			return;
+		}
+		if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+			close(fd);
+			error_response(c, 403, NULL, NULL);
+			return;
+		}
+		serve_file(c, fd, idx, &st);
+		return;
+	}
+	serve_file(c, fd, rel, &st);
+}
+
+/* A request head was parsed: decide what comes next. */
+static void
+request_ready(struct conn *c)
+{
+	c->have_req = 1;
+	c->keepalive = c->req.keepalive && !c->w->stopping;
+	if (c->req.content_length > HTTP_MAX_BODY) {
+		c->w->st->requests++;
+		error_response(c, 413, NULL, NULL);
+		return;
+	}
+	if (c->req.content_length > 0) {
+		c->body_left = c->req.content_length;
+		c->state = CS_BODY;
+		return;
+	}
+	respond(c);
+}
+
+/* The response went out: log it and go back to reading, or close. */
+static void
+response_done(struct conn *c)
+{
+	access_log(c);
+	if (c->filefd >= 0) {
+		close(c->filefd);
+		c->filefd = -1;
+	}
+	if (!c->keepalive || c->w->stopping) {
+		begin_shutdown(c);
+		return;
+	}
+	memmove(c->in, c->in + c->headlen, c->inlen - c->headlen);
+	c->inlen -= c->headlen;
+	c->headlen = 0;
+	c->have_req = 0;
+	c->body_bytes = 0;
+	c->status = 0;
+	c->state = CS_READ;
+	set_deadline(c, c->inlen > 0 ? c->w->srv->cf->header_timeout :
+	    c->w->srv->cf->keepalive_timeout);
+}
+
+/* ------------------------------------------------------------ the steps */
+
+/* Each step returns 1 to continue with the new state, 0 to go back to the
+ * event loop (a wait is set), -1 when the connection was freed. */
+
+static int
+step_handshake(struct conn *c)
+{
+	int r = SSL_do_handshake(c->ssl);
+
+	if (r == 1) {
+		if (SSL_session_reused(c->ssl))
+			c->w->st->handshakes_resumed++;
+		else
+			c->w->st->handshakes_full++;
+		c->state = CS_READ;
+		set_deadline(c, c->w->srv->cf->header_timeout);
+		return 1;
+	}
+	switch (ssl_wait(c, r)) {
+	case 1:
+		return 0;
+	default:
+		close_hard(c, NULL);    /* not TLS, or a failed handshake */
+		return -1;
+	}
+}
+
+static int
+step_read(struct conn *c)
+{
+	int r;
+
+	if (c->inlen > 0) {
+		memset(&c->req, 0, sizeof c->req);
+		r = http_parse(c->in, c->inlen, &c->req);
+		if (r > 0) {
+			c->headlen = (size_t)r;
+			request_ready(c);
+			return 1;
+		}
+		if (r < 0) {
+			c->headlen = c->inlen;
+			c->w->st->requests++;
+			error_response(c, -r, NULL, NULL);
+			return 1;
+		}
+	}
+	if (c->w->stopping && c->inlen == 0) {
+		begin_shutdown(c);
+		return 1;
+	}
+	r = SSL_read(c->ssl, c->in + c->inlen, (int)(sizeof c->in - c->inlen));
+	if (r > 0) {
+		if (c->inlen == 0 && c->status == 0)
+			set_deadline(c, c->w->srv->cf->header_timeout);
+		c->inlen += (size_t)r;
+		return 1;
+	}
+	switch (ssl_wait(c, r)) {
+	case 1:
+		return 0;
+	case 0:
+		begin_shutdown(c);      /* the client said close_notify */
+		return 1;
+	default:
+		close_hard(c, NULL);
+		return -1;
+	}
+}
+
+static int
+step_body(struct conn *c)
+{
+	size_t have = c->inlen - c->headlen, take;
+	int r;
+
+	take = (long long)have < c->body_left ? have : (size_t)c->body_left;
+	memmove(c->in + c->headlen, c->in + c->headlen + take, have - take);
+	c->inlen -= take;
+	c->body_left -= (long long)take;
+	if (c->body_left == 0) {
+		respond(c);
+		return 1;
+	}
+	r = SSL_read(c->ssl, c->in + c->inlen, (int)(sizeof c->in - c->inlen));
+	if (r > 0) {
+		c->inlen += (size_t)r;
+		return 1;
+	}
+	if (ssl_wait(c, r) == 1)
+		return 0;
+	close_hard(c, NULL);
+	return -1;
+}
+
+static int
+step_write(struct conn *c)
+{
+	int r;
+
+	if (c->outoff == c->outlen && c->file_left > 0) {
+		size_t room = sizeof c->out;
+		ssize_t n = read(c->filefd, c->out,
+		    (off_t)room < c->file_left ? room : (size_t)c->file_left);
+		if (n <= 0) {
+			/* The file shrank or failed under us: the length we
+			 * announced cannot be kept, so the connection ends. */
+			log_err("%s: read error while sending: %s", c->peer,
+			    n < 0 ? strerror(errno) : "file shrank");
+			close_hard(c, NULL);
+			return -1;
+		}
+		c->outlen = (size_t)n;
+		c->outoff = 0;
+		c->file_left -= n;
+		c->body_bytes += n;
+	} else if (c->outoff == 0 && c->file_left > 0 &&
+	    c->outlen < sizeof c->out) {
+		/* Headers and the first part of the file in one record. */
+		size_t room = sizeof c->out - c->outlen;
+		ssize_t n = read(c->filefd, c->out + c->outlen,
+		    (off_t)room < c->file_left ? room : (size_t)c->file_left);
+		if (n > 0) {
+			c->outlen += (size_t)n;
+			c->file_left -= n;
+			c->body_bytes += n;
+		}
+	}
+	if (c->outoff == c->outlen) {
+		response_done(c);
+		return 1;
+	}
+	r = SSL_write(c->ssl, c->out + c->outoff, (int)(c->outlen - c->outoff));
+	if (r > 0) {
+		c->outoff += (size_t)r;
+		set_deadline(c, c->w->srv->cf->send_timeout);
+		return 1;
+	}
+	if (ssl_wait(c, r) == 1)
+		return 0;
+	close_hard(c, NULL);
+	return -1;
+}
+
+static int
+step_shutdown(struct conn *c)
+{
+	int r = SSL_shutdown(c->ssl);
+
+	if (r >= 0) {
+		/* close_notify is out; half-close and drain what the client
+		 * still sends, so our last bytes are not lost to a reset. */
+		shutdown(c->fd, SHUT_WR);
+		c->state = CS_LINGER;
+		wait_for(c, EV_READ);
+		return 0;
+	}
+	if (ssl_wait(c, r) == 1)
+		return 0;
+	close_hard(c, NULL);
+	return -1;
+}
+
+static int
+step_linger(struct conn *c)
+{
+	char buf[4096];
+	ssize_t n;
+
+	do
+		n = read(c->fd, buf, sizeof buf);
+	while (n > 0);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		wait_for(c, EV_READ);
+		return 0;
+	}
+	close_hard(c, NULL);
+	return -1;
+}
+
+static void
+conn_run(struct conn *c)
+{
+	int r;
+
+	do {
+		ERR_clear_error();
+		switch (c->state) {
+		case CS_HANDSHAKE:
+			r = step_handshake(c);
+			break;
+		case CS_READ:
+			r = step_read(c);
+			break;
+		case CS_BODY:
+			r = step_body(c);
+			break;
+		case CS_WRITE:
+			r = step_write(c);
+			break;
+		case CS_SHUTDOWN:
+			r = step_shutdown(c);
+			break;
+		case CS_LINGER:
+			r = step_linger(c);
+			break;
+		default:
+			r = -1;
+			break;
+		}
+	} while (r == 1);
+}
+
+/* ------------------------------------------------------- libev callbacks */
+
+static void
+io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	conn_run(w->data);
+}
+
+static void
+timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct conn *c = w->data;
+
+	(void)loop;
+	(void)revents;
+	switch (c->state) {
+	case CS_READ:
+	case CS_BODY:
+		if (c->inlen > 0 || c->state == CS_BODY) {
+			c->headlen = c->inlen;
+			c->have_req = 0;
+			c->w->st->requests++;
+			error_response(c, 408, NULL, NULL);
+		} else {
+			begin_shutdown(c);
+		}
+		conn_run(c);
+		return;
+	case CS_HANDSHAKE:
+		close_hard(c, "handshake timeout");
+		return;
+	case CS_WRITE:
+		close_hard(c, "send timeout");
+		return;
+	default:
+		close_hard(c, NULL);
+		return;
+	}
+}
+
+/* ----------------------------------------------------------- lifecycle */
+
+static void
+conn_free(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	ev_io_stop(w->loop, &c->io);
+	ev_timer_stop(w->loop, &c->tm);
+	if (c->filefd >= 0)
+		close(c->filefd);
+	SSL_free(c->ssl);
+	close(c->fd);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		w->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	free(c);
+	w->nconns--;
+	w->st->connections = w->nconns;
+	worker_conn_closed(w);
+}
+
+static void
+peer_text(const struct sockaddr_storage *ss, char *out, size_t len)
+{
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)ss;
+		inet_ntop(AF_INET6, &s6->sin6_addr, out, (socklen_t)len);
+	} else if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)ss;
+		inet_ntop(AF_INET, &s4->sin_addr, out, (socklen_t)len);
+	} else {
+		snprintf(out, len, "-");
+	}
+}
+
+void
+conn_accept(struct worker *w, int lfd)
+{
+	int i;
+
+	for (i = 0; i < 32 && !w->stopping &&
+	    (long)w->nconns < w->srv->cf->worker_connections; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof ss;
+		struct conn *c;
+		int fd, one = 1;
+
+		fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			static time_t last;
+			if (errno == EAGAIN || errno == EWOULDBLOCK ||
+			    errno == EINTR || errno == ECONNABORTED)
+				return;
+			if (log_ratelimit(&last, 60))
+				log_err("accept: %s", strerror(errno));
+			if (errno == EMFILE || errno == ENFILE)
+				worker_pause_accept(w, 1);
+			return;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		if ((c = calloc(1, sizeof *c)) == NULL ||
+		    (c->ssl = SSL_new(w->srv->ssl)) == NULL) {
+			log_err("out of memory for a connection");
+			free(c);
+			close(fd);
+			return;
+		}
+		c->w = w;
+		c->fd = fd;
+		c->filefd = -1;
+		peer_text(&ss, c->peer, sizeof c->peer);
+		SSL_set_fd(c->ssl, fd);
+		SSL_set_accept_state(c->ssl);
+		c->next = w->conns;
+		if (w->conns != NULL)
+			w->conns->prev = c;
+		w->conns = c;
+		w->nconns++;
+		w->st->connections = w->nconns;
+		ev_io_init(&c->io, io_cb, fd, EV_READ);
+		c->io.data = c;
+		c->waiting = EV_READ;
+		ev_io_start(w->loop, &c->io);
+		ev_timer_init(&c->tm, timer_cb, w->srv->cf->handshake_timeout,
+		    0.);
+		c->tm.data = c;
+		ev_timer_start(w->loop, &c->tm);
+		c->state = CS_HANDSHAKE;
+	}
+	if ((long)w->nconns >= w->srv->cf->worker_connections)
+		worker_pause_accept(w, 1);
+}
+
+/* Graceful stop: connections idle between requests close now; the others
+ * finish their current request and then close (keepalive is off). */
+void
+conn_shutdown_idle(struct worker *w)
+{
+	struct conn *c, *next;
+
+	for (c = w->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->state == CS_READ && c->inlen == 0) {
+			begin_shutdown(c);
+			conn_run(c);
+		}
+	}
+}

@@ -1,0 +1,178 @@
+/*
+ * files.c - from a request target to an open file beneath the root.
+ *
+ * Two steps, both refusing rather than guessing: path_normalize() decodes
+ * percent escapes and resolves "." and ".." lexically (a ".." above the
+ * root, a NUL or a bad escape is 400); path_open() opens the result
+ * relative to a descriptor of the root with openat2(RESOLVE_BENEATH), so
+ * the kernel refuses any symlink that leads outside the root (403).  The
+ * workers open the root before they drop privileges, so the root's parent
+ * folders need not be readable by the worker user.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "cachetd.h"
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+path_normalize(const char *target, char *out, size_t outlen,
+    int *trailing_slash)
+{
+	char dec[PATH_MAX];
+	size_t n = 0, o = 0, i;
+	const char *p;
+
+	if (outlen == 0)
+		return -500;
+	if (target[0] != '/')
+		return -400;
+	/* Decode up to the query or fragment. */
+	for (p = target; *p != '\0' && *p != '?' && *p != '#'; p++) {
+		int c = (unsigned char)*p;
+		if (c == '%') {
+			int h = hexval(p[1]), l;
+			if (h < 0 || (l = hexval(p[2])) < 0)
+				return -400;
+			c = h * 16 + l;
+			p += 2;
+			if (c == 0)
+				return -400;
+		}
+		if (n + 1 >= sizeof dec)
+			return -414;
+		dec[n++] = (char)c;
+	}
+	dec[n] = '\0';
+	*trailing_slash = n > 0 && dec[n - 1] == '/';
+
+	/* Resolve segments: "" and "." vanish, ".." pops one. */
+	for (i = 0; i < n;) {
+		size_t s = i, len;
+		while (i < n && dec[i] != '/')
+			i++;
+		len = i - s;
+		if (i < n)
+			i++;            /* skip the slash */
+		if (len == 0 || (len == 1 && dec[s] == '.'))
+			continue;
+		if (len == 2 && dec[s] == '.' && dec[s + 1] == '.') {
+			if (o == 0)
+				return -400;    /* above the root */
+			while (o > 0 && out[o - 1] != '/')
+				o--;
+			if (o > 0)
+				o--;            /* the slash before it */
+			continue;
+		}
+		if (o + (o > 0) + len + 1 > outlen)
+			return -414;
+		if (o > 0)
+			out[o++] = '/';
+		memcpy(out + o, dec + s, len);
+		o += len;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+static int
+errno_status(int e)
+{
+	switch (e) {
+	case ENOENT:
+	case ENOTDIR:
+		return -404;
+	case EXDEV:
+	case ELOOP:
+	case EACCES:
+	case EPERM:
+		return -403;
+	case EMFILE:
+	case ENFILE:
+	case ENOMEM:
+		return -503;
+	case ENAMETOOLONG:
+		return -414;
+	default:
+		return -500;
+	}
+}
+
+/* Without openat2 (old kernels): walk the path and follow no symlink. */
+static int
+open_walk(int rootfd, const char *rel)
+{
+	char buf[PATH_MAX], *save, *seg;
+	int fd = dup(rootfd);
+
+	if (fd < 0)
+		return -1;
+	if (strlen(rel) >= sizeof buf) {
+		close(fd);
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(buf, rel);
+	for (seg = strtok_r(buf, "/", &save); seg != NULL;
+	    seg = strtok_r(NULL, "/", &save)) {
+		int nfd = openat(fd, seg, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+		    O_NONBLOCK);
+		int e = errno;
+		close(fd);
+		if (nfd < 0) {
+			errno = e;
+			return -1;
+		}
+		fd = nfd;
+	}
+	return fd;
+}
+
+int
+path_open(int rootfd, const char *rel)
+{
+	struct open_how how;
+	struct stat st;
+	long fd;
+
+	memset(&how, 0, sizeof how);
+	how.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK;
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+	fd = syscall(SYS_openat2, rootfd, rel[0] ? rel : ".", &how,
+	    sizeof how);
+	if (fd < 0 && errno == ENOSYS)
+		fd = open_walk(rootfd, rel);
+	if (fd < 0)
+		return errno_status(errno);
+	if (fstat((int)fd, &st) != 0) {
+		int e = errno;
+		close((int)fd);
+		return errno_status(e);
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+		close((int)fd);
+		return -403;    /* no FIFOs, sockets or devices */
+	}
+	return (int)fd;
+}

@@ -1,0 +1,98 @@
+/*
+ * log.c - the error log and the access log.
+ *
+ * Both are plain file descriptors opened O_APPEND by the master and
+ * inherited by the workers; each line goes out in one write(2), so lines
+ * from several processes never interleave.  Error lines carry the time,
+ * the level and the pid.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cachetd.h"
+
+static int errfd = 2;
+
+static const char *const level_name[] = {
+	[LOG_ERR_] = "error",
+	[LOG_WARN_] = "warn",
+	[LOG_NOTICE_] = "notice",
+	[LOG_INFO_] = "info",
+};
+
+void
+log_set_fd(int fd)
+{
+	errfd = fd;
+}
+
+int
+log_fd(void)
+{
+	return errfd;
+}
+
+void
+log_msg(enum log_level lvl, const char *fmt, ...)
+{
+	char line[1024];
+	struct tm tm;
+	time_t now = time(NULL);
+	va_list ap;
+	int n, m;
+
+	gmtime_r(&now, &tm);
+	n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02dZ [%s] "
+	    "%ld: ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, level_name[lvl], (long)getpid());
+	va_start(ap, fmt);
+	m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	if (m < 0)
+		m = 0;
+	n += m;
+	if ((size_t)n > sizeof line - 2)
+		n = sizeof line - 2;
+	line[n++] = '\n';
+	(void)!write(errfd, line, (size_t)n);
+}
+
+int
+log_ratelimit(time_t *last, time_t interval)
+{
+	time_t now = time(NULL);
+
+	if (*last != 0 && now - *last < interval)
+		return 0;
+	*last = now;
+	return 1;
+}
+
+/* Open (create) a log file for appending, owned by the worker user so that
+ * nothing a worker writes needs root. */
+int
+log_open_file(const char *path, uid_t uid, gid_t gid)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+
+	if (fd < 0)
+		return -1;
+	if (uid != (uid_t)-1)
+		(void)!fchown(fd, uid, gid);
+	return fd;
+}
+
+void
+access_log_write(int fd, const char *line, size_t len)
+{
+	if (fd >= 0)
+		(void)!write(fd, line, len);
+}

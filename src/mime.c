@@ -1,0 +1,138 @@
+/*
+ * mime.c - file name extension to Content-Type, from a mime.types file in
+ * the usual format ("type/subtype ext1 ext2 ...", '#' comments).  Loaded
+ * once by the master; looked up with a binary search per response.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cachetd.h"
+
+#define MIME_DEFAULT "application/octet-stream"
+
+struct mime_ent {
+	char *ext;
+	char *type;
+};
+
+struct mime {
+	struct mime_ent *v;
+	size_t           n;
+};
+
+static int
+ent_cmp(const void *a, const void *b)
+{
+	return strcasecmp(((const struct mime_ent *)a)->ext,
+	    ((const struct mime_ent *)b)->ext);
+}
+
+static int
+add(struct mime *m, size_t *cap, const char *ext, const char *type)
+{
+	if (m->n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 64;
+		struct mime_ent *nv = realloc(m->v, nc * sizeof *nv);
+		if (nv == NULL)
+			return -1;
+		m->v = nv;
+		*cap = nc;
+	}
+	m->v[m->n].ext = strdup(ext);
+	m->v[m->n].type = strdup(type);
+	if (m->v[m->n].ext == NULL || m->v[m->n].type == NULL)
+		return -1;
+	m->n++;
+	return 0;
+}
+
+struct mime *
+mime_load(const char *path, char *err, size_t errlen)
+{
+	struct mime *m = calloc(1, sizeof *m);
+	char line[1024];
+	size_t cap = 0, i, j;
+	int lineno = 0;
+	FILE *f;
+
+	if (m == NULL)
+		return NULL;
+	if (path == NULL)
+		return m;       /* every file is application/octet-stream */
+	if ((f = fopen(path, "re")) == NULL) {
+		snprintf(err, errlen, "%s: cannot read: %s", path,
+		    strerror(errno));
+		free(m);
+		return NULL;
+	}
+	while (fgets(line, sizeof line, f) != NULL) {
+		char *save, *type, *ext, *hash;
+
+		lineno++;
+		if ((hash = strchr(line, '#')) != NULL)
+			*hash = '\0';
+		if ((type = strtok_r(line, " \t\r\n", &save)) == NULL)
+			continue;
+		if (strchr(type, '/') == NULL || type[0] == '/') {
+			snprintf(err, errlen, "%s:%d: '%s' is not a media type",
+			    path, lineno, type);
+			goto fail;
+		}
+		while ((ext = strtok_r(NULL, " \t\r\n;", &save)) != NULL)
+			if (add(m, &cap, ext, type) != 0)
+				goto fail;
+	}
+	fclose(f);
+	qsort(m->v, m->n, sizeof *m->v, ent_cmp);
+	/* Keep the first type given for an extension. */
+	for (i = j = 0; i < m->n; i++) {
+		if (j > 0 && strcasecmp(m->v[j - 1].ext, m->v[i].ext) == 0) {
+			free(m->v[i].ext);
+			free(m->v[i].type);
+			continue;
+		}
+		m->v[j++] = m->v[i];
+	}
+	m->n = j;
+	return m;
+fail:
+	fclose(f);
+	mime_free(m);
+	return NULL;
+}
+
+const char *
+mime_lookup(const struct mime *m, const char *filename)
+{
+	const char *dot = strrchr(filename, '.');
+	const char *slash = strrchr(filename, '/');
+	struct mime_ent key, *hit;
+
+	if (m == NULL || dot == NULL || dot[1] == '\0' ||
+	    (slash != NULL && dot < slash))
+		return MIME_DEFAULT;
+	key.ext = (char *)(dot + 1);
+	hit = bsearch(&key, m->v, m->n, sizeof *m->v, ent_cmp);
+	return hit != NULL ? hit->type : MIME_DEFAULT;
+}
+
+void
+mime_free(struct mime *m)
+{
+	size_t i;
+
+	if (m == NULL)
+		return;
+	for (i = 0; i < m->n; i++) {
+		free(m->v[i].ext);
+		free(m->v[i].type);
+	}
+	free(m->v);
+	free(m);
+}

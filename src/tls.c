@@ -1,0 +1,116 @@
+/*
+ * tls.c - the server SSL_CTX, built once by the master from the config and
+ * inherited by every worker.  Everything TLS-wide is set here, in one place:
+ * protocol range, cipher lists, certificate/key pairs, renegotiation policy,
+ * buffer modes and the session cache hooks.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/err.h>
+
+#include "cachetd.h"
+
+/* Fixed context: sessions made by another program never resume here. */
+static const unsigned char sid_ctx[] = "cachetd/1";
+
+const char *
+tls_error_string(void)
+{
+	static char buf[256];
+	unsigned long e = ERR_get_error(), last = e;
+
+	/* The last error queued is usually the most specific one. */
+	while (e != 0) {
+		last = e;
+		e = ERR_get_error();
+	}
+	if (last == 0)
+		return "unknown error";
+	ERR_error_string_n(last, buf, sizeof buf);
+	return buf;
+}
+
+static int
+load_pair(SSL_CTX *ctx, const struct config *cf, size_t i, char *err,
+    size_t errlen)
+{
+	struct stat st;
+
+	if (SSL_CTX_use_certificate_chain_file(ctx, cf->certs[i]) != 1) {
+		snprintf(err, errlen, "%s:%d: certificate '%s': %s", cf->file,
+		    cf->cert_line, cf->certs[i], tls_error_string());
+		return -1;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, cf->keys[i], SSL_FILETYPE_PEM)
+	    != 1) {
+		snprintf(err, errlen, "%s:%d: key '%s': %s", cf->file,
+		    cf->cert_line, cf->keys[i], tls_error_string());
+		return -1;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		snprintf(err, errlen, "%s:%d: key '%s' does not match "
+		    "certificate '%s'", cf->file, cf->cert_line, cf->keys[i],
+		    cf->certs[i]);
+		return -1;
+	}
+	if (stat(cf->keys[i], &st) == 0 && (st.st_mode & 077) != 0)
+		log_warn("key '%s' is readable by group or others (mode %03o); "
+		    "chmod 600 it", cf->keys[i], st.st_mode & 0777);
+	return 0;
+}
+
+SSL_CTX *
+tls_ctx_new(const struct config *cf, char *err, size_t errlen)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	size_t i;
+
+	if (ctx == NULL) {
+		snprintf(err, errlen, "SSL_CTX_new: %s", tls_error_string());
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, cf->proto_min);
+	SSL_CTX_set_max_proto_version(ctx, cf->proto_max);
+	/* OpenSSL 3 refuses client-initiated renegotiation unless
+	 * SSL_OP_ALLOW_CLIENT_RENEGOTIATION is set: make sure it is not. */
+	SSL_CTX_clear_options(ctx, SSL_OP_ALLOW_CLIENT_RENEGOTIATION |
+	    SSL_OP_LEGACY_SERVER_CONNECT);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
+	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_PRIORITIZE_CHACHA);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	/* WANT_READ after a non-application record must come back to the
+	 * state machine rather than block inside SSL_read. */
+	SSL_CTX_clear_mode(ctx, SSL_MODE_AUTO_RETRY);
+
+	if (SSL_CTX_set_cipher_list(ctx, cf->ciphers) != 1) {
+		snprintf(err, errlen, "%s: ciphers: no usable cipher in '%s'",
+		    cf->file, cf->ciphers);
+		goto fail;
+	}
+	if (SSL_CTX_set_ciphersuites(ctx, cf->ciphersuites) != 1) {
+		snprintf(err, errlen, "%s: ciphersuites: no usable suite in "
+		    "'%s'", cf->file, cf->ciphersuites);
+		goto fail;
+	}
+	for (i = 0; i < cf->ncerts; i++)
+		if (load_pair(ctx, cf, i, err, errlen) != 0)
+			goto fail;
+
+	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof sid_ctx - 1);
+	if (!cf->session_tickets)
+		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	SSL_CTX_set_timeout(ctx, cf->cache.timeout);
+	if (strcmp(cf->cache.store, "none") == 0)
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	else
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}

@@ -1,0 +1,174 @@
+/*
+ * worker.c - a worker process: drops privileges, then runs one libev loop
+ * that accepts from the listening sockets it inherited and drives every
+ * connection (conn.c).  TERM or INT means "finish what you are doing":
+ * stop accepting, close idle keep-alive connections, let the others end
+ * their current request, and exit when none is left or the bound is hit.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "cachetd.h"
+
+#define STOP_BOUND 10.0         /* seconds a stopping worker may take */
+
+static struct worker W;
+static ev_io    *accept_w;
+static ev_timer  stop_timer, resume_timer;
+static ev_signal sig_term, sig_int;
+
+static void
+accept_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+	(void)loop;
+	(void)revents;
+	conn_accept(&W, io->fd);
+}
+
+void
+worker_pause_accept(struct worker *w, int pause)
+{
+	size_t i;
+
+	for (i = 0; i < w->srv->cf->nlisten; i++) {
+		if (pause)
+			ev_io_stop(w->loop, &accept_w[i]);
+		else if (!w->stopping)
+			ev_io_start(w->loop, &accept_w[i]);
+	}
+	if (pause && !ev_is_active(&resume_timer)) {
+		/* Out of descriptors, or at worker-connections: look again
+		 * soon (also resumed as connections close). */
+		ev_timer_set(&resume_timer, 1., 0.);
+		ev_timer_start(w->loop, &resume_timer);
+	}
+}
+
+static void
+resume_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)t;
+	(void)revents;
+	if ((long)W.nconns < W.srv->cf->worker_connections)
+		worker_pause_accept(&W, 0);
+}
+
+void
+worker_conn_closed(struct worker *w)
+{
+	if (w->stopping) {
+		if (w->nconns == 0)
+			ev_break(w->loop, EVBREAK_ALL);
+		return;
+	}
+	if (ev_is_active(&resume_timer) &&
+	    (long)w->nconns < w->srv->cf->worker_connections) {
+		ev_timer_stop(w->loop, &resume_timer);
+		worker_pause_accept(w, 0);
+	}
+}
+
+static void
+stop_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)t;
+	(void)revents;
+	log_warn("worker stop: %zu connection(s) still open after %.0f s; "
+	    "closing them", W.nconns, STOP_BOUND);
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void
+term_cb(struct ev_loop *loop, ev_signal *s, int revents)
+{
+	size_t i;
+
+	(void)s;
+	(void)revents;
+	if (W.stopping)
+		return;
+	W.stopping = 1;
+	for (i = 0; i < W.srv->cf->nlisten; i++) {
+		ev_io_stop(loop, &accept_w[i]);
+		close(W.srv->lfds[i]);
+	}
+	ev_timer_stop(loop, &resume_timer);
+	conn_shutdown_idle(&W);
+	if (W.nconns == 0) {
+		ev_break(loop, EVBREAK_ALL);
+		return;
+	}
+	ev_timer_init(&stop_timer, stop_timeout_cb, STOP_BOUND, 0.);
+	ev_timer_start(loop, &stop_timer);
+}
+
+static int
+drop_privileges(const struct server *srv)
+{
+	if (!srv->drop)
+		return 0;
+	if (setgroups(0, NULL) != 0 || setgid(srv->gid) != 0 ||
+	    setuid(srv->uid) != 0) {
+		log_err("cannot drop privileges to uid %ld: %s",
+		    (long)srv->uid, strerror(errno));
+		return -1;
+	}
+	if (setuid(0) == 0) {
+		log_err("privileges were not dropped");
+		return -1;
+	}
+	return 0;
+}
+
+void
+worker_run(struct server *srv, int slot)
+{
+	size_t i;
+
+	signal(SIGPIPE, SIG_IGN);
+	memset(&W, 0, sizeof W);
+	W.srv = srv;
+	W.slot = slot;
+	W.st = &srv->stats[slot];
+	W.st->pid = getpid();
+	W.st->connections = 0;
+
+	/* Open the root before dropping privileges: its parents need not be
+	 * searchable by the worker user. */
+	W.rootfd = open(srv->cf->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (W.rootfd < 0) {
+		log_err("root '%s': %s", srv->cf->root, strerror(errno));
+		_exit(2);
+	}
+	if (drop_privileges(srv) != 0)
+		_exit(2);
+
+	W.loop = ev_default_loop(EVFLAG_AUTO);
+	accept_w = calloc(srv->cf->nlisten, sizeof *accept_w);
+	for (i = 0; i < srv->cf->nlisten; i++) {
+		ev_io_init(&accept_w[i], accept_cb, srv->lfds[i], EV_READ);
+		ev_io_start(W.loop, &accept_w[i]);
+	}
+	ev_init(&resume_timer, resume_cb);
+	ev_signal_init(&sig_term, term_cb, SIGTERM);
+	ev_signal_start(W.loop, &sig_term);
+	ev_signal_init(&sig_int, term_cb, SIGINT);
+	ev_signal_start(W.loop, &sig_int);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGUSR1, SIG_IGN);
+
+	ev_run(W.loop, 0);
+	W.st->connections = 0;
+	_exit(0);
+}
