@@ -44,14 +44,18 @@ note_line(cfg_t *cfg, cfg_opt_t *opt)
 {
 	size_t i;
 
+	/* Called again for each further value of a list: keep the line of
+	 * the first value; a directive given again starts afresh. */
+	if (cfg_opt_size(opt) > 1)
+		return;
 	for (i = 0; i < nlines; i++)
 		if (strcmp(lines[i].name, opt->name) == 0)
 			break;
-	if (i < nlines)
-		return;         /* first value of a list: keep its line */
-	if (nlines == sizeof lines / sizeof lines[0])
-		return;
-	nlines++;
+	if (i == nlines) {
+		if (nlines == sizeof lines / sizeof lines[0])
+			return;
+		nlines++;
+	}
 	lines[i].name = opt->name;
 	lines[i].line = cfg->line;
 }

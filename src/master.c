@@ -624,14 +624,18 @@ main(int argc, char **argv)
 		fprintf(stderr, "cachetd: mmap: %s\n", strerror(errno));
 		return 1;
 	}
+	/* The error log first, so that what binding says goes there. */
+	if (open_error_log(cf, (uid_t)-1, (gid_t)-1, err, sizeof err) != 0) {
+		fprintf(stderr, "cachetd: %s\n", err);
+		return 1;
+	}
 	if ((cur = server_build(cf, NULL, 1, err, sizeof err)) == NULL) {
 		fprintf(stderr, "cachetd: %s\n", err);
+		log_err("%s", err);
 		return 1;
 	}
-	if (open_error_log(cf, cur->uid, cur->gid, err, sizeof err) != 0) {
-		fprintf(stderr, "cachetd: %s\n", err);
-		return 1;
-	}
+	if (cur->uid != (uid_t)-1 && log_fd() != 2)
+		(void)!fchown(log_fd(), cur->uid, cur->gid);
 	if (write_pid_file(cf) != 0)
 		return 1;
 	log_notice("cachetd %s (%s) starting %ld worker(s)", PACKAGE_VERSION,

@@ -8,7 +8,9 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 
@@ -40,6 +42,13 @@ load_pair(SSL_CTX *ctx, const struct config *cf, size_t i, char *err,
 {
 	struct stat st;
 
+	if (access(cf->certs[i], R_OK) != 0 || access(cf->keys[i], R_OK) != 0) {
+		int bad = access(cf->certs[i], R_OK) != 0;
+		snprintf(err, errlen, "%s:%d: %s '%s': %s", cf->file,
+		    cf->cert_line, bad ? "certificate" : "key",
+		    bad ? cf->certs[i] : cf->keys[i], strerror(errno));
+		return -1;
+	}
 	if (SSL_CTX_use_certificate_chain_file(ctx, cf->certs[i]) != 1) {
 		snprintf(err, errlen, "%s:%d: certificate '%s': %s", cf->file,
 		    cf->cert_line, cf->certs[i], tls_error_string());

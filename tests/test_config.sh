@@ -1,1 +1,53 @@
-exit 77
+#!/bin/bash
+# cachetd -t, -v, and refusal to start on a broken config.
+. "$top_srcdir/tests/lib.sh"
+make_site "$T/site"
+
+out=$("$CACHETD" -v)
+expect_match "-v prints the version" "$out" "^cachetd [0-9]+\.[0-9]+"
+expect_match "-v prints the OpenSSL in use" "$out" "running on OpenSSL 3\."
+
+write_conf "$T/good.conf"
+out=$("$CACHETD" -t -c "$T/good.conf" 2>&1); rc=$?
+expect_eq "-t on a good config exits 0" "$rc" 0
+expect_match "-t says so" "$out" "test is successful"
+
+write_conf "$T/bad.conf" 'workers = 0'
+out=$("$CACHETD" -t -c "$T/bad.conf" 2>&1); rc=$?
+expect_eq "-t on a bad config exits 1" "$rc" 1
+expect_match "-t names file, line, problem" "$out" "$T/bad.conf:10: workers: must be at least 1"
+
+write_conf "$T/nocert.conf" 'certificate = {"missing.crt", "x.crt"}'
+out=$("$CACHETD" -t -c "$T/nocert.conf" 2>&1); rc=$?
+expect_eq "-t with a missing certificate exits 1" "$rc" 1
+expect_match "missing certificate: file, line, name" "$out" "nocert.conf:10: certificate '$T/missing.crt'"
+
+write_conf "$T/mismatch.conf" "certificate = {\"$CERTS/server-rsa.crt\"}" "key = {\"$CERTS/server-ecdsa.key\"}"
+out=$("$CACHETD" -t -c "$T/mismatch.conf" 2>&1)
+expect_match "key that does not match" "$out" "mismatch.conf:[0-9]+: key '.*server-ecdsa.key'"
+
+write_conf "$T/noroot.conf" 'root = "nowhere"'
+out=$("$CACHETD" -t -c "$T/noroot.conf" 2>&1)
+expect_match "missing root named" "$out" "noroot.conf:10: root '$T/nowhere': No such file"
+
+write_conf "$T/cipher.conf" 'ciphers = "NOT-A-CIPHER"'
+out=$("$CACHETD" -t -c "$T/cipher.conf" 2>&1)
+expect_match "bad cipher list named" "$out" "ciphers: no usable cipher"
+
+# A broken config does not start: exit non-zero, no pid file, no port.
+printf 'listen = {"127.0.0.1:0"}\nroot = "site"\nthis is not a directive\n' > "$T/broken.conf"
+out=$(timeout 10 "$CACHETD" -c "$T/broken.conf" 2>&1); rc=$?
+expect_eq "broken config: exit 1" "$rc" 1
+expect_match "broken config: line named" "$out" "broken.conf:3:"
+
+# A port already in use is an error at start.
+write_conf "$T/a.conf"
+start_cachetd "$T/a.conf" || exit 1
+sed -i "s/127.0.0.1:0/127.0.0.1:$PORT/; s|pid-file.*|pid-file = \"$T/b.pid\"|; s|error-log.*||" "$T/a.conf"
+out=$(timeout 10 "$CACHETD" -c "$T/a.conf" 2>&1); rc=$?
+expect_eq "port in use: exit 1" "$rc" 1
+expect_match "port in use: said" "$out" "listen '127.0.0.1:$PORT': Address already in use"
+stop_cachetd
+
+check "usage error exits 2" test "$("$CACHETD" -x >/dev/null 2>&1; echo $?)" = 2
+finish

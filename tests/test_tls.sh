@@ -1,1 +1,60 @@
-exit 77
+#!/bin/bash
+# TLS against a live cachetd: both protocol versions, both certificate
+# types, cipher control (the article's -a experiment), protocol limits and
+# the refusal of client-initiated renegotiation.
+. "$top_srcdir/tests/lib.sh"
+make_site "$T/site"
+write_conf "$T/c.conf"
+start_cachetd "$T/c.conf" || exit 1
+
+for v in 1.2 1.3; do
+	out=$(C -v --tlsv$v --tls-max $v -o /dev/null "$(URL /hello.txt)" 2>&1)
+	expect_match "TLS $v handshake" "$out" "SSL connection using TLSv$v"
+	expect_eq "TLS $v fetch" "$(C --tlsv$v --tls-max $v "$(URL /hello.txt)")" "hello, world"
+done
+
+# RSA and ECDSA certificates, served together; the client's choice decides.
+out=$(printf 'GET /hello.txt HTTP/1.0\r\n\r\n' | sclient -tls1_2 -cipher ECDHE-ECDSA-AES128-GCM-SHA256 -quiet 2>&1; printf 'Q\n' | timeout 10 openssl s_client -connect "127.0.0.1:$PORT" -tls1_2 -cipher ECDHE-ECDSA-AES128-GCM-SHA256 -CAfile "$CERTS/ca.crt" 2>&1)
+expect_match "TLS 1.2 ECDSA: 256-bit key" "$out" "Server public key is 256 bit"
+expect_match "TLS 1.2 ECDSA: verified" "$out" "Verify return code: 0"
+out=$(printf 'Q\n' | timeout 10 openssl s_client -connect "127.0.0.1:$PORT" -tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256 -CAfile "$CERTS/ca.crt" 2>&1)
+expect_match "TLS 1.2 RSA: 2048-bit key" "$out" "Server public key is 2048 bit"
+out=$(printf 'Q\n' | timeout 10 openssl s_client -connect "127.0.0.1:$PORT" -tls1_3 -sigalgs ecdsa_secp256r1_sha256 -CAfile "$CERTS/ca.crt" 2>&1)
+expect_match "TLS 1.3 ECDSA: 256-bit key" "$out" "Server public key is 256 bit"
+out=$(printf 'Q\n' | timeout 10 openssl s_client -connect "127.0.0.1:$PORT" -tls1_3 -sigalgs rsa_pss_rsae_sha256 -CAfile "$CERTS/ca.crt" 2>&1)
+expect_match "TLS 1.3 RSA: 2048-bit key" "$out" "Server public key is 2048 bit"
+expect_match "TLS 1.3 RSA: verified" "$out" "Verify return code: 0"
+
+# Old protocols are refused by default.
+out=$(printf 'Q\n' | timeout 10 openssl s_client -connect "127.0.0.1:$PORT" -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0' 2>&1)
+expect_match "TLS 1.1 refused (protocol version alert)" "$out" "alert protocol version"
+
+# Client-initiated renegotiation is refused (s_client's R command).
+out=$( (printf 'R\n'; sleep 1; printf 'GET /hello.txt HTTP/1.0\r\n\r\n'; sleep 1) | timeout 10 openssl s_client -connect "127.0.0.1:$PORT" -tls1_2 -CAfile "$CERTS/ca.crt" -crlf 2>&1)
+expect_match "client renegotiation refused" "$out" "no renegotiation"
+expect_nomatch "no response after the refused renegotiation" "$out" "hello, world"
+expect_eq "still serving" "$(C "$(URL /hello.txt)")" "hello, world"
+stop_cachetd
+
+# One forced cipher: a client offering only another one fails cleanly.
+write_conf "$T/one.conf" 'ciphers = "ECDHE-RSA-AES256-GCM-SHA384"' 'ciphersuites = "TLS_AES_256_GCM_SHA384"'
+start_cachetd "$T/one.conf" || exit 1
+out=$(C -v --tlsv1.2 --tls-max 1.2 -o /dev/null "$(URL /hello.txt)" 2>&1)
+expect_match "TLS 1.2: the forced cipher is used" "$out" "using TLSv1.2 / ECDHE-RSA-AES256-GCM-SHA384"
+C --tlsv1.2 --tls-max 1.2 --ciphers ECDHE-RSA-AES128-GCM-SHA256 "$(URL /hello.txt)" >/dev/null 2>&1; rc=$?
+expect_eq "TLS 1.2: other cipher fails with a handshake error (curl 35)" "$rc" 35
+out=$(printf 'Q\n' | timeout 10 openssl s_client -connect "127.0.0.1:$PORT" -tls1_3 -ciphersuites TLS_AES_256_GCM_SHA384 -CAfile "$CERTS/ca.crt" 2>&1)
+expect_match "TLS 1.3: the forced suite is used" "$out" "Cipher is TLS_AES_256_GCM_SHA384"
+out=$(printf 'Q\n' | timeout 10 openssl s_client -connect "127.0.0.1:$PORT" -tls1_3 -ciphersuites TLS_AES_128_GCM_SHA256 -CAfile "$CERTS/ca.crt" 2>&1)
+expect_match "TLS 1.3: other suite fails with an alert" "$out" "handshake failure|no shared cipher|alert"
+expect_eq "still serving after refused handshakes" "$(C "$(URL /hello.txt)")" "hello, world"
+stop_cachetd
+
+# protocols = TLSv1.3 only
+write_conf "$T/13.conf" 'protocols = {"TLSv1.3"}'
+start_cachetd "$T/13.conf" || exit 1
+C --tlsv1.2 --tls-max 1.2 "$(URL /hello.txt)" >/dev/null 2>&1; rc=$?
+expect_eq "TLS 1.3 only: a TLS 1.2 client fails (curl 35)" "$rc" 35
+expect_eq "TLS 1.3 only: TLS 1.3 works" "$(C --tlsv1.3 "$(URL /hello.txt)")" "hello, world"
+stop_cachetd
+finish
