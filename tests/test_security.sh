@@ -1,1 +1,126 @@
-exit 77
+#!/bin/bash
+# What a hostile or careless client can try: leaving the root, bytes that
+# are not TLS, silent connections, slow requests.  Each must cost the
+# client, never the worker or the other clients.
+. "$top_srcdir/tests/lib.sh"
+make_site "$T/site"
+echo "TOPSECRET" > "$T/secret.txt"
+chmod 644 "$T/secret.txt"
+ln -s ../secret.txt "$T/site/escape"
+ln -s /etc "$T/site/etc"
+ln -s hello.txt "$T/site/inside"
+WORKERS=1 write_conf "$T/c.conf" 'handshake-timeout = 1.5' 'header-timeout = 1.5' 'keepalive-timeout = 1.5'
+start_cachetd "$T/c.conf" || exit 1
+
+# --- traversal: no attempt returns the secret or a system file
+for p in '/../secret.txt' '/%2e%2e/secret.txt' '/%2E%2E/secret.txt' \
+	'/sub/../../secret.txt' '/%2e%2e%2fsecret.txt' '/..%2fsecret.txt' \
+	'/.%2e/secret.txt' '/%252e%252e/secret.txt' '/secret.txt%00.html' \
+	'/escape' '/etc/passwd' '/etc/hostname' '/./../secret.txt' \
+	'/sub/%2e%2e/%2e%2e/secret.txt' '/..\secret.txt' '/%c0%ae%c0%ae/secret.txt'; do
+	body=$(C --path-as-is -w ' status=%{http_code}' "$(URL "$p")" 2>&1)
+	st=${body##*status=}
+	if printf '%s' "$body" | grep -q -e TOPSECRET -e 'root:' || [ "$st" -lt 400 ]; then
+		fail "traversal $p: status $st"
+	else
+		ok "traversal $p refused with $st"
+	fi
+done
+out=$(printf 'GET ../secret.txt HTTP/1.0\r\n\r\n' | sclient)
+expect_match "relative target: 400" "$out" "^HTTP/1.1 400"
+expect_eq "symlink out of the root: 403" "$(status_of "$(URL /escape)")" 403
+expect_eq "symlink to a folder outside: 403" "$(status_of "$(URL /etc/passwd)")" 403
+expect_eq "symlink inside the root is followed" "$(C "$(URL /inside)")" "hello, world"
+
+# --- bytes that are not TLS: dropped, and the worker keeps serving
+out=$(python3 - "$PORT" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" + bytes(range(256)) * 8)
+data = b""
+try:
+    while True:
+        b = s.recv(4096)
+        if not b:
+            break
+        data += b
+except (ConnectionResetError, socket.timeout) as e:
+    print("reset-or-timeout", type(e).__name__)
+print("closed", len(data), b"TOPSECRET" in data, b"HTTP/1.1 200" in data)
+PY
+)
+expect_match "plain-text client is dropped, gets no page" "$out" "closed [0-9]+ False False|reset-or-timeout ConnectionResetError"
+expect_eq "still serving after junk" "$(C "$(URL /hello.txt)")" "hello, world"
+
+# --- 50 silent connections (25 raw TCP, 25 after a TLS handshake) to a
+# single-worker server: a normal request is not delayed beyond 1 s.
+python3 - "$PORT" "$T/silent.ready" <<'PY' &
+import socket, ssl, sys, time
+port = int(sys.argv[1])
+socks = []
+for i in range(25):
+    socks.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+for i in range(25):
+    socks.append(ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=5)))
+open(sys.argv[2], "w").write("ready\n")
+time.sleep(4)
+PY
+SILENT=$!
+PIDS="$PIDS $SILENT"
+for _ in $(seq 100); do [ -f "$T/silent.ready" ] && break; sleep 0.05; done
+check "50 silent connections are open" test -f "$T/silent.ready"
+t=$(C -o /dev/null -w '%{time_total}' "$(URL /hello.txt)")
+check "a request among 50 silent connections takes < 1 s (took ${t}s)" awk -v t="$t" 'BEGIN { exit !(t < 1.0) }'
+wait "$SILENT" 2>/dev/null
+
+# --- deadlines: a silent client is closed after handshake-timeout, a
+# slow request gets 408 after header-timeout, an idle keep-alive closes.
+out=$(python3 - "$PORT" "$CERTS/ca.crt" <<'PY'
+import socket, ssl, sys, time
+port = int(sys.argv[1])
+def closed_after(sock, limit=6):
+    t0 = time.time()
+    sock.settimeout(limit)
+    data = b""
+    try:
+        while True:
+            b = sock.recv(4096)
+            if not b:
+                break
+            data += b
+    except (ssl.SSLError, ConnectionResetError, OSError):
+        pass
+    return time.time() - t0, data
+s = socket.create_connection(("127.0.0.1", port))
+dt, _ = closed_after(s)
+print("handshake-timeout %.1f" % dt)
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
+s.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n")
+dt, data = closed_after(s)
+print("header-timeout %.1f %s" % (dt, data.split(b"\r\n")[0].decode()))
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
+s.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+time.sleep(0.3)
+s.recv(4096)
+dt, data = closed_after(s)
+print("keepalive-timeout %.1f %d" % (dt, len(data)))
+PY
+)
+expect_match "silent client closed after handshake-timeout" "$out" "handshake-timeout (1\.[0-9]|2\.[0-9])"
+expect_match "slow request gets 408 after header-timeout" "$out" "header-timeout (1\.[0-9]|2\.[0-9]) HTTP/1.1 408 Request Timeout"
+expect_match "idle keep-alive closed after keepalive-timeout" "$out" "keepalive-timeout (0\.[0-9]|1\.[0-9]|2\.[0-9]) 0"
+
+# --- privileges: started as root, the workers run as nobody.
+if [ "$(id -u)" = 0 ]; then
+	users=$(for p in $(worker_pids); do ps -o user= -p "$p"; done | sort -u | tr -d ' \n')
+	expect_eq "workers dropped root" "$users" "nobody"
+	expect_eq "master is root" "$(ps -o user= -p "$MASTER" | tr -d ' ')" "root"
+else
+	echo "# not root: privilege drop not tested"
+fi
+stop_cachetd
+finish
