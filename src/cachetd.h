@@ -19,6 +19,8 @@
 
 #include <openssl/ssl.h>
 
+#include "cache.h"
+
 #define CACHETD_NAME "cachet"
 
 /* Request limits (bytes). */
@@ -87,7 +89,7 @@ struct config {
 	size_t              nlocs;
 	/* lines of directives whose value is checked after parsing */
 	int                 root_line, mime_line, alog_line, elog_line;
-	int                 pid_line, user_line;
+	int                 pid_line, user_line, store_line, seal_line;
 };
 
 /* Parse FILE.  On error returns NULL and writes "FILE:LINE: problem" to err. */
@@ -158,7 +160,8 @@ int              path_open(int rootfd, const char *rel);
 
 /* ------------------------------------------------------------------- tls.c */
 
-SSL_CTX         *tls_ctx_new(const struct config *, char *err, size_t errlen);
+SSL_CTX         *tls_ctx_new(const struct config *, struct cache *,
+                     char *err, size_t errlen);
 const char      *tls_error_string(void);
 
 /* ---------------------------------------------------------------- stats.c */
@@ -170,6 +173,9 @@ struct worker_stats {
 	uint64_t           handshakes_full;
 	uint64_t           handshakes_resumed;
 	uint64_t           requests;
+	uint64_t           renegotiations;
+	uint64_t           pha;
+	struct cache_stats cache;
 };
 
 /* --------------------------------------------------------- master/worker */
@@ -178,6 +184,7 @@ struct server {
 	struct config   *cf;
 	SSL_CTX         *ssl;
 	struct mime     *mime;
+	struct cache    *cache;
 	int             *lfds;         /* parallel to cf->listen */
 	int              access_fd;
 	uid_t            uid;          /* worker identity (if dropping) */
@@ -213,6 +220,11 @@ struct worker {
 };
 void             worker_conn_closed(struct worker *);
 void             worker_pause_accept(struct worker *, int pause);
+
+/* status.c */
+int              status_allowed(const struct location *, const char *peer);
+size_t           status_render(const struct server *, int json, char *out,
+                     size_t cap);
 
 /* access log (log.c) */
 void             access_log_write(int fd, const char *line, size_t len);

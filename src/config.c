@@ -450,6 +450,8 @@ load(struct config *cf, cfg_t *cfg)
 	cf->elog_line = opt_line(cfg, "error-log");
 	cf->pid_line = opt_line(cfg, "pid-file");
 	cf->user_line = opt_line(cfg, "user");
+	cf->store_line = opt_line(cfg, "store");
+	cf->seal_line = opt_line(cfg, "seal-key-file");
 	cf->index = xstrdup(cfg_getstr(cfg, "index"));
 	if (strchr(cf->index, '/') != NULL || cf->index[0] == '\0' ||
 	    strcmp(cf->index, "..") == 0 || strcmp(cf->index, ".") == 0) {
@@ -560,7 +562,8 @@ config_load(const char *file, char *err, size_t errlen)
 	{
 		static const char *const noted[] = { "user", "root", "index",
 		    "mime-types", "certificate", "key", "access-log",
-		    "error-log", "pid-file", "ciphers", "ciphersuites" };
+		    "error-log", "pid-file", "ciphers", "ciphersuites",
+		    "session-cache|seal-key-file" };
 		size_t i;
 		for (i = 0; i < sizeof noted / sizeof noted[0]; i++)
 			cfg_set_validate_func(cfg, noted[i], v_note);

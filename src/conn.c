@@ -281,6 +281,29 @@ serve_file(struct conn *c, int fd, const char *name, const struct stat *st)
 	c->file_left = st->st_size;
 }
 
+static void
+serve_status(struct conn *c, const struct location *loc)
+{
+	const char *q = strchr(c->req.target, '?');
+	int json = q != NULL && strstr(q, "format=json") != NULL;
+	char body[4096];
+	size_t n;
+
+	if (!status_allowed(loc, c->peer)) {
+		error_response(c, 403, NULL, NULL);
+		return;
+	}
+	n = status_render(c->w->srv, json, body, sizeof body);
+	start_response(c, 200, json ? "application/json" :
+	    "text/plain; charset=utf-8", (long long)n,
+	    "Cache-Control: no-store\r\n");
+	if (c->req.method != M_HEAD && c->outlen + n <= sizeof c->out) {
+		memcpy(c->out + c->outlen, body, n);
+		c->outlen += n;
+		c->body_bytes = (long long)n;
+	}
+}
+
 /* Build the response for a complete, understood request. */
 static void
 respond(struct conn *c)
@@ -294,6 +317,17 @@ respond(struct conn *c)
 	if (c->req.method == M_OTHER) {
 		error_response(c, 405, "Allow: GET, HEAD\r\n", NULL);
 		return;
+	}
+	if (cf->nlocs > 0) {
+		size_t pl = strcspn(c->req.target, "?#");
+		char path[PATH_MAX];
+		const struct location *loc;
+		snprintf(path, sizeof path, "%.*s", (int)pl, c->req.target);
+		loc = config_location(cf, path);
+		if (loc != NULL && loc->status) {
+			serve_status(c, loc);
+			return;
+		}
 	}
 	rc = path_normalize(c->req.target, rel, sizeof rel, &slash);
 	if (rc < 0) {

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,6 +33,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/opensslv.h>
+#include <openssl/rand.h>
 
 #include "cachetd.h"
 
@@ -51,6 +53,9 @@ static size_t nchildren;
 static struct server *cur;
 static int generation;
 static struct worker_stats *stats;
+/* Seals cached sessions when no seal-key-file is configured: made once at
+ * start, kept across reloads, inherited by every worker. */
+static unsigned char master_key[CACHE_KEY_LEN];
 /* Slots of the current generation waiting for a restart. */
 static int pending_restart[MAX_WORKERS];
 
@@ -142,9 +147,63 @@ server_free(struct server *s, int close_listeners)
 	if (s->access_fd >= 0)
 		close(s->access_fd);
 	SSL_CTX_free(s->ssl);
+	cache_close(s->cache);
 	mime_free(s->mime);
 	config_free(s->cf);
 	free(s);
+}
+
+static void
+cache_logger(int err, const char *msg)
+{
+	(void)err;
+	log_warn("%s", msg);
+}
+
+/* The session store: the key from seal-key-file or the master's own. */
+static int
+open_cache(struct server *s, int create, char *err, size_t errlen)
+{
+	const struct config *cf = s->cf;
+	struct cache_opts o;
+	unsigned char key[CACHE_KEY_LEN];
+	char cerr[512];
+
+	memcpy(key, master_key, sizeof key);
+	if (cf->cache.seal_key_file != NULL &&
+	    cache_read_key(cf->cache.seal_key_file, key, cerr,
+	    sizeof cerr) != 0) {
+		snprintf(err, errlen, "%s:%d: %s", cf->file, cf->seal_line,
+		    cerr);
+		return -1;
+	}
+	if (!create && strncmp(cf->cache.store, "gdbm:", 5) == 0)
+		return 0;       /* -t: do not create files */
+	memset(&o, 0, sizeof o);
+	o.timeout = cf->cache.timeout;
+	o.max_entries = cf->cache.max_entries;
+	o.purge_interval = cf->cache.purge_interval;
+	o.uid = s->drop ? s->uid : (uid_t)-1;
+	o.gid = s->drop ? s->gid : (gid_t)-1;
+	cerr[0] = '\0';
+	if (cf->cache.store_path != NULL) {
+		char spec[PATH_MAX + 8];
+		snprintf(spec, sizeof spec, "gdbm:%s", cf->cache.store_path);
+		s->cache = cache_open(spec, &o, key, cerr, sizeof cerr);
+	} else {
+		s->cache = cache_open(cf->cache.store, &o, key, cerr,
+		    sizeof cerr);
+	}
+	OPENSSL_cleanse(key, sizeof key);
+	if (s->cache == NULL) {
+		snprintf(err, errlen, "%s:%d: store: %s", cf->file,
+		    cf->store_line, cerr);
+		return -1;
+	}
+	cache_set_log(s->cache, cache_logger);
+	if (cerr[0] != '\0')
+		log_warn("%s", cerr);
+	return 0;
 }
 
 /* Everything a generation of workers needs, built from cf (which the
@@ -167,7 +226,7 @@ server_build(struct config *cf, struct server *old, int bind_now, char *err,
 	s->uid = (uid_t)-1;
 	s->gid = (gid_t)-1;
 	s->stats = stats;
-	s->started = time(NULL);
+	s->started = old != NULL ? old->started : time(NULL);
 
 	fd = open(cf->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
@@ -181,9 +240,6 @@ server_build(struct config *cf, struct server *old, int bind_now, char *err,
 		    cf->mime_line, merr);
 		goto fail;
 	}
-	if ((s->ssl = tls_ctx_new(cf, err, errlen)) == NULL)
-		goto fail;
-
 	if (geteuid() == 0) {
 		const char *user = cf->user ? cf->user : "nobody";
 		struct passwd *pw = getpwnam(user);
@@ -196,6 +252,10 @@ server_build(struct config *cf, struct server *old, int bind_now, char *err,
 		s->gid = pw->pw_gid;
 		s->drop = pw->pw_uid != 0;
 	}
+	if (open_cache(s, bind_now, err, errlen) != 0)
+		goto fail;
+	if ((s->ssl = tls_ctx_new(cf, s->cache, err, errlen)) == NULL)
+		goto fail;
 	if (!bind_now)
 		return s;
 
@@ -343,6 +403,7 @@ reap(void)
 		ch = children[k];
 		children[k] = children[--nchildren];
 		stats[ch.slot].connections = 0;
+		stats[ch.slot].pid = 0;
 		if (ch.gen != generation || got_term)
 			continue;       /* an old worker finishing: expected */
 		if (WIFSIGNALED(status))
@@ -618,6 +679,10 @@ main(int argc, char **argv)
 		return 0;
 	}
 
+	if (RAND_bytes(master_key, sizeof master_key) != 1) {
+		fprintf(stderr, "cachetd: no random bytes for the seal key\n");
+		return 1;
+	}
 	stats = mmap(NULL, MAX_WORKERS * sizeof *stats, PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (stats == MAP_FAILED) {

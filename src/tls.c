@@ -73,7 +73,8 @@ load_pair(SSL_CTX *ctx, const struct config *cf, size_t i, char *err,
 }
 
 SSL_CTX *
-tls_ctx_new(const struct config *cf, char *err, size_t errlen)
+tls_ctx_new(const struct config *cf, struct cache *cache, char *err,
+    size_t errlen)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	size_t i;
@@ -111,13 +112,12 @@ tls_ctx_new(const struct config *cf, char *err, size_t errlen)
 			goto fail;
 
 	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof sid_ctx - 1);
-	if (!cf->session_tickets)
-		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
-	SSL_CTX_set_timeout(ctx, cf->cache.timeout);
-	if (strcmp(cf->cache.store, "none") == 0)
-		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	else
-		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+	if (cache_ssl_setup(ctx, cache, cf->cache.timeout,
+	    cf->session_tickets) != 0) {
+		snprintf(err, errlen, "session cache set-up: %s",
+		    tls_error_string());
+		goto fail;
+	}
 	return ctx;
 fail:
 	SSL_CTX_free(ctx);

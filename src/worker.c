@@ -26,6 +26,36 @@ static struct worker W;
 static ev_io    *accept_w;
 static ev_timer  stop_timer, resume_timer;
 static ev_signal sig_term, sig_int;
+static ev_timer  purge_check, purge_step;
+static uint64_t  last_full;
+
+/* A purge runs in slices, one per turn of the loop, so handshakes go on
+ * between them; cache_purge_due() lets only one process start it. */
+static void
+purge_step_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)revents;
+	if (cache_purge_step(W.srv->cache, time(NULL)) != 1)
+		ev_timer_stop(loop, t);
+}
+
+static void
+purge_check_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	uint64_t full = W.st->cache.full;
+
+	(void)t;
+	(void)revents;
+	if (ev_is_active(&purge_step))
+		return;
+	/* The cap only triggers a purge when this worker met it. */
+	if (full != last_full ? cache_purge_due(W.srv->cache, time(NULL)) :
+	    cache_purge_due_interval(W.srv->cache, time(NULL))) {
+		last_full = full;
+		ev_timer_set(&purge_step, 0., 0.002);
+		ev_timer_start(loop, &purge_step);
+	}
+}
 
 static void
 accept_cb(struct ev_loop *loop, ev_io *io, int revents)
@@ -104,6 +134,8 @@ term_cb(struct ev_loop *loop, ev_signal *s, int revents)
 		close(W.srv->lfds[i]);
 	}
 	ev_timer_stop(loop, &resume_timer);
+	ev_timer_stop(loop, &purge_check);
+	ev_timer_stop(loop, &purge_step);
 	conn_shutdown_idle(&W);
 	if (W.nconns == 0) {
 		ev_break(loop, EVBREAK_ALL);
@@ -154,7 +186,15 @@ worker_run(struct server *srv, int slot)
 	if (drop_privileges(srv) != 0)
 		_exit(2);
 
+	cache_set_stats(srv->cache, &W.st->cache);
+	cache_attach(srv->cache);
+	last_full = W.st->cache.full;
+
 	W.loop = ev_default_loop(EVFLAG_AUTO);
+	ev_timer_init(&purge_check, purge_check_cb, 1., 1.);
+	ev_timer_init(&purge_step, purge_step_cb, 0., 0.002);
+	if (strcmp(cache_kind(srv->cache), "gdbm") == 0)
+		ev_timer_start(W.loop, &purge_check);
 	accept_w = calloc(srv->cf->nlisten, sizeof *accept_w);
 	for (i = 0; i < srv->cf->nlisten; i++) {
 		ev_io_init(&accept_w[i], accept_cb, srv->lfds[i], EV_READ);

@@ -1,0 +1,135 @@
+/*
+ * cache_ssl.c - the OpenSSL glue of the session cache.
+ *
+ * With a store that keeps sessions (gdbm), OpenSSL's own per-process cache
+ * is off (SSL_SESS_CACHE_NO_INTERNAL) and three callbacks do the work:
+ *   new:    i2d_SSL_SESSION, sealed and stored under the session ID
+ *   get:    fetched, opened, d2i_SSL_SESSION; *copy = 0 (we hand over our
+ *           only reference: with 1 every resumption would leak a session)
+ *   remove: OpenSSL found the session bad (expired, fatal alert)
+ * TLS 1.2 resumes by session ID; TLS 1.3 by stateful tickets
+ * (SSL_OP_NO_TICKET), whose ticket is the session ID, so the same three
+ * callbacks serve both.  One ticket per TLS 1.3 handshake: each ticket is
+ * a record, and a client needs only one to come back.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cache_int.h"
+
+static int ex_index = -1;
+
+static struct cache *
+ctx_cache(SSL_CTX *ctx)
+{
+	return SSL_CTX_get_ex_data(ctx, ex_index);
+}
+
+static int
+new_cb(SSL *ssl, SSL_SESSION *sess)
+{
+	struct cache *c = ctx_cache(SSL_get_SSL_CTX(ssl));
+	unsigned char *der, *p;
+	const unsigned char *id;
+	unsigned int idlen;
+	time_t created;
+	int n;
+
+	if (c == NULL)
+		return 0;
+	id = SSL_SESSION_get_id(sess, &idlen);
+	n = i2d_SSL_SESSION(sess, NULL);
+	if (idlen == 0 || n <= 0) {
+		c->st->store_failures++;
+		return 0;
+	}
+	if ((der = malloc((size_t)n)) == NULL) {
+		c->st->store_failures++;
+		return 0;
+	}
+	p = der;
+	i2d_SSL_SESSION(sess, &p);
+	created = (time_t)SSL_SESSION_get_time(sess);
+	cache_store(c, id, idlen, der, (size_t)n, created,
+	    created + (time_t)SSL_SESSION_get_timeout(sess));
+	OPENSSL_cleanse(der, (size_t)n);
+	free(der);
+	return 0;               /* we keep no reference */
+}
+
+static SSL_SESSION *
+get_cb(SSL *ssl, const unsigned char *id, int idlen, int *copy)
+{
+	struct cache *c = ctx_cache(SSL_get_SSL_CTX(ssl));
+	const unsigned char *p;
+	unsigned char *der;
+	SSL_SESSION *sess;
+	size_t len;
+
+	*copy = 0;
+	if (c == NULL || idlen <= 0 ||
+	    cache_fetch(c, id, (size_t)idlen, &der, &len) != 1)
+		return NULL;
+	p = der;
+	sess = d2i_SSL_SESSION(NULL, &p, (long)len);
+	OPENSSL_cleanse(der, len);
+	free(der);
+	if (sess == NULL) {
+		cache_remove(c, id, (size_t)idlen);
+		return NULL;
+	}
+	return sess;
+}
+
+static void
+remove_cb(SSL_CTX *ctx, SSL_SESSION *sess)
+{
+	struct cache *c = ctx_cache(ctx);
+	const unsigned char *id;
+	unsigned int idlen;
+
+	if (c == NULL)
+		return;
+	id = SSL_SESSION_get_id(sess, &idlen);
+	if (idlen > 0)
+		cache_remove(c, id, idlen);
+}
+
+int
+cache_ssl_setup(SSL_CTX *ctx, struct cache *c, long timeout, int tickets)
+{
+	SSL_CTX_set_timeout(ctx, timeout);
+	if (tickets) {
+		/* Stateless tickets instead of a server-side cache: the ticket
+		 * key is made with the SSL_CTX in the master, so every worker
+		 * can open every ticket. */
+		SSL_CTX_clear_options(ctx, SSL_OP_NO_TICKET);
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+		return 0;
+	}
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	SSL_CTX_set_num_tickets(ctx, 1);
+	if (c == NULL || strcmp(cache_kind(c), "none") == 0) {
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+		return 0;
+	}
+	if (strcmp(cache_kind(c), "internal") == 0) {
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+		SSL_CTX_sess_set_cache_size(ctx, c->o.max_entries);
+		return 0;
+	}
+	if (ex_index < 0 &&
+	    (ex_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
+	    NULL)) < 0)
+		return -1;
+	SSL_CTX_set_ex_data(ctx, ex_index, c);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER |
+	    SSL_SESS_CACHE_NO_INTERNAL);
+	SSL_CTX_sess_set_new_cb(ctx, new_cb);
+	SSL_CTX_sess_set_get_cb(ctx, get_cb);
+	SSL_CTX_sess_set_remove_cb(ctx, remove_cb);
+	return 0;
+}

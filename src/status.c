@@ -1,0 +1,95 @@
+/*
+ * status.c - the status page (like nginx's stub_status): uptime, workers,
+ * connections, handshakes and the session cache counters, summed over the
+ * per-worker slots in shared memory.  Text, or JSON with ?format=json.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cachetd.h"
+
+/* Is the peer address (text) one of the allowed addresses? */
+int
+status_allowed(const struct location *loc, const char *peer)
+{
+	unsigned char a[16], b[16];
+	int fam = strchr(peer, ':') != NULL ? AF_INET6 : AF_INET;
+	size_t i, n = fam == AF_INET6 ? 16 : 4;
+
+	if (inet_pton(fam, peer, a) != 1)
+		return 0;
+	for (i = 0; i < loc->nallow_addr; i++)
+		if (inet_pton(fam, loc->allow_addr[i], b) == 1 &&
+		    memcmp(a, b, n) == 0)
+			return 1;
+	return 0;
+}
+
+size_t
+status_render(const struct server *srv, int json, char *out, size_t cap)
+{
+	struct worker_stats t;
+	const struct worker_stats *s;
+	long workers = 0;
+	int i, n;
+
+	memset(&t, 0, sizeof t);
+	for (i = 0; i < MAX_WORKERS; i++) {
+		s = &srv->stats[i];
+		if (s->pid != 0) {
+			workers++;
+			t.connections += s->connections;
+		}
+		t.handshakes_full += s->handshakes_full;
+		t.handshakes_resumed += s->handshakes_resumed;
+		t.requests += s->requests;
+		t.renegotiations += s->renegotiations;
+		t.pha += s->pha;
+		t.cache.hits += s->cache.hits;
+		t.cache.misses += s->cache.misses;
+		t.cache.stores += s->cache.stores;
+		t.cache.store_failures += s->cache.store_failures;
+		t.cache.removes += s->cache.removes;
+		t.cache.expired += s->cache.expired;
+		t.cache.full += s->cache.full;
+		t.cache.errors += s->cache.errors;
+	}
+#define FIELDS(F) \
+	F("uptime", (unsigned long long)(time(NULL) - srv->started)) \
+	F("workers", (unsigned long long)workers) \
+	F("connections", (unsigned long long)t.connections) \
+	F("requests", (unsigned long long)t.requests) \
+	F("handshakes_full", (unsigned long long)t.handshakes_full) \
+	F("handshakes_resumed", (unsigned long long)t.handshakes_resumed) \
+	F("renegotiations", (unsigned long long)t.renegotiations) \
+	F("post_handshake_auth", (unsigned long long)t.pha) \
+	F("cache_hits", (unsigned long long)t.cache.hits) \
+	F("cache_misses", (unsigned long long)t.cache.misses) \
+	F("cache_stores", (unsigned long long)t.cache.stores) \
+	F("cache_store_failures", (unsigned long long)t.cache.store_failures) \
+	F("cache_removes", (unsigned long long)t.cache.removes) \
+	F("cache_expired", (unsigned long long)t.cache.expired) \
+	F("cache_full", (unsigned long long)t.cache.full) \
+	F("cache_errors", (unsigned long long)t.cache.errors)
+
+	n = 0;
+#define TEXT(name, v) \
+	n += snprintf(out + n, cap - (size_t)n, "%s: %llu\n", name, v);
+#define JSON(name, v) \
+	n += snprintf(out + n, cap - (size_t)n, "%s\"%s\": %llu", \
+	    n > 1 ? ", " : "", name, v);
+	if (json) {
+		n += snprintf(out + n, cap, "{");
+		FIELDS(JSON)
+		n += snprintf(out + n, cap - (size_t)n, ", \"cache_store\": "
+		    "\"%s\"}\n", cache_kind(srv->cache));
+	} else {
+		FIELDS(TEXT)
+		n += snprintf(out + n, cap - (size_t)n, "cache_store: %s\n",
+		    cache_kind(srv->cache));
+	}
+	return (size_t)n < cap ? (size_t)n : cap - 1;
+}
