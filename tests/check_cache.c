@@ -1,0 +1,451 @@
+/* check_cache.c - the session cache library on real GDBM files: store,
+ * fetch, remove, expiry, purge, cap, sealing (tampering, wrong key),
+ * damaged files, key files, and four processes at once. */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gdbm.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cache.h"
+
+static char dir[] = "/tmp/check_cache.XXXXXX";
+static char db[1100], spec[1200];
+static unsigned char key1[CACHE_KEY_LEN], key2[CACHE_KEY_LEN];
+
+static void
+setup(void)
+{
+	strcpy(dir, "/tmp/check_cache.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(db, sizeof db, "%s/s.db", dir);
+	snprintf(spec, sizeof spec, "gdbm:%s", db);
+	memset(key1, 1, sizeof key1);
+	memset(key2, 2, sizeof key2);
+}
+
+static void
+teardown(void)
+{
+	char cmd[1200];
+
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	(void)!system(cmd);
+}
+
+static struct cache *
+open_cache(const unsigned char *key, long max)
+{
+	struct cache_opts o = { 300, max, 60, (uid_t)-1, (gid_t)-1 };
+	char err[256];
+	struct cache *c = cache_open(spec, &o, key, err, sizeof err);
+
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_int_eq(cache_attach(c), 0);
+	return c;
+}
+
+static int
+fetch_eq(struct cache *c, const char *id, const char *want)
+{
+	unsigned char *d;
+	size_t n;
+	int r = cache_fetch(c, (const unsigned char *)id, strlen(id), &d, &n);
+
+	if (r != 1)
+		return r;
+	r = n == strlen(want) && memcmp(d, want, n) == 0 ? 1 : -2;
+	free(d);
+	return r;
+}
+
+static int
+put(struct cache *c, const char *id, const char *data, time_t expires)
+{
+	return cache_store(c, (const unsigned char *)id, strlen(id),
+	    (const unsigned char *)data, strlen(data), time(NULL), expires);
+}
+
+START_TEST(store_fetch_remove)
+{
+	struct cache *c = open_cache(key1, 1000);
+	struct stat st;
+	time_t later = time(NULL) + 100;
+
+	ck_assert_int_eq(put(c, "id-1", "session one", later), 0);
+	ck_assert_int_eq(put(c, "id-2", "session two", later), 0);
+	ck_assert_int_eq(fetch_eq(c, "id-1", "session one"), 1);
+	ck_assert_int_eq(fetch_eq(c, "id-2", "session two"), 1);
+	ck_assert_int_eq(fetch_eq(c, "id-3", "x"), 0);
+	ck_assert_int_eq(put(c, "id-1", "replaced", later), 0);
+	ck_assert_int_eq(fetch_eq(c, "id-1", "replaced"), 1);
+	ck_assert_int_eq(cache_remove(c, (const unsigned char *)"id-1", 4), 0);
+	ck_assert_int_eq(fetch_eq(c, "id-1", "replaced"), 0);
+	ck_assert_uint_eq(cache_stats(c)->hits, 3);
+	ck_assert_uint_eq(cache_stats(c)->misses, 2);
+	ck_assert_uint_eq(cache_stats(c)->stores, 3);
+	ck_assert_uint_eq(cache_stats(c)->removes, 1);
+	/* files are private */
+	ck_assert_int_eq(stat(db, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+	strcat(db, ".lock");
+	ck_assert_int_eq(stat(db, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+	cache_close(c);
+}
+END_TEST
+
+START_TEST(big_record)
+{
+	struct cache *c = open_cache(key1, 1000);
+	unsigned char *big = malloc(20000), *d;
+	size_t n;
+
+	memset(big, 'q', 20000);
+	ck_assert_int_eq(cache_store(c, (const unsigned char *)"big", 3, big,
+	    20000, time(NULL), time(NULL) + 60), 0);
+	ck_assert_int_eq(cache_fetch(c, (const unsigned char *)"big", 3, &d,
+	    &n), 1);
+	ck_assert_uint_eq(n, 20000);
+	ck_assert_int_eq(memcmp(d, big, n), 0);
+	free(d);
+	free(big);
+	cache_close(c);
+}
+END_TEST
+
+START_TEST(expiry_and_purge)
+{
+	struct cache *c = open_cache(key1, 1000);
+	struct cache_info info;
+	size_t removed;
+	char id[32];
+	int i;
+
+	for (i = 0; i < 50; i++) {
+		snprintf(id, sizeof id, "old-%d", i);
+		ck_assert_int_eq(put(c, id, "stale", time(NULL) - 1), 0);
+		snprintf(id, sizeof id, "new-%d", i);
+		ck_assert_int_eq(put(c, id, "fresh", time(NULL) + 100), 0);
+	}
+	/* an expired record is a miss and is removed on fetch */
+	ck_assert_int_eq(fetch_eq(c, "old-0", "stale"), 0);
+	ck_assert_uint_eq(cache_stats(c)->expired, 1);
+	ck_assert_int_eq(cache_info(c, time(NULL), &info), 0);
+	ck_assert_uint_eq(info.count, 99);
+	ck_assert_uint_eq(info.expired, 49);
+	ck_assert_int_gt(info.file_size, 0);
+	ck_assert_int_eq(cache_purge_all(c, time(NULL), &removed), 0);
+	ck_assert_uint_eq(removed, 49);
+	ck_assert_int_eq(cache_info(c, time(NULL), &info), 0);
+	ck_assert_uint_eq(info.count, 50);
+	ck_assert_uint_eq(info.expired, 0);
+	ck_assert_int_eq(fetch_eq(c, "new-7", "fresh"), 1);
+	cache_close(c);
+}
+END_TEST
+
+START_TEST(cap)
+{
+	struct cache *c = open_cache(key1, 10);
+	char id[32];
+	int i;
+
+	for (i = 0; i < 10; i++) {
+		snprintf(id, sizeof id, "k%d", i);
+		ck_assert_int_eq(put(c, id, "v", time(NULL) + (i < 4 ? -1 : 100)),
+		    0);
+	}
+	ck_assert_int_eq(put(c, "eleventh", "v", time(NULL) + 100), 1);
+	ck_assert_uint_eq(cache_stats(c)->full, 1);
+	/* replacing a known record is not growth */
+	ck_assert_int_eq(put(c, "k5", "v2", time(NULL) + 100), 0);
+	/* the cap makes a purge due, and the purge makes room */
+	ck_assert_int_eq(cache_purge_due(c, time(NULL) + 1), 1);
+	ck_assert_int_eq(cache_purge_due(c, time(NULL) + 1), 0);
+	ck_assert_int_eq(cache_purge_all(c, time(NULL), NULL), 0);
+	ck_assert_int_eq(put(c, "eleventh", "v", time(NULL) + 100), 0);
+	ck_assert_int_eq(fetch_eq(c, "eleventh", "v"), 1);
+	cache_close(c);
+}
+END_TEST
+
+/* Flip one bit of the stored record, behind the library's back. */
+static void
+flip_bit(const char *id, size_t byte)
+{
+	GDBM_FILE f = gdbm_open(db, 0, GDBM_WRITER | GDBM_NOLOCK, 0600, NULL);
+	datum k = { (char *)id, (int)strlen(id) }, v;
+
+	ck_assert_ptr_nonnull(f);
+	v = gdbm_fetch(f, k);
+	ck_assert_ptr_nonnull(v.dptr);
+	ck_assert_uint_gt((size_t)v.dsize, byte);
+	v.dptr[byte] ^= 0x10;
+	ck_assert_int_eq(gdbm_store(f, k, v, GDBM_REPLACE), 0);
+	free(v.dptr);
+	gdbm_close(f);
+}
+
+START_TEST(tampering)
+{
+	struct cache *c = open_cache(key1, 1000);
+	size_t where[] = { 5, 13, 30, 40, 52 };   /* header, nonce, body, tag */
+	size_t i;
+
+	for (i = 0; i < sizeof where / sizeof where[0]; i++) {
+		ck_assert_int_eq(put(c, "victim", "secret session bytes!!",
+		    time(NULL) + 100), 0);
+		ck_assert_int_eq(fetch_eq(c, "victim", "secret session bytes!!"),
+		    1);
+		flip_bit("victim", where[i]);
+		ck_assert_msg(fetch_eq(c, "victim", "secret session bytes!!") == 0,
+		    "bit at byte %zu", where[i]);
+		/* and the bad record is gone */
+		ck_assert_int_eq(fetch_eq(c, "victim", "x"), 0);
+	}
+	cache_close(c);
+}
+END_TEST
+
+START_TEST(record_under_other_id)
+{
+	struct cache *c = open_cache(key1, 1000);
+	GDBM_FILE f;
+	datum a = { "id-a", 4 }, b = { "id-b", 4 }, v;
+
+	ck_assert_int_eq(put(c, "id-a", "alice's session", time(NULL) + 99), 0);
+	/* copy the sealed record to another key: the ID is authenticated */
+	f = gdbm_open(db, 0, GDBM_WRITER | GDBM_NOLOCK, 0600, NULL);
+	v = gdbm_fetch(f, a);
+	gdbm_store(f, b, v, GDBM_REPLACE);
+	free(v.dptr);
+	gdbm_close(f);
+	ck_assert_int_eq(fetch_eq(c, "id-b", "alice's session"), 0);
+	ck_assert_int_eq(fetch_eq(c, "id-a", "alice's session"), 1);
+	cache_close(c);
+}
+END_TEST
+
+START_TEST(wrong_key)
+{
+	struct cache *c1 = open_cache(key1, 1000), *c2;
+
+	ck_assert_int_eq(put(c1, "id", "data", time(NULL) + 100), 0);
+	c2 = open_cache(key2, 1000);
+	ck_assert_int_eq(fetch_eq(c2, "id", "data"), 0);
+	cache_close(c2);
+	cache_close(c1);
+}
+END_TEST
+
+START_TEST(no_plaintext_on_disk)
+{
+	struct cache *c = open_cache(key1, 1000);
+	const char *marker = "MASTERKEY-0123456789abcdef";
+	char buf[65536];
+	ssize_t n;
+	int fd;
+
+	ck_assert_int_eq(put(c, "id", marker, time(NULL) + 100), 0);
+	fd = open(db, O_RDONLY);
+	n = read(fd, buf, sizeof buf);
+	close(fd);
+	ck_assert_int_gt(n, 0);
+	ck_assert_ptr_null(memmem(buf, (size_t)n, marker, strlen(marker)));
+	cache_close(c);
+}
+END_TEST
+
+START_TEST(damaged_file)
+{
+	struct cache *c = open_cache(key1, 1000);
+	char junk[8192];
+	FILE *f;
+	int i, ok = 0;
+
+	ck_assert_int_eq(put(c, "before", "x", time(NULL) + 100), 0);
+	/* garbage over the whole file */
+	for (i = 0; i < (int)sizeof junk; i++)
+		junk[i] = (char)(i * 131 + 7);
+	ck_assert_ptr_nonnull(f = fopen(db, "w"));
+	fwrite(junk, 1, sizeof junk, f);
+	fclose(f);
+	/* a miss (the record is lost), never a crash; then it works again */
+	ck_assert_int_le(fetch_eq(c, "before", "x"), 0);
+	for (i = 0; i < 3 && !ok; i++)
+		ok = put(c, "after", "y", time(NULL) + 100) == 0;
+	ck_assert_int_eq(ok, 1);
+	ck_assert_int_eq(fetch_eq(c, "after", "y"), 1);
+	/* an empty file */
+	ck_assert_int_eq(truncate(db, 0), 0);
+	ck_assert_int_le(fetch_eq(c, "after", "y"), 0);
+	ck_assert_int_eq(put(c, "again", "z", time(NULL) + 100), 0);
+	ck_assert_int_eq(fetch_eq(c, "again", "z"), 1);
+	ck_assert_uint_gt(cache_stats(c)->errors + cache_stats(c)->misses, 0);
+	cache_close(c);
+}
+END_TEST
+
+START_TEST(missing_folder_comes_back)
+{
+	struct cache_opts o = { 300, 1000, 60, (uid_t)-1, (gid_t)-1 };
+	char err[256], sub[1200], sspec[1300];
+	struct cache *c;
+
+	snprintf(sub, sizeof sub, "%s/later", dir);
+	snprintf(sspec, sizeof sspec, "gdbm:%s/s.db", sub);
+	err[0] = '\0';
+	c = cache_open(sspec, &o, key1, err, sizeof err);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_ptr_nonnull(strstr(err, "full handshakes"));
+	cache_attach(c);
+	ck_assert_int_eq(cache_store(c, (const unsigned char *)"a", 1,
+	    (const unsigned char *)"b", 1, time(NULL), time(NULL) + 9), -1);
+	ck_assert_int_eq(fetch_eq(c, "a", "b"), -1);
+	ck_assert_int_eq(mkdir(sub, 0700), 0);
+	ck_assert_int_eq(cache_store(c, (const unsigned char *)"a", 1,
+	    (const unsigned char *)"b", 1, time(NULL), time(NULL) + 9), 0);
+	ck_assert_int_eq(fetch_eq(c, "a", "b"), 1);
+	cache_close(c);
+}
+END_TEST
+
+START_TEST(key_files)
+{
+	unsigned char k[CACHE_KEY_LEN];
+	char path[1200], err[256];
+	int fd;
+
+	snprintf(path, sizeof path, "%s/seal.key", dir);
+	fd = open(path, O_WRONLY | O_CREAT, 0600);
+	ck_assert_int_eq(write(fd, key2, sizeof key2), (ssize_t)sizeof key2);
+	close(fd);
+	ck_assert_int_eq(cache_read_key(path, k, err, sizeof err), 0);
+	ck_assert_int_eq(memcmp(k, key2, sizeof k), 0);
+	chmod(path, 0640);
+	ck_assert_int_eq(cache_read_key(path, k, err, sizeof err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "readable by group or others"));
+	chmod(path, 0600);
+	fd = open(path, O_WRONLY | O_APPEND);
+	ck_assert_int_eq(write(fd, "x", 1), 1);
+	close(fd);
+	ck_assert_int_eq(cache_read_key(path, k, err, sizeof err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "exactly 32 bytes"));
+	ck_assert_int_eq(cache_read_key("/nonexistent", k, err, sizeof err), -1);
+}
+END_TEST
+
+START_TEST(four_processes)
+{
+	pid_t kids[4];
+	int i, status;
+	struct cache *c;
+	struct cache_info info;
+	GDBM_FILE f;
+	gdbm_count_t n;
+
+	c = open_cache(key1, 1000000);
+	cache_close(c);
+	for (i = 0; i < 4; i++) {
+		if ((kids[i] = fork()) == 0) {
+			struct cache *me = open_cache(key1, 1000000); /* after fork */
+			time_t end = time(NULL) + 2;
+			char id[32], val[64];
+			int j = 0, bad = 0;
+			while (time(NULL) < end && j < 100000) {
+				snprintf(id, sizeof id, "p%d-%d", i, j);
+				snprintf(val, sizeof val, "value of %s", id);
+				if (put(me, id, val, time(NULL) + 300) != 0)
+					bad++;
+				if (fetch_eq(me, id, val) != 1)
+					bad++;
+				j++;
+			}
+			/* every record of this process is still there */
+			while (j-- > 0) {
+				snprintf(id, sizeof id, "p%d-%d", i, j);
+				snprintf(val, sizeof val, "value of %s", id);
+				if (fetch_eq(me, id, val) != 1)
+					bad++;
+			}
+			cache_close(me);
+			_exit(bad == 0 ? 0 : 1);
+		}
+	}
+	for (i = 0; i < 4; i++) {
+		ck_assert_int_eq(waitpid(kids[i], &status, 0), kids[i]);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		    "process %d lost records", i);
+	}
+	/* the file opens cleanly and holds every record */
+	f = gdbm_open(db, 0, GDBM_READER | GDBM_NOLOCK, 0600, NULL);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(gdbm_count(f, &n), 0);
+	gdbm_close(f);
+	c = open_cache(key1, 1000000);
+	ck_assert_int_eq(cache_info(c, time(NULL), &info), 0);
+	ck_assert_uint_eq(info.count, (size_t)n);
+	ck_assert_uint_gt(n, 400);
+	cache_close(c);
+}
+END_TEST
+
+START_TEST(backends)
+{
+	struct cache_opts o = { 300, 10, 60, (uid_t)-1, (gid_t)-1 };
+	char err[256];
+	struct cache *c;
+
+	c = cache_open("internal", &o, key1, err, sizeof err);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_str_eq(cache_kind(c), "internal");
+	cache_close(c);
+	c = cache_open("none", &o, key1, err, sizeof err);
+	ck_assert_str_eq(cache_kind(c), "none");
+	ck_assert_int_eq(fetch_eq(c, "x", "y"), 0);
+	cache_close(c);
+	ck_assert_ptr_null(cache_open("redis:x", &o, key1, err, sizeof err));
+	ck_assert_ptr_null(cache_open("gdbm:", &o, key1, err, sizeof err));
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("cache");
+	TCase *tc = tcase_create("gdbm");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, store_fetch_remove);
+	tcase_add_test(tc, big_record);
+	tcase_add_test(tc, expiry_and_purge);
+	tcase_add_test(tc, cap);
+	tcase_add_test(tc, tampering);
+	tcase_add_test(tc, record_under_other_id);
+	tcase_add_test(tc, wrong_key);
+	tcase_add_test(tc, no_plaintext_on_disk);
+	tcase_add_test(tc, damaged_file);
+	tcase_add_test(tc, missing_folder_comes_back);
+	tcase_add_test(tc, key_files);
+	tcase_add_test(tc, four_processes);
+	tcase_add_test(tc, backends);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
