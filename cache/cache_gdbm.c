@@ -158,17 +158,13 @@ repair(struct cache *c, int why)
 		}
 		gdbm_close(db);
 	}
-	/* Beyond recovery: start afresh (sessions are only a cache). */
-	if (unlink(c->path) != 0 && errno != ENOENT) {
-		cache_log(c, errno, "session cache '%s' is damaged (%s) and "
-		    "cannot be removed: %s", c->path, gdbm_strerror(why),
-		    strerror(errno));
-		return;
-	}
+	/* Beyond recovery: start afresh (sessions are only a cache).  The
+	 * file is truncated in place: that needs no right on the folder. */
 	db = raw_open(c, GDBM_NEWDB);
 	if (db == NULL) {
-		cache_log(c, errno, "session cache '%s': cannot recreate: %s",
-		    c->path, gdbm_strerror(gdbm_errno));
+		cache_log(c, errno, "session cache '%s' is damaged (%s) and "
+		    "cannot be recreated: %s", c->path, gdbm_strerror(why),
+		    gdbm_strerror(gdbm_errno));
 		return;
 	}
 	gdbm_close(db);

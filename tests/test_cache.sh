@@ -1,0 +1,161 @@
+#!/bin/bash
+# The shared session cache against a live cachetd with 4 workers: every
+# reconnection resumes whichever worker answers (TLS 1.2 and 1.3), "none"
+# and "internal" behave as they should, sealed records survive a restart
+# only with a seal-key-file, nothing secret is on disk, and a damaged or
+# unreachable cache file costs full handshakes, never a failure.
+. "$top_srcdir/tests/lib.sh"
+make_site "$T/site"
+mkdir -p "$T/cache"
+chmod 755 "$T/cache"
+WORKERS=4
+
+# sess FLAGS...: one connection with a request; prints New/Reused line
+sess() {
+	printf 'GET /hello.txt HTTP/1.0\r\n\r\n' | timeout 10 openssl s_client \
+		-connect "127.0.0.1:$PORT" -CAfile "$CERTS/ca.crt" -ign_eof "$@" 2>/dev/null |
+		grep -E '^(New|Reused),'
+}
+# reuse_count VERSION N: first connection saves, N more offer it
+reuse_count() {
+	local v=$1 n=$2 i out reused=0
+	sess "-tls$v" -sess_out "$T/s$v" >/dev/null
+	for i in $(seq "$n"); do
+		out=$(sess "-tls$v" -sess_in "$T/s$v")
+		case $out in Reused*) reused=$((reused + 1)) ;; esac
+	done
+	echo "$reused"
+}
+
+write_conf "$T/c.conf" 'session-cache {' "store = \"gdbm:$T/cache/sessions.db\"" '}' \
+	'location "/status" { status = true allow-address = {"127.0.0.1"} }' \
+	'location "/status-lan" { status = true allow-address = {"10.1.2.3", "::1"} }'
+start_cachetd "$T/c.conf" || exit 1
+
+for v in 1_2 1_3; do
+	: > "$T/access.log"
+	expect_eq "TLS ${v/_/.}: 40 reconnections all resumed (gdbm)" "$(reuse_count $v 40)" 40
+	pids=$(grep ' r [0-9]*$' "$T/access.log" | awk '{print $NF}' | sort -u | wc -l)
+	check "TLS ${v/_/.}: resumed on $pids worker pids (>= 2)" test "$pids" -ge 2
+done
+st=$(C "$(URL /status)")
+expect_match "status page: cache hits counted" "$st" "cache_hits: ([89][0-9]|[1-9][0-9]{2})"
+expect_match "status page: resumed handshakes" "$st" "handshakes_resumed: ([89][0-9]|[1-9][0-9]{2})"
+expect_match "status page: 4 workers" "$st" "workers: 4"
+expect_match "status page: JSON" "$(C "$(URL '/status?format=json')")" '^\{"uptime": [0-9]+, "workers": 4, .*"cache_store": "gdbm"\}$'
+python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["cache_stores"] > 0' "$(C "$(URL '/status?format=json')")" && ok "status JSON parses" || fail "status JSON parses"
+expect_eq "status page for other addresses only: 403" "$(status_of "$(URL /status-lan)")" 403
+
+# files: private, owned by the worker user
+perm=$(stat -c '%a' "$T/cache/sessions.db")
+expect_eq "cache file mode 0600" "$perm" 600
+expect_eq "lock file mode 0600" "$(stat -c '%a' "$T/cache/sessions.db.lock")" 600
+if [ "$(id -u)" = 0 ]; then
+	expect_eq "cache file owned by the worker user" "$(stat -c '%U' "$T/cache/sessions.db")" nobody
+fi
+
+# cachet cache on the live file
+out=$("$CACHET" cache stats "$T/cache/sessions.db")
+expect_match "cachet cache stats counts records" "$out" "records: [1-9][0-9]*"
+expect_match "cachet cache stats: file size" "$out" "size: [0-9]+ bytes"
+out=$("$CACHET" cache list "$T/cache/sessions.db")
+expect_match "cachet cache list: one line per record" "$out" "^[0-9a-f]{16}  20[0-9-]+T[0-9:]+Z  20[0-9-]+T[0-9:]+Z  [0-9]+"
+expect_match "cachet cache purge" "$("$CACHET" cache purge "$T/cache/sessions.db")" "purged 0 expired"
+
+# no master key in the clear: take it from a saved session, search the file
+sess -tls1_2 -sess_out "$T/mk" >/dev/null
+mk=$(openssl sess_id -in "$T/mk" -noout -text | sed -n 's/^ *Master-Key: *//p')
+check "a master key was read from the session (${#mk} hex digits)" test "${#mk}" -eq 96
+python3 - "$T/cache/sessions.db" "$mk" <<'PY' && ok "cache file holds no master key in the clear" || fail "master key found in the cache file"
+import sys
+data = open(sys.argv[1], "rb").read()
+key = bytes.fromhex(sys.argv[2])
+sys.exit(1 if key in data or key[:16] in data else 0)
+PY
+
+# garbage over the cache file while cachetd runs: full handshakes, repaired
+head -c 20000 /dev/urandom > "$T/cache/sessions.db"
+fails=0; full=0
+for i in $(seq 8); do
+	out=$(sess -tls1_2 -sess_in "$T/s1_2") || fails=$((fails + 1))
+	case $out in New*) full=$((full + 1)) ;; esac
+done
+expect_eq "garbage cache: no failed handshake" "$fails" 0
+check "garbage cache: sessions lost, full handshakes ($full)" test "$full" -ge 1
+expect_eq "garbage cache: repaired, resumption works again" "$(reuse_count 1_2 5)" 5
+expect_match "garbage cache: logged" "$(cat "$T/error.log")" "damaged .*(recovered|recreated)"
+
+# chmod 000 on the cache folder: full handshakes, then it comes back
+if [ "$(id -u)" = 0 ]; then
+	chmod 000 "$T/cache"
+	fails=0; reused=0
+	for i in $(seq 6); do
+		out=$(sess -tls1_2 -sess_in "$T/s1_2") || fails=$((fails + 1))
+		case $out in Reused*) reused=$((reused + 1)) ;; esac
+	done
+	expect_eq "unreachable cache: every handshake works" "$fails" 0
+	expect_eq "unreachable cache: none resumed" "$reused" 0
+	expect_eq "unreachable cache: one page still served" "$(C "$(URL /hello.txt)")" "hello, world"
+	chmod 755 "$T/cache"
+	expect_eq "cache folder back: resumption works again" "$(reuse_count 1_2 5)" 5
+fi
+
+# a session from another server: full handshake, never an error
+openssl s_server -accept 0 -naccept 3 -cert "$CERTS/server-rsa.crt" -key "$CERTS/server-rsa.key" \
+	-context other -www > "$T/sserver.out" 2>&1 &
+SSRV=$!; PIDS="$PIDS $SSRV"
+for _ in $(seq 50); do grep -q ACCEPT "$T/sserver.out" && break; sleep 0.1; done
+OPORT=$(ss -ltnp 2>/dev/null | grep "pid=$SSRV," | grep -oE ':[0-9]+ ' | head -n 1 | tr -d ': ')
+if [ -n "$OPORT" ]; then
+	for v in 1_2 1_3; do
+		printf 'GET / HTTP/1.0\r\n\r\n' | timeout 5 openssl s_client -connect "127.0.0.1:$OPORT" -tls$v -ign_eof -sess_out "$T/other$v" >/dev/null 2>&1
+		out=$(sess "-tls$v" -sess_in "$T/other$v"); rc=$?
+		expect_match "TLS ${v/_/.}: foreign session gives a full handshake" "$out" "^New,"
+	done
+else
+	fail "could not start openssl s_server"
+fi
+kill "$SSRV" 2>/dev/null
+stop_cachetd
+
+# store = "none": nothing resumes
+write_conf "$T/none.conf" 'session-cache {' 'store = "none"' '}'
+start_cachetd "$T/none.conf" || exit 1
+expect_eq "store none: TLS 1.2 never resumed" "$(reuse_count 1_2 10)" 0
+expect_eq "store none: TLS 1.3 never resumed" "$(reuse_count 1_3 10)" 0
+stop_cachetd
+
+# store = "internal": resumes only on the worker that made the session
+write_conf "$T/int.conf" 'session-cache {' 'store = "internal"' '}'
+start_cachetd "$T/int.conf" || exit 1
+: > "$T/access.log"
+r=$(reuse_count 1_2 40)
+first=$(head -n 1 "$T/access.log" | awk '{print $NF}')
+rpids=$(grep ' r [0-9]*$' "$T/access.log" | awk '{print $NF}' | sort -u)
+fullother=$(grep ' \. [0-9]*$' "$T/access.log" | awk '{print $NF}' | grep -vc "^$first$")
+check "internal: some reconnections resumed ($r of 40)" test "$r" -ge 1
+check "internal: not all resumed ($r of 40)" test "$r" -lt 40
+expect_eq "internal: resumed only on the worker of the first handshake" "$rpids" "$first"
+check "internal: other workers did full handshakes ($fullother)" test "$fullother" -ge 1
+stop_cachetd
+
+# a persistent seal-key-file: sessions survive a restart; without one not
+head -c 32 /dev/urandom > "$T/seal.key"; chmod 600 "$T/seal.key"
+write_conf "$T/k.conf" 'session-cache {' "store = \"gdbm:$T/cache/k.db\"" "seal-key-file = \"$T/seal.key\"" '}'
+start_cachetd "$T/k.conf" || exit 1
+sess -tls1_2 -sess_out "$T/ks" >/dev/null
+stop_cachetd
+start_cachetd "$T/k.conf" || exit 1
+expect_match "seal-key-file: resumed after a restart" "$(sess -tls1_2 -sess_in "$T/ks")" "^Reused"
+stop_cachetd
+write_conf "$T/nk.conf" 'session-cache {' "store = \"gdbm:$T/cache/nk.db\"" '}'
+start_cachetd "$T/nk.conf" || exit 1
+sess -tls1_2 -sess_out "$T/nks" >/dev/null
+stop_cachetd
+start_cachetd "$T/nk.conf" || exit 1
+expect_match "no seal-key-file: a restart loses the sessions" "$(sess -tls1_2 -sess_in "$T/nks")" "^New"
+stop_cachetd
+chmod 644 "$T/seal.key"
+out=$("$CACHETD" -t -c "$T/k.conf" 2>&1)
+expect_match "a seal key readable by others is refused" "$out" "k.conf:1[0-9]: seal-key-file .* readable by group or others"
+finish
