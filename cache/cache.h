@@ -47,6 +47,9 @@ struct cache_opts {
 	long  purge_interval;   /* seconds between purges */
 	uid_t uid;              /* owner of the files (-1: leave) */
 	gid_t gid;
+	int   block_size;       /* gdbm tuning, for benchmarks: 0 = default */
+	int   use_mmap;         /* gdbm: 1 = mmap (default: GDBM_NOMMAP) */
+	int   cache_size;       /* gdbm bucket cache: 0 = default */
 };
 
 /* Summary of a store, for `cachet cache stats` and purges. */

@@ -137,8 +137,15 @@ damaged(int e)
 static GDBM_FILE
 raw_open(struct cache *c, int mode)
 {
-	return gdbm_open(c->path, G(c)->block_size, mode | GDBM_NOLOCK |
-	    GDBM_NOMMAP | GDBM_CLOEXEC, 0600, NULL);
+	GDBM_FILE db = gdbm_open(c->path, G(c)->block_size, mode |
+	    GDBM_NOLOCK | (c->o.use_mmap ? 0 : GDBM_NOMMAP) | GDBM_CLOEXEC,
+	    0600, NULL);
+
+	if (db != NULL && c->o.cache_size > 0) {
+		size_t n = (size_t)c->o.cache_size;
+		gdbm_setopt(db, GDBM_SETCACHESIZE, &n, sizeof n);
+	}
+	return db;
 }
 
 /* Under the exclusive lock: make the file usable again. */
@@ -243,7 +250,7 @@ g_prepare(struct cache *c, char *err, size_t errlen)
 		abort();
 	c->be_data = g;
 	g->lockfd = -1;
-	g->block_size = 1024;
+	g->block_size = c->o.block_size > 0 ? c->o.block_size : 1024;
 	if (asprintf(&g->lockpath, "%s.lock", c->path) < 0)
 		abort();
 	err[0] = '\0';

@@ -64,6 +64,7 @@ struct conn {
 	long long           body_left;
 	struct http_request req;
 	int                 have_req;
+	unsigned            nreq;          /* requests answered */
 
 	/* response */
 	char                out[OUT_SIZE];
@@ -400,6 +401,7 @@ static void
 response_done(struct conn *c)
 {
 	access_log(c);
+	c->nreq++;
 	if (c->filefd >= 0) {
 		close(c->filefd);
 		c->filefd = -1;
@@ -467,7 +469,7 @@ step_read(struct conn *c)
 			return 1;
 		}
 	}
-	if (c->w->stopping && c->inlen == 0) {
+	if (c->w->stopping && c->inlen == 0 && c->nreq > 0) {
 		begin_shutdown(c);
 		return 1;
 	}
@@ -774,7 +776,8 @@ conn_accept(struct worker *w, int lfd)
 }
 
 /* Graceful stop: connections idle between requests close now; the others
- * finish their current request and then close (keepalive is off). */
+ * (a new connection included: its client is about to send a request)
+ * finish their current or first request and then close. */
 void
 conn_shutdown_idle(struct worker *w)
 {
@@ -782,7 +785,7 @@ conn_shutdown_idle(struct worker *w)
 
 	for (c = w->conns; c != NULL; c = next) {
 		next = c->next;
-		if (c->state == CS_READ && c->inlen == 0) {
+		if (c->state == CS_READ && c->inlen == 0 && c->nreq > 0) {
 			begin_shutdown(c);
 			conn_run(c);
 		}

@@ -45,7 +45,8 @@ teardown(void)
 static struct cache *
 open_cache(const unsigned char *key, long max)
 {
-	struct cache_opts o = { 300, max, 60, (uid_t)-1, (gid_t)-1 };
+	struct cache_opts o = { .timeout = 300, .max_entries = max,
+	    .purge_interval = 60, .uid = (uid_t)-1, .gid = (gid_t)-1 };
 	char err[256];
 	struct cache *c = cache_open(spec, &o, key, err, sizeof err);
 
@@ -298,7 +299,8 @@ END_TEST
 
 START_TEST(missing_folder_comes_back)
 {
-	struct cache_opts o = { 300, 1000, 60, (uid_t)-1, (gid_t)-1 };
+	struct cache_opts o = { .timeout = 300, .max_entries = 1000,
+	    .purge_interval = 60, .uid = (uid_t)-1, .gid = (gid_t)-1 };
 	char err[256], sub[1200], sspec[1300];
 	struct cache *c;
 
@@ -402,7 +404,8 @@ END_TEST
 
 START_TEST(backends)
 {
-	struct cache_opts o = { 300, 10, 60, (uid_t)-1, (gid_t)-1 };
+	struct cache_opts o = { .timeout = 300, .max_entries = 10,
+	    .purge_interval = 60, .uid = (uid_t)-1, .gid = (gid_t)-1 };
 	char err[256];
 	struct cache *c;
 
