@@ -128,6 +128,7 @@ START_TEST(limits)
 	size_t n;
 	int i;
 
+	ck_assert_ptr_nonnull(big);
 	/* A request line longer than the limit: 414, even incomplete. */
 	strcpy(big, "GET /");
 	memset(big + 5, 'a', HTTP_MAX_LINE);

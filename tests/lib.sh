@@ -47,6 +47,11 @@ expect_nomatch() { # description text extended-regex
 	else ok "$1"; fi
 }
 finish() {
+	# A sanitizer build reports on stderr: any report fails the script.
+	if cat "$T"/stderr.log 2>/dev/null | grep -Eq 'Sanitizer|runtime error:'; then
+		fail "sanitizer report on cachetd's stderr:"
+		grep -E -A8 'Sanitizer|runtime error:' "$T"/stderr.log | head -40 | sed 's/^/#   /'
+	fi
 	echo "# $PASSED passed, $FAILED failed"
 	[ "$FAILED" -eq 0 ]
 	exit $?
