@@ -4,12 +4,15 @@
  * of records, with one or more processes, for each GDBM variant asked for.
  *
  *   cachebench [-n RECORDS] [-p PROCS] [-d SECONDS] [-s BYTES]
- *              [-b BLOCKSIZE] [-m] [-c CACHESIZE] PATH
+ *              [-b BLOCKSIZE] [-m] [-c CACHESIZE] [-P] PATH
  *
  * Records are real sealed records of -s bytes (default 200, about a TLS
  * 1.3 session), filled through the library itself.  Each process then
  * fetches random existing keys for -d seconds, and stores new keys for -d
  * seconds.  Output: one line per operation, times in microseconds.
+ * With -P, half the records are filled already expired and a purge is
+ * timed instead: slices, the longest slice (the longest time the lock is
+ * held in one go) and the whole purge.
  */
 #include "config.h"
 
@@ -103,7 +106,7 @@ main(int argc, char **argv)
 	unsigned char key[CACHE_KEY_LEN], id[32], *data;
 	char spec[4200], err[256];
 	long nrec = 1000, i;
-	int procs = 1, ch, op, p;
+	int procs = 1, ch, op, p, purge = 0;
 	double secs = 3;
 	size_t size = 200;
 	struct cache *c;
@@ -114,8 +117,9 @@ main(int argc, char **argv)
 	o.purge_interval = 3600;
 	o.uid = (uid_t)-1;
 	o.gid = (gid_t)-1;
-	while ((ch = getopt(argc, argv, "n:p:d:s:b:mc:")) != -1) {
+	while ((ch = getopt(argc, argv, "n:p:d:s:b:mc:P")) != -1) {
 		switch (ch) {
+		case 'P': purge = 1; break;
 		case 'n': nrec = atol(optarg); break;
 		case 'p': procs = atoi(optarg); break;
 		case 'd': secs = atof(optarg); break;
@@ -149,7 +153,7 @@ main(int argc, char **argv)
 		for (i = 0; i < nrec; i++) {
 			make_id(id, i, 0);
 			if (cache_store(c, id, 32, data, size, time(NULL),
-			    time(NULL) + 3600) != 0) {
+			    time(NULL) + (purge && i % 2 ? -1 : 3600)) != 0) {
 				fprintf(stderr, "cachebench: fill failed at %ld\n",
 				    i);
 				return 1;
@@ -157,6 +161,25 @@ main(int argc, char **argv)
 		}
 		fprintf(stderr, "filled %ld records in %.1f s\n", nrec,
 		    (now_us() - t0) / 1e6);
+	}
+	if (purge) {
+		double t0 = now_us(), t1, longest = 0;
+		long steps = 0;
+		int r;
+		do {
+			t1 = now_us();
+			r = cache_purge_step(c, time(NULL));
+			t1 = now_us() - t1;
+			if (t1 > longest)
+				longest = t1;
+			steps++;
+		} while (r == 1);
+		printf("purge %ld records (%ld expired): %ld slices, longest "
+		    "%.1f ms, whole purge %.1f ms, removed %llu\n", nrec,
+		    nrec / 2, steps, longest / 1e3, (now_us() - t0) / 1e3,
+		    (unsigned long long)cache_stats(c)->expired);
+		cache_close(c);
+		return 0;
 	}
 	cache_close(c);
 

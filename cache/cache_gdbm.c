@@ -250,7 +250,7 @@ g_prepare(struct cache *c, char *err, size_t errlen)
 		abort();
 	c->be_data = g;
 	g->lockfd = -1;
-	g->block_size = c->o.block_size > 0 ? c->o.block_size : 1024;
+	g->block_size = c->o.block_size > 0 ? c->o.block_size : 4096;
 	if (asprintf(&g->lockpath, "%s.lock", c->path) < 0)
 		abort();
 	err[0] = '\0';

@@ -40,12 +40,21 @@ struct listen_addr {
 
 enum verify_mode { VERIFY_NONE = 0, VERIFY_OPTIONAL, VERIFY_REQUIRE };
 
+/* Who may see a location: client-certificate policy (auth.c). */
+struct access {
+	enum verify_mode verify;
+	char   *client_ca;          /* NULL: the server's */
+	char  **allow_subject, **allow_issuer, **deny_subject;
+	size_t  nallow_subject, nallow_issuer, ndeny_subject;
+};
+
 struct location {
 	char   *prefix;
 	int     line;
 	int     status;             /* serve the status page here */
 	char  **allow_addr;         /* status page: addresses allowed */
 	size_t  nallow_addr;
+	struct access acc;
 };
 
 struct cache_conf {
@@ -85,11 +94,16 @@ struct config {
 	long                worker_connections;
 	int                 session_tickets;
 	struct cache_conf   cache;
+	char               *client_ca;
+	char               *client_crl;
+	long                verify_depth;
+	enum verify_mode    verify_client;  /* at the initial handshake */
 	struct location    *locs;
 	size_t              nlocs;
 	/* lines of directives whose value is checked after parsing */
 	int                 root_line, mime_line, alog_line, elog_line;
 	int                 pid_line, user_line, store_line, seal_line;
+	int                 ca_line, crl_line;
 };
 
 /* Parse FILE.  On error returns NULL and writes "FILE:LINE: problem" to err. */
@@ -158,6 +172,31 @@ int              path_normalize(const char *target, char *out, size_t outlen,
  * an fd or -STATUS (403, 404, 500, 503). */
 int              path_open(int rootfd, const char *rel);
 
+/* ------------------------------------------------------------------ auth.c */
+
+enum auth_result {
+	AUTH_OK = 0, AUTH_NO_CERT, AUTH_UNTRUSTED, AUTH_REVOKED, AUTH_EXPIRED,
+	AUTH_NOT_LISTED,
+};
+struct auth_policy;
+struct server;
+
+struct auth_policy *auth_build(const struct config *, SSL_CTX *, char *err,
+                     size_t errlen);
+void             auth_free(struct auth_policy *, size_t nlocs);
+const struct auth_policy *auth_policy_for(const struct server *,
+                     const struct location *);
+const struct access *auth_access(const struct auth_policy *);
+int              auth_needs_cert(const struct access *);
+enum auth_result auth_check(const struct auth_policy *, SSL *,
+                     char *subject, size_t sublen);
+enum auth_result auth_lists(const struct access *, const char *subject,
+                     const char *issuer);
+int              auth_dn_match(const char *pattern, const char *dn);
+void             auth_dn(const X509_NAME *, char *out, size_t len);
+const char      *auth_result_name(enum auth_result);
+void             auth_prepare(const struct auth_policy *, SSL *);
+
 /* ------------------------------------------------------------------- tls.c */
 
 SSL_CTX         *tls_ctx_new(const struct config *, struct cache *,
@@ -185,6 +224,7 @@ struct server {
 	SSL_CTX         *ssl;
 	struct mime     *mime;
 	struct cache    *cache;
+	struct auth_policy *auth;      /* [0] server, [1 + i] location i */
 	int             *lfds;         /* parallel to cf->listen */
 	int              access_fd;
 	uid_t            uid;          /* worker identity (if dropping) */

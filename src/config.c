@@ -259,6 +259,51 @@ v_store(cfg_t *cfg, cfg_opt_t *opt)
 }
 
 static int
+verify_mode_of(const char *s)
+{
+	if (strcmp(s, "none") == 0)
+		return VERIFY_NONE;
+	if (strcmp(s, "optional") == 0)
+		return VERIFY_OPTIONAL;
+	if (strcmp(s, "require") == 0)
+		return VERIFY_REQUIRE;
+	return -1;
+}
+
+static int
+v_verify(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, 0);
+
+	note_line(cfg, opt);
+	if (verify_mode_of(s) < 0) {
+		cfg_error(cfg, "verify-client: '%s' is not none, optional or "
+		    "require", s);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+v_dn(cfg_t *cfg, cfg_opt_t *opt)
+{
+	unsigned int i;
+
+	for (i = 0; i < cfg_opt_size(opt); i++) {
+		const char *s = cfg_opt_getnstr(opt, i);
+		const char *star = strchr(s, '*');
+		if (s[0] == '\0' || strchr(s, '=') == NULL ||
+		    (star != NULL && star[1] != '\0')) {
+			cfg_error(cfg, "%s: '%s' is not a DN in RFC 2253 form "
+			    "(\"CN=alice,O=Example\"), with at most a trailing "
+			    "*", opt->name, s);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
 v_address(cfg_t *cfg, cfg_opt_t *opt)
 {
 	unsigned char buf[sizeof(struct in6_addr)];
@@ -287,6 +332,11 @@ v_address(cfg_t *cfg, cfg_opt_t *opt)
 static cfg_opt_t location_opts[] = {
 	CFG_BOOL("status", cfg_false, CFGF_NONE),
 	CFG_STR_LIST("allow-address", NULL, CFGF_NONE),
+	CFG_STR("verify-client", "none", CFGF_NONE),
+	CFG_STR("client-ca", NULL, CFGF_NONE),
+	CFG_STR_LIST("allow-subject", NULL, CFGF_NONE),
+	CFG_STR_LIST("allow-issuer", NULL, CFGF_NONE),
+	CFG_STR_LIST("deny-subject", NULL, CFGF_NONE),
 	CFG_END()
 };
 
@@ -321,6 +371,10 @@ static cfg_opt_t top_opts[] = {
 	CFG_INT("worker-connections", 1024, CFGF_NONE),
 	CFG_BOOL("session-tickets", cfg_false, CFGF_NONE),
 	CFG_SEC("session-cache", cache_opts, CFGF_NONE),
+	CFG_STR("client-ca", NULL, CFGF_NONE),
+	CFG_STR("client-crl", NULL, CFGF_NONE),
+	CFG_INT("verify-depth", 5, CFGF_NONE),
+	CFG_STR("verify-client", "none", CFGF_NONE),
 	CFG_SEC("location", location_opts, CFGF_MULTI | CFGF_TITLE |
 	    CFGF_NO_TITLE_DUPES),
 	CFG_END()
@@ -365,6 +419,19 @@ opt_line(cfg_t *cfg, const char *name)
 	return 0;
 }
 
+static char **
+strlist(cfg_t *s, const char *name, size_t *n)
+{
+	char **v;
+	size_t i;
+
+	*n = cfg_size(s, name);
+	v = calloc(*n + 1, sizeof *v);
+	for (i = 0; i < *n; i++)
+		v[i] = xstrdup(cfg_getnstr(s, name, i));
+	return v;
+}
+
 static int
 load_locations(struct config *cf, cfg_t *cfg)
 {
@@ -389,6 +456,29 @@ load_locations(struct config *cf, cfg_t *cfg)
 		for (j = 0; j < l->nallow_addr; j++)
 			l->allow_addr[j] = xstrdup(cfg_getnstr(s,
 			    "allow-address", j));
+		l->acc.verify = verify_mode_of(cfg_getstr(s, "verify-client"));
+		l->acc.client_ca = config_path(cf, cfg_getstr(s, "client-ca"));
+		l->acc.allow_subject = strlist(s, "allow-subject",
+		    &l->acc.nallow_subject);
+		l->acc.allow_issuer = strlist(s, "allow-issuer",
+		    &l->acc.nallow_issuer);
+		l->acc.deny_subject = strlist(s, "deny-subject",
+		    &l->acc.ndeny_subject);
+		if (l->status && (l->acc.verify != VERIFY_NONE ||
+		    l->acc.nallow_subject || l->acc.nallow_issuer)) {
+			seterr(cf->file, l->line, "location \"%s\": a status "
+			    "page is guarded by allow-address, not by client "
+			    "certificates", l->prefix);
+			return -1;
+		}
+		if ((l->acc.verify != VERIFY_NONE || l->acc.nallow_subject ||
+		    l->acc.nallow_issuer || l->acc.ndeny_subject) &&
+		    l->acc.client_ca == NULL && cf->client_ca == NULL) {
+			seterr(cf->file, l->line, "location \"%s\" asks for a "
+			    "client certificate but no client-ca is set",
+			    l->prefix);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -516,6 +606,17 @@ load(struct config *cf, cfg_t *cfg)
 	cf->cache.seal_key_file = config_path(cf,
 	    cfg_getstr(cs, "seal-key-file"));
 
+	cf->client_ca = config_path(cf, cfg_getstr(cfg, "client-ca"));
+	cf->client_crl = config_path(cf, cfg_getstr(cfg, "client-crl"));
+	cf->ca_line = opt_line(cfg, "client-ca");
+	cf->crl_line = opt_line(cfg, "client-crl");
+	cf->verify_depth = cfg_getint(cfg, "verify-depth");
+	cf->verify_client = verify_mode_of(cfg_getstr(cfg, "verify-client"));
+	if (cf->verify_client != VERIFY_NONE && cf->client_ca == NULL) {
+		seterr(cf->file, opt_line(cfg, "verify-client"), "verify-client "
+		    "needs client-ca");
+		return -1;
+	}
 	return load_locations(cf, cfg);
 }
 
@@ -559,11 +660,17 @@ config_load(const char *file, char *err, size_t errlen)
 	cfg_set_validate_func(cfg, "session-cache|purge-interval",
 	    v_positive);
 	cfg_set_validate_func(cfg, "location|allow-address", v_address);
+	cfg_set_validate_func(cfg, "verify-client", v_verify);
+	cfg_set_validate_func(cfg, "location|verify-client", v_verify);
+	cfg_set_validate_func(cfg, "location|allow-subject", v_dn);
+	cfg_set_validate_func(cfg, "location|allow-issuer", v_dn);
+	cfg_set_validate_func(cfg, "location|deny-subject", v_dn);
+	cfg_set_validate_func(cfg, "verify-depth", v_positive);
 	{
 		static const char *const noted[] = { "user", "root", "index",
 		    "mime-types", "certificate", "key", "access-log",
 		    "error-log", "pid-file", "ciphers", "ciphersuites",
-		    "session-cache|seal-key-file" };
+		    "session-cache|seal-key-file", "client-ca", "client-crl" };
 		size_t i;
 		for (i = 0; i < sizeof noted / sizeof noted[0]; i++)
 			cfg_set_validate_func(cfg, noted[i], v_note);
@@ -614,6 +721,13 @@ config_free(struct config *cf)
 	for (i = 0; i < cf->nlocs; i++) {
 		free(cf->locs[i].prefix);
 		free_strv(cf->locs[i].allow_addr, cf->locs[i].nallow_addr);
+		free(cf->locs[i].acc.client_ca);
+		free_strv(cf->locs[i].acc.allow_subject,
+		    cf->locs[i].acc.nallow_subject);
+		free_strv(cf->locs[i].acc.allow_issuer,
+		    cf->locs[i].acc.nallow_issuer);
+		free_strv(cf->locs[i].acc.deny_subject,
+		    cf->locs[i].acc.ndeny_subject);
 	}
 	free(cf->locs);
 	free_strv(cf->certs, cf->ncerts);
@@ -632,5 +746,7 @@ config_free(struct config *cf)
 	free(cf->cache.store);
 	free(cf->cache.store_path);
 	free(cf->cache.seal_key_file);
+	free(cf->client_ca);
+	free(cf->client_crl);
 	free(cf);
 }

@@ -37,6 +37,7 @@ enum cstate {
 	CS_HANDSHAKE,
 	CS_READ,        /* waiting for (the rest of) a request head */
 	CS_BODY,        /* reading and discarding a request body */
+	CS_AUTH,        /* asking for a client certificate mid-connection */
 	CS_WRITE,       /* sending the response */
 	CS_SHUTDOWN,    /* sending close_notify */
 	CS_LINGER,      /* draining the socket before close */
@@ -45,6 +46,9 @@ enum cstate {
 #define IN_SIZE   (HTTP_MAX_HEADER + 4096)
 #define OUT_SIZE  16384
 #define LINGER_TIME 2.0
+#define MAX_AUTH_ROUNDS 3       /* server-initiated handshakes per connection */
+
+enum auth_kind { AK_NONE = 0, AK_RENEG, AK_PHA };
 
 struct conn {
 	struct conn        *next, *prev;
@@ -66,6 +70,17 @@ struct conn {
 	int                 have_req;
 	unsigned            nreq;          /* requests answered */
 
+	/* client certificate */
+	enum auth_kind      auth;          /* a renegotiation / PHA running */
+	int                 auth_sent;     /* HelloRequest/CertRequest out */
+	int                 auth_done;     /* PHA: client Finished seen */
+	int                 asked;         /* asked during this request */
+	unsigned            auth_rounds;
+	int                 close_after;   /* requests were dropped: close */
+	const struct auth_policy *verified; /* policy the peer satisfied */
+	char                subject[256];
+	const char         *verify_res;    /* for the access log */
+
 	/* response */
 	char                out[OUT_SIZE];
 	size_t              outlen, outoff;
@@ -78,6 +93,18 @@ struct conn {
 
 static void conn_run(struct conn *);
 static void conn_free(struct conn *);
+
+/* PHA has no "pending" flag: the client's Finished is the end of it. */
+static void
+info_cb(const SSL *ssl, int where, int ret)
+{
+	struct conn *c = SSL_get_app_data(ssl);
+
+	(void)ret;
+	if (c != NULL && c->auth == AK_PHA && (where & SSL_CB_LOOP) &&
+	    SSL_get_state(ssl) == TLS_ST_SR_FINISHED)
+		c->auth_done = 1;
+}
 
 /* ------------------------------------------------------------ waiting */
 
@@ -171,10 +198,35 @@ log_escape(char *out, size_t cap, const char *s)
 	return o;
 }
 
+/* One word for the access log. */
+static const char *const verify_token[] = {
+	[AUTH_OK] = "ok", [AUTH_NO_CERT] = "-", [AUTH_UNTRUSTED] = "untrusted",
+	[AUTH_REVOKED] = "revoked", [AUTH_EXPIRED] = "expired",
+	[AUTH_NOT_LISTED] = "not-listed",
+};
+
+/* A certificate from the initial handshake (verify-client optional) that
+ * no location checked: record it under the server's policy. */
+static void
+peer_identity(struct conn *c)
+{
+	const struct auth_policy *p = auth_policy_for(c->w->srv, NULL);
+
+	if (c->verify_res != NULL || SSL_get0_peer_certificate(c->ssl) == NULL)
+		return;
+	if (c->w->srv->cf->client_ca != NULL)
+		c->verify_res = verify_token[auth_check(p, c->ssl, c->subject,
+		    sizeof c->subject)];
+	else
+		auth_dn(X509_get_subject_name(SSL_get0_peer_certificate(c->ssl)),
+		    c->subject, sizeof c->subject);
+}
+
 static void
 access_log(struct conn *c)
 {
 	char line[4096], rl[1100], ref[600], ua[600], tbuf[64], bytes[24];
+	char subj[1100];
 	struct tm tm;
 	time_t now = time(NULL);
 	int n;
@@ -190,9 +242,13 @@ access_log(struct conn *c)
 		snprintf(bytes, sizeof bytes, "%lld", c->body_bytes);
 	else
 		strcpy(bytes, "-");
+	peer_identity(c);
+	log_escape(subj, sizeof subj, c->subject);
 	n = snprintf(line, sizeof line, "%s - - [%s] \"%s\" %d %s \"%s\" "
-	    "\"%s\" %s %s %c %ld\n", c->peer, tbuf, rl, c->status, bytes, ref,
-	    ua, SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl),
+	    "\"%s\" %s %s \"%s\" %s %c %ld\n", c->peer, tbuf, rl, c->status,
+	    bytes, ref, ua, SSL_get_version(c->ssl),
+	    SSL_get_cipher_name(c->ssl), subj,
+	    c->verify_res ? c->verify_res : "-",
 	    SSL_session_reused(c->ssl) ? 'r' : '.', (long)getpid());
 	if (n > 0)
 		access_log_write(c->w->srv->access_fd, line,
@@ -305,6 +361,118 @@ serve_status(struct conn *c, const struct location *loc)
 	}
 }
 
+static const char pha_missing[] =
+    "This page needs a client certificate, and this TLS 1.3 connection "
+    "cannot ask for one: the client did not offer post-handshake "
+    "authentication. Use a client that supports TLS 1.3 post-handshake "
+    "authentication (curl; openssl s_client -enable_pha; Python with "
+    "post_handshake_auth = True) or connect with TLS 1.2.";
+
+static void
+auth_refused(struct conn *c, const char *path, const char *why,
+    const char *detail)
+{
+	log_notice("%s: 403 for %s: %s%s%s%s", c->peer, path, why,
+	    c->subject[0] ? " (" : "", c->subject, c->subject[0] ? ")" : "");
+	error_response(c, 403, NULL, detail);
+}
+
+/* Start a renegotiation (TLS 1.2) or post-handshake authentication (TLS
+ * 1.3) under policy p.  Returns 0 when started, -1 when it cannot be. */
+static int
+start_auth(struct conn *c, const struct auth_policy *p, const char *path)
+{
+	int tls13 = SSL_version(c->ssl) >= TLS1_3_VERSION;
+
+	if (c->auth_rounds >= MAX_AUTH_ROUNDS) {
+		auth_refused(c, path, "too many certificate requests on this "
+		    "connection", NULL);
+		return -1;
+	}
+	/* RFC 5746 binds the new handshake to this connection; requests
+	 * the client sent before it are not answered under the new
+	 * identity (CVE-2009-3555): drop them and close after this one. */
+	if (c->inlen > c->headlen) {
+		c->inlen = c->headlen;
+		c->close_after = 1;
+		c->keepalive = 0;
+	}
+	auth_prepare(p, c->ssl);
+	if (tls13) {
+		if (SSL_verify_client_post_handshake(c->ssl) != 1) {
+			ERR_clear_error();
+			auth_refused(c, path, "client did not offer TLS 1.3 "
+			    "post-handshake authentication", pha_missing);
+			return -1;
+		}
+		c->auth = AK_PHA;
+		c->w->st->pha++;
+	} else {
+		if (!SSL_get_secure_renegotiation_support(c->ssl)) {
+			auth_refused(c, path, "client lacks secure "
+			    "renegotiation (RFC 5746)", NULL);
+			return -1;
+		}
+		/* A full handshake that asks for a certificate, not a
+		 * resumption of the current session; the session ID
+		 * context stays, so the new session (with the certificate)
+		 * resumes later without asking again. */
+		SSL_set_options(c->ssl,
+		    SSL_OP_NO_SESSION_RESUMPTION_ON_RENEGOTIATION);
+		if (SSL_renegotiate(c->ssl) != 1) {
+			ERR_clear_error();
+			auth_refused(c, path, "renegotiation refused by OpenSSL",
+			    NULL);
+			return -1;
+		}
+		c->auth = AK_RENEG;
+		c->w->st->renegotiations++;
+	}
+	log_notice("%s: %s for %s", c->peer, c->auth == AK_PHA ?
+	    "post-handshake authentication" : "renegotiation", path);
+	c->auth_rounds++;
+	c->asked = 1;
+	c->auth_sent = 0;
+	c->auth_done = 0;
+	c->state = CS_AUTH;
+	set_deadline(c, c->w->srv->cf->handshake_timeout);
+	return 0;
+}
+
+/* May this connection see loc?  1: yes, serve.  0: an answer is on its
+ * way (a certificate request was started, or 403). */
+static int
+authorized(struct conn *c, const struct location *loc, const char *path)
+{
+	const struct auth_policy *p = auth_policy_for(c->w->srv, loc);
+	enum auth_result r;
+
+	if (c->verified == p)
+		return 1;       /* this connection passed it already */
+	r = auth_check(p, c->ssl, c->subject, sizeof c->subject);
+	c->verify_res = verify_token[r];
+	if (r == AUTH_OK) {
+		c->verified = p;
+		return 1;
+	}
+	/* Ask (again) once per request: no certificate yet, or one that
+	 * does not satisfy this location. */
+	if (!c->asked) {
+		if (start_auth(c, p, path) == 0)
+			return 0;
+		return 0;       /* refused inside */
+	}
+	if (r == AUTH_NO_CERT && loc->acc.verify == VERIFY_OPTIONAL &&
+	    loc->acc.nallow_subject == 0 && loc->acc.nallow_issuer == 0 &&
+	    loc->acc.ndeny_subject == 0) {
+		c->verified = p;        /* asked; none given; that is fine */
+		return 1;
+	}
+	auth_refused(c, path, auth_result_name(r), r == AUTH_NO_CERT ?
+	    "This page needs a client certificate." : NULL);
+	return 0;
+}
+
 /* Build the response for a complete, understood request. */
 static void
 respond(struct conn *c)
@@ -314,7 +482,8 @@ respond(struct conn *c)
 	struct stat st;
 	int rc, slash, fd;
 
-	c->w->st->requests++;
+	if (!c->asked)
+		c->w->st->requests++;
 	if (c->req.method == M_OTHER) {
 		error_response(c, 405, "Allow: GET, HEAD\r\n", NULL);
 		return;
@@ -329,6 +498,9 @@ respond(struct conn *c)
 			serve_status(c, loc);
 			return;
 		}
+		if (loc != NULL && auth_needs_cert(&loc->acc) &&
+		    !authorized(c, loc, path))
+			return;         /* asking, or answered 403 */
 	}
 	rc = path_normalize(c->req.target, rel, sizeof rel, &slash);
 	if (rc < 0) {
@@ -382,7 +554,8 @@ static void
 request_ready(struct conn *c)
 {
 	c->have_req = 1;
-	c->keepalive = c->req.keepalive && !c->w->stopping;
+	c->asked = 0;
+	c->keepalive = c->req.keepalive && !c->w->stopping && !c->close_after;
 	if (c->req.content_length > HTTP_MAX_BODY) {
 		c->w->st->requests++;
 		error_response(c, 413, NULL, NULL);
@@ -517,6 +690,53 @@ step_body(struct conn *c)
 	return -1;
 }
 
+/* Drive a renegotiation / PHA to its end, then answer the request. */
+static int
+step_auth(struct conn *c)
+{
+	char scratch[4096];
+	int r;
+
+	if (!c->auth_sent) {
+		r = SSL_do_handshake(c->ssl);
+		if (r <= 0) {
+			if (ssl_wait(c, r) == 1)
+				return 0;
+			close_hard(c, "certificate request failed");
+			return -1;
+		}
+		c->auth_sent = 1;
+	}
+	for (;;) {
+		int done = c->auth == AK_PHA ? c->auth_done :
+		    !SSL_renegotiate_pending(c->ssl);
+		if (done) {
+			c->auth = AK_NONE;
+			respond(c);     /* checks the policy again */
+			return 1;
+		}
+		r = SSL_read(c->ssl, scratch, sizeof scratch);
+		if (r > 0) {
+			/* Application data inside the new handshake: sent
+			 * before the client knew of it.  Not served here. */
+			c->close_after = 1;
+			c->keepalive = 0;
+			continue;
+		}
+		switch (ssl_wait(c, r)) {
+		case 1:
+			/* The read may have finished the handshake. */
+			if (c->auth == AK_PHA ? c->auth_done :
+			    !SSL_renegotiate_pending(c->ssl))
+				continue;
+			return 0;
+		default:
+			close_hard(c, "client certificate request failed");
+			return -1;
+		}
+	}
+}
+
 static int
 step_write(struct conn *c)
 {
@@ -619,6 +839,9 @@ conn_run(struct conn *c)
 		case CS_BODY:
 			r = step_body(c);
 			break;
+		case CS_AUTH:
+			r = step_auth(c);
+			break;
 		case CS_WRITE:
 			r = step_write(c);
 			break;
@@ -667,6 +890,9 @@ timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		return;
 	case CS_HANDSHAKE:
 		close_hard(c, "handshake timeout");
+		return;
+	case CS_AUTH:
+		close_hard(c, "no answer to the client certificate request");
 		return;
 	case CS_WRITE:
 		close_hard(c, "send timeout");
@@ -755,6 +981,8 @@ conn_accept(struct worker *w, int lfd)
 		peer_text(&ss, c->peer, sizeof c->peer);
 		SSL_set_fd(c->ssl, fd);
 		SSL_set_accept_state(c->ssl);
+		SSL_set_app_data(c->ssl, c);
+		SSL_set_info_callback(c->ssl, info_cb);
 		c->next = w->conns;
 		if (w->conns != NULL)
 			w->conns->prev = c;

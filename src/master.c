@@ -147,6 +147,7 @@ server_free(struct server *s, int close_listeners)
 	if (s->access_fd >= 0)
 		close(s->access_fd);
 	SSL_CTX_free(s->ssl);
+	auth_free(s->auth, s->cf->nlocs);
 	cache_close(s->cache);
 	mime_free(s->mime);
 	config_free(s->cf);
@@ -255,6 +256,8 @@ server_build(struct config *cf, struct server *old, int bind_now, char *err,
 	if (open_cache(s, bind_now, err, errlen) != 0)
 		goto fail;
 	if ((s->ssl = tls_ctx_new(cf, s->cache, err, errlen)) == NULL)
+		goto fail;
+	if ((s->auth = auth_build(cf, s->ssl, err, errlen)) == NULL)
 		goto fail;
 	if (!bind_now)
 		return s;

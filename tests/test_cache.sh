@@ -139,6 +139,18 @@ expect_eq "internal: resumed only on the worker of the first handshake" "$rpids"
 check "internal: other workers did full handshakes ($fullother)" test "$fullother" -ge 1
 stop_cachetd
 
+# session-tickets = true: stateless tickets instead of the cache; the
+# ticket key is the master's, so every worker opens every ticket.
+write_conf "$T/t.conf" 'session-tickets = true' 'session-cache {' "store = \"gdbm:$T/cache/t.db\"" '}'
+start_cachetd "$T/t.conf" || exit 1
+: > "$T/access.log"
+expect_eq "tickets: TLS 1.2 resumed 20 of 20" "$(reuse_count 1_2 20)" 20
+expect_eq "tickets: TLS 1.3 resumed 20 of 20" "$(reuse_count 1_3 20)" 20
+pids=$(grep ' r [0-9]*$' "$T/access.log" | awk '{print $NF}' | sort -u | wc -l)
+check "tickets: resumed on $pids worker pids (>= 2)" test "$pids" -ge 2
+expect_match "tickets: nothing stored in the cache" "$("$CACHET" cache stats "$T/cache/t.db")" "records: 0"
+stop_cachetd
+
 # a persistent seal-key-file: sessions survive a restart; without one not
 head -c 32 /dev/urandom > "$T/seal.key"; chmod 600 "$T/seal.key"
 write_conf "$T/k.conf" 'session-cache {' "store = \"gdbm:$T/cache/k.db\"" "seal-key-file = \"$T/seal.key\"" '}'
