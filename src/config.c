@@ -419,6 +419,30 @@ opt_line(cfg_t *cfg, const char *name)
 	return 0;
 }
 
+/* libConfuse gives a section the line where it ends; find where the
+ * block "location PREFIX" starts, for messages. */
+static int
+location_line(const char *file, const char *prefix, int fallback)
+{
+	char line[2048], quoted[1100];
+	FILE *f = fopen(file, "re");
+	int n = 0;
+
+	if (f == NULL)
+		return fallback;
+	snprintf(quoted, sizeof quoted, "\"%s\"", prefix);
+	while (fgets(line, sizeof line, f) != NULL) {
+		n++;
+		if (strstr(line, "location") != NULL &&
+		    strstr(line, quoted) != NULL) {
+			fclose(f);
+			return n;
+		}
+	}
+	fclose(f);
+	return fallback;
+}
+
 static char **
 strlist(cfg_t *s, const char *name, size_t *n)
 {
@@ -444,7 +468,7 @@ load_locations(struct config *cf, cfg_t *cfg)
 		struct location *l = &cf->locs[i];
 
 		l->prefix = xstrdup(cfg_title(s));
-		l->line = s->line;
+		l->line = location_line(cf->file, l->prefix, s->line);
 		if (l->prefix[0] != '/') {
 			seterr(cf->file, l->line, "location \"%s\": prefix must "
 			    "start with /", l->prefix);

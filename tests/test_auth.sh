@@ -1,0 +1,183 @@
+#!/bin/bash
+# Per-path client certificates against a live cachetd, TLS 1.2
+# (renegotiation) and TLS 1.3 (post-handshake authentication), with curl,
+# openssl s_client and python's ssl: who gets in, who gets 403 and why,
+# resumed sessions, keep-alive, pipelining, stalling clients, and the
+# server-wide verify-client modes.
+. "$top_srcdir/tests/lib.sh"
+make_site "$T/site"
+mkdir -p "$T/site/secure" "$T/site/public" "$T/site/admin" "$T/site/opt"
+echo "alice's secret" > "$T/site/secure/index.html"
+echo "public page" > "$T/site/public/index.html"
+echo "bob's admin page" > "$T/site/admin/index.html"
+echo "optional page" > "$T/site/opt/index.html"
+chmod -R a+rX "$T/site"
+PY="python3 $top_srcdir/tests/pyget.py"
+AUTHCONF=(
+	"client-ca = \"$CERTS/ca.crt\""
+	"client-crl = \"$CERTS/crl.pem\""
+	'handshake-timeout = 2'
+	'location "/secure/" {' 'verify-client = require' 'allow-subject = {"CN=alice,O=cachet demo"}' '}'
+	'location "/admin/" {' 'allow-subject = {"CN=bob,*"}' '}'
+	'location "/opt/" {' 'verify-client = optional' '}'
+	'location "/status" {' 'status = true' 'allow-address = {"127.0.0.1"}' '}'
+	'session-cache {' "store = \"gdbm:$T/sessions.db\"" '}'
+)
+WORKERS=2 write_conf "$T/c.conf" "${AUTHCONF[@]}"
+start_cachetd "$T/c.conf" || exit 1
+
+counter() { C "$(URL /status)" | sed -n "s/^$1: //p"; }
+auths() { echo $(( $(counter renegotiations) + $(counter post_handshake_auth) )); }
+cc() { # who [curl args]: --cert/--key for a name, or none
+	local who=$1; shift
+	if [ "$who" = none ]; then C "$@"; else C --cert "$CERTS/$who.crt" --key "$CERTS/$who.key" "$@"; fi
+}
+
+for v in 1.2 1.3; do
+	V="--tlsv$v --tls-max $v"
+	# shellcheck disable=SC2086
+	{
+	before=$(auths)
+	expect_eq "TLS $v curl: /public/ without certificate" "$(C $V "$(URL /public/)")" "public page"
+	expect_eq "TLS $v: /public/ asks for no certificate" "$(auths)" "$before"
+
+	expect_eq "TLS $v curl: alice gets /secure/" "$(cc alice $V -w '%{http_code}' "$(URL /secure/)")" "alice's secret
+200"
+	for who in bob mallory revoked expired none; do
+		expect_eq "TLS $v curl: $who gets 403" "$(cc $who $V -o /dev/null -w '%{http_code}' "$(URL /secure/)" 2>/dev/null)" 403
+	done
+	}
+done
+log=$(cat "$T/error.log")
+expect_match "log: bob not on the list" "$log" "403 for /secure/: not on the list \(CN=bob,O=cachet demo\)"
+expect_match "log: mallory untrusted" "$log" "403 for /secure/: untrusted \(CN=mallory"
+expect_match "log: revoked" "$log" "403 for /secure/: revoked \(CN=revoked"
+expect_match "log: expired" "$log" "403 for /secure/: expired \(CN=expired"
+expect_match "log: no certificate" "$log" "403 for /secure/: no certificate"
+expect_match "log: renegotiation counted" "$log" "renegotiation for /secure/"
+expect_match "log: post-handshake authentication counted" "$log" "post-handshake authentication for /secure/"
+expect_match "access log: alice's subject and ok" "$(cat "$T/access.log")" "\"GET /secure/ HTTP/1.1\" 200 .* \"CN=alice,O=cachet demo\" ok [r.] [0-9]+$"
+expect_match "access log: bob not-listed" "$(cat "$T/access.log")" "\"GET /secure/ HTTP/1.1\" 403 .* \"CN=bob,O=cachet demo\" not-listed [r.] [0-9]+$"
+
+# --- openssl s_client, typed requests
+req='GET /secure/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'
+sc() { # tls-flag who [more s_client args]
+	local v=$1 who=$2; shift 2
+	local a=()
+	[ "$who" != none ] && a=(-cert "$CERTS/$who.crt" -key "$CERTS/$who.key")
+	printf "$req" | sclient "$v" "${a[@]}" "$@"
+}
+expect_match "s_client TLS 1.2: alice 200" "$(sc -tls1_2 alice)" "^HTTP/1.1 200"
+expect_match "s_client TLS 1.2: bob 403" "$(sc -tls1_2 bob)" "^HTTP/1.1 403"
+expect_match "s_client TLS 1.2: revoked 403" "$(sc -tls1_2 revoked)" "^HTTP/1.1 403"
+expect_match "s_client TLS 1.2: no certificate 403" "$(sc -tls1_2 none)" "^HTTP/1.1 403"
+expect_match "s_client TLS 1.3 -enable_pha: alice 200" "$(sc -tls1_3 alice -enable_pha)" "^HTTP/1.1 200"
+expect_match "s_client TLS 1.3 -enable_pha: bob 403" "$(sc -tls1_3 bob -enable_pha)" "^HTTP/1.1 403"
+expect_match "s_client TLS 1.3 -enable_pha: mallory 403" "$(sc -tls1_3 mallory -enable_pha)" "^HTTP/1.1 403"
+out=$(sc -tls1_3 alice)
+expect_match "s_client TLS 1.3 without PHA: 403" "$out" "^HTTP/1.1 403"
+expect_match "s_client TLS 1.3 without PHA: says why" "$out" "post-handshake authentication"
+expect_match "log: client without PHA" "$(cat "$T/error.log")" "403 for /secure/: client did not offer TLS 1.3 post-handshake authentication"
+
+# --- python's ssl
+A=(--ca "$CERTS/ca.crt")
+ALICE=(--cert "$CERTS/alice.crt" --key "$CERTS/alice.key")
+BOB=(--cert "$CERTS/bob.crt" --key "$CERTS/bob.key")
+expect_match "python TLS 1.2: alice 200" "$($PY "$PORT" /secure/ --tls 1.2 "${A[@]}" "${ALICE[@]}")" "200 OK"
+expect_match "python TLS 1.2: bob 403" "$($PY "$PORT" /secure/ --tls 1.2 "${A[@]}" "${BOB[@]}")" "403 Forbidden"
+expect_match "python TLS 1.2: none 403" "$($PY "$PORT" /secure/ --tls 1.2 "${A[@]}")" "403 Forbidden"
+expect_match "python TLS 1.3 PHA: alice 200" "$($PY "$PORT" /secure/ --tls 1.3 "${A[@]}" "${ALICE[@]}")" "200 OK"
+expect_match "python TLS 1.3 PHA: bob 403" "$($PY "$PORT" /secure/ --tls 1.3 "${A[@]}" "${BOB[@]}")" "403 Forbidden"
+expect_match "python TLS 1.3 PHA: revoked 403" "$($PY "$PORT" /secure/ --tls 1.3 "${A[@]}" --cert "$CERTS/revoked.crt" --key "$CERTS/revoked.key")" "403 Forbidden"
+out=$($PY "$PORT" /secure/ --tls 1.3 --no-pha "${A[@]}" "${ALICE[@]}")
+expect_match "python TLS 1.3 without PHA: 403 with the reason" "$out" "403 Forbidden.*|post-handshake authentication"
+
+# --- resumed sessions
+r0=$(auths)
+printf "$req" | sclient -tls1_2 -cert "$CERTS/alice.crt" -key "$CERTS/alice.key" -sess_out "$T/alice12" >/dev/null
+printf "$req" | sclient -tls1_3 -enable_pha -cert "$CERTS/alice.crt" -key "$CERTS/alice.key" -sess_out "$T/alice13" >/dev/null
+r1=$(auths)
+expect_eq "alice's first visits authenticated twice" "$((r1 - r0))" 2
+for v in 1_2 1_3; do
+	sf=$T/alice${v/_/}
+	out=$(printf "$req" | timeout 10 openssl s_client -connect "127.0.0.1:$PORT" -CAfile "$CERTS/ca.crt" -tls$v -enable_pha -sess_in "$sf" -ign_eof 2>/dev/null)
+	expect_match "TLS ${v/_/.}: alice's resumed session: reused" "$out" "^Reused"
+	expect_match "TLS ${v/_/.}: alice's resumed session: 200 without a certificate sent" "$out" "^HTTP/1.1 200"
+done
+expect_eq "resumed authenticated sessions: no new authentication" "$(auths)" "$r1"
+# a session from a /public visit must authenticate
+preq='GET /public/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'
+for v in 1_2 1_3; do
+	printf "$preq" | sclient -tls$v -sess_out "$T/pub$v" >/dev/null
+	r2=$(auths)
+	out=$(printf "$req" | timeout 10 openssl s_client -connect "127.0.0.1:$PORT" -CAfile "$CERTS/ca.crt" -tls$v -enable_pha -sess_in "$T/pub$v" -ign_eof 2>/dev/null)
+	expect_match "TLS ${v/_/.}: /public session resumed" "$out" "^Reused"
+	expect_match "TLS ${v/_/.}: /public session without a certificate: 403" "$out" "^HTTP/1.1 403"
+	out=$(printf "$req" | timeout 10 openssl s_client -connect "127.0.0.1:$PORT" -CAfile "$CERTS/ca.crt" -tls$v -enable_pha -sess_in "$T/pub$v" -cert "$CERTS/alice.crt" -key "$CERTS/alice.key" -ign_eof 2>/dev/null)
+	expect_match "TLS ${v/_/.}: /public session then alice: 200" "$out" "^HTTP/1.1 200"
+	expect_eq "TLS ${v/_/.}: /public session had to authenticate (twice: 403, then 200)" "$(( $(auths) - r2 ))" 2
+done
+
+# --- keep-alive: two requests to /secure/, one authentication
+for v in 1.2 1.3; do
+	r=$(auths)
+	out=$(cc alice --tlsv$v --tls-max $v "$(URL /secure/)" "$(URL /secure/index.html)")
+	expect_eq "TLS $v: two /secure/ requests on one connection" "$out" "alice's secret
+alice's secret"
+	expect_eq "TLS $v: ... and one authentication" "$(( $(auths) - r ))" 1
+	# another location on the same connection: asked again
+	r=$(auths)
+	out=$(cc alice --tlsv$v --tls-max $v -w ' %{http_code}\n' "$(URL /secure/)" "$(URL /admin/)")
+	expect_match "TLS $v: alice then /admin/ (bob only): 403" "$out" "403$"
+	expect_eq "TLS $v: ... asked again for /admin/" "$(( $(auths) - r ))" 2
+	expect_eq "TLS $v: bob's wildcard entry gets /admin/" "$(cc bob --tlsv$v --tls-max $v "$(URL /admin/)")" "bob's admin page"
+done
+
+# --- optional location: asked, served with or without a certificate
+expect_eq "optional location without certificate" "$(C "$(URL /opt/)")" "optional page"
+expect_eq "optional location with alice" "$(cc alice "$(URL /opt/)")" "optional page"
+expect_eq "optional location with mallory (untrusted): 403" "$(cc mallory -o /dev/null -w '%{http_code}' "$(URL /opt/)")" 403
+
+# --- pipelined requests behind the one that triggers renegotiation
+out=$( (printf 'GET /secure/ HTTP/1.1\r\nHost: x\r\n\r\nGET /public/ HTTP/1.1\r\nHost: x\r\n\r\n'; sleep 2) | timeout 10 openssl s_client -connect "127.0.0.1:$PORT" -CAfile "$CERTS/ca.crt" -tls1_2 -cert "$CERTS/alice.crt" -key "$CERTS/alice.key" -quiet 2>/dev/null)
+expect_match "pipelined: the first request is answered under alice" "$out" "alice's secret"
+expect_nomatch "pipelined: the request read before renegotiation is not served" "$out" "public page"
+expect_match "pipelined: connection closed after the response" "$out" "Connection: close"
+
+# --- a client that never answers the certificate request
+t0=$SECONDS
+$PY "$PORT" /secure/ --tls 1.2 "${A[@]}" --stall 4 > "$T/stall12" &
+S1=$!
+$PY "$PORT" /secure/ --tls 1.3 "${A[@]}" "${ALICE[@]}" --stall 4 > "$T/stall13" &
+S2=$!
+PIDS="$PIDS $S1 $S2"
+sleep 0.5
+t=$(C -o /dev/null -w '%{time_total}' "$(URL /public/)")
+check "others are served while two clients stall (${t}s)" awk -v t="$t" 'BEGIN { exit !(t < 1.0) }'
+wait $S1 $S2
+expect_match "TLS 1.2 staller dropped" "$(cat "$T/stall12")" "CLOSED"
+expect_match "TLS 1.3 staller dropped" "$(cat "$T/stall13")" "CLOSED|^$"
+expect_eq "stall log: two clients timed out" "$(grep -c 'no answer to the client certificate request' "$T/error.log")" 2
+stop_cachetd
+
+# --- server-wide verify-client
+write_conf "$T/req.conf" "client-ca = \"$CERTS/ca.crt\"" "client-crl = \"$CERTS/crl.pem\"" 'verify-client = require'
+start_cachetd "$T/req.conf" || exit 1
+for v in 1.2 1.3; do
+	C --tlsv$v --tls-max $v -o /dev/null "$(URL /hello.txt)" 2>/dev/null; rc=$?
+	check "require, TLS $v: no certificate refused at the handshake (curl $rc)" test "$rc" -ne 0
+	expect_eq "require, TLS $v: alice gets in" "$(cc alice --tlsv$v --tls-max $v "$(URL /hello.txt)")" "hello, world"
+	cc revoked --tlsv$v --tls-max $v -o /dev/null "$(URL /hello.txt)" 2>/dev/null; rc=$?
+	check "require, TLS $v: revoked refused at the handshake (curl $rc)" test "$rc" -ne 0
+done
+stop_cachetd
+write_conf "$T/opt.conf" "client-ca = \"$CERTS/ca.crt\"" 'verify-client = optional'
+start_cachetd "$T/opt.conf" || exit 1
+: > "$T/access.log"
+expect_eq "optional: no certificate served" "$(C "$(URL /hello.txt)")" "hello, world"
+expect_eq "optional: alice served" "$(cc alice "$(URL /hello.txt)")" "hello, world"
+sleep 0.2
+expect_match "optional: subject recorded" "$(cat "$T/access.log")" "\"CN=alice,O=cachet demo\" ok"
+expect_match "optional: no subject recorded as -" "$(cat "$T/access.log")" "\"-\" - [r.] [0-9]+$"
+stop_cachetd
+finish
