@@ -15,6 +15,8 @@ static const struct {
 	int       (*run)(int, char **);
 	const char *what;
 } commands[] = {
+	{ "get", cmd_get, "fetch a URL over TLS, with session resumption" },
+	{ "shell", cmd_shell, "interactive TLS terminal (stdin <-> server)" },
 	{ "cache", cmd_cache, "inspect or clean a session cache file" },
 };
 
