@@ -17,6 +17,7 @@ static const struct {
 } commands[] = {
 	{ "get", cmd_get, "fetch a URL over TLS, with session resumption" },
 	{ "shell", cmd_shell, "interactive TLS terminal (stdin <-> server)" },
+	{ "bench", cmd_bench, "full against resumed handshakes per second" },
 	{ "cache", cmd_cache, "inspect or clean a session cache file" },
 };
 

@@ -65,5 +65,6 @@ struct option *client_merge_opts(const struct option *own);
 int cmd_cache(int argc, char **argv);
 int cmd_get(int argc, char **argv);
 int cmd_shell(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

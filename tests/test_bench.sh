@@ -1,0 +1,63 @@
+#!/bin/bash
+# cachet bench against cachetd: the reuse check is real (100% against the
+# GDBM store, 0% against store "none"), --json and --csv hold the fields,
+# refused connections are counted, not fatal.
+. "$top_srcdir/tests/lib.sh"
+make_site "$T/site"
+B() { "$CACHET" bench --cacert "$CERTS/ca.crt" --warmup 0 "$@"; }
+json_field() { python3 -c 'import json,sys; d=json.load(sys.stdin); r=[x for x in d["results"] if x["mode"]==sys.argv[1]][0]; print(eval(sys.argv[2], {}, r))' "$@"; }
+
+write_conf "$T/g.conf" 'session-cache {' "store = \"gdbm:$T/s.db\"" '}'
+start_cachetd "$T/g.conf" || exit 1
+for v in 1.2 1.3; do
+	out=$(B --tls$v -n 50 --mode resumed --json "$(URL /hello.txt)")
+	expect_eq "gdbm TLS $v: 50 resumed connections counted" "$(printf '%s' "$out" | json_field resumed 'connections')" 50
+	expect_eq "gdbm TLS $v: 100% resumed" "$(printf '%s' "$out" | json_field resumed 'resumed_pct')" 100.0
+	out=$(B --tls$v -n 50 --mode resumed --handshake-only --json "localhost:$PORT")
+	expect_eq "gdbm TLS $v handshake-only: 100% resumed" "$(printf '%s' "$out" | json_field resumed 'resumed_pct')" 100.0
+done
+out=$(B -n 40 --mode both --json "$(URL /hello.txt)")
+python3 - "$out" <<'PY' && ok "--json parses and holds every field" || fail "--json fields"
+import json, sys
+d = json.loads(sys.argv[1])
+assert d["target"].startswith("https://localhost:")
+assert [r["mode"] for r in d["results"]] == ["full", "resumed"]
+for r in d["results"]:
+    for k in ("connections", "seconds", "conn_per_s", "resumed", "resumed_pct", "latency_ms", "errors", "cpu_s"):
+        assert k in r, k
+    assert set(r["latency_ms"]) == {"p50", "p90", "p99", "max"}
+    assert set(r["errors"]) == {"connect", "handshake", "io", "http", "timeout"}
+    assert r["connections"] == 40 and r["conn_per_s"] > 0
+    assert r["latency_ms"]["p50"] <= r["latency_ms"]["p99"] <= r["latency_ms"]["max"]
+assert d["results"][0]["resumed"] == 0
+assert d["results"][1]["resumed_pct"] == 100.0
+PY
+out=$(B -n 20 --mode full --csv "$(URL /hello.txt)")
+expect_match "--csv: header" "$out" "^mode,conn_per_s,connections,resumed,resumed_pct,p50_ms"
+expect_match "--csv: a full row" "$(printf '%s' "$out" | sed -n 2p)" "^full,[0-9.]+,20,0,0.0,"
+out=$(B -n 30 -c 4 -p 2 --mode resumed "$(URL /hello.txt)")
+expect_match "table: two processes, resumed 100%" "$out" "^resumed +[0-9.]+ +30 +100.0 "
+expect_match "table: header" "$out" "conn/s +conns +resumed% +p50_ms"
+out=$(B -n 10 --mode full --json "$(URL /missing)")
+expect_eq "a 404 is counted as an http error" "$(printf '%s' "$out" | json_field full 'errors["http"]')" 10
+stop_cachetd
+
+write_conf "$T/n.conf" 'session-cache {' 'store = "none"' '}'
+start_cachetd "$T/n.conf" || exit 1
+for v in 1.2 1.3; do
+	out=$(B --tls$v -n 50 --mode resumed --json "$(URL /hello.txt)")
+	expect_eq "store none TLS $v: 0% resumed (the check is real)" "$(printf '%s' "$out" | json_field resumed 'resumed_pct')" 0.0
+	expect_eq "store none TLS $v: the connections still count" "$(printf '%s' "$out" | json_field resumed 'connections')" 50
+done
+stop_cachetd
+
+# a closed port: errors counted, no crash, exit 3
+CLOSED=$PORT
+out=$(B -n 30 --mode full --json "https://localhost:$CLOSED/"); rc=$?
+expect_eq "closed port: exit 3" "$rc" 3
+check "closed port: connect errors counted" test "$(printf '%s' "$out" | json_field full 'errors["connect"]')" -ge 30
+B "ftp://nowhere/" >/dev/null 2>&1; rc=$?
+expect_eq "bad target: usage, exit 2" "$rc" 2
+B --mode sideways "$(URL /)" >/dev/null 2>&1; rc=$?
+expect_eq "bad mode: usage, exit 2" "$rc" 2
+finish
