@@ -12,7 +12,7 @@ for d in $(grep -oE 'CFG_(STR|INT|FLOAT|BOOL|SEC|STR_LIST)\("[a-z-]+"' "$top_src
 	check "cachetd.conf(5) documents $d" grep -q "Cm $d" "$top_srcdir/man/cachetd.conf.5"
 done
 # Every option the cachet sub-commands list in --help is in cachet(1).
-for sub in get shell; do
+for sub in get shell bench; do
 	for o in $("$CACHET" "$sub" --help | grep -oE -- '--[a-z0-9.-]+' | sort -u); do
 		check "cachet(1) documents $sub $o" grep -q -- "Fl -${o#--}" "$top_srcdir/man/cachet.1"
 	done
