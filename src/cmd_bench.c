@@ -627,6 +627,8 @@ run_mode(struct bench *b, int procs, int resumed, const char *name,
 		long done = 0;
 		alive = 0;
 		for (p = 0; p < procs; p++) {
+			if (stop && kids[p] > 0)
+				kill(kids[p], SIGINT);  /* pass Ctrl-C on */
 			if (kids[p] > 0 && waitpid(kids[p], NULL, WNOHANG) == 0)
 				alive++;
 			else
