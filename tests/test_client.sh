@@ -147,10 +147,12 @@ expect_eq "renegotiation: shell exits 0" "$rc" 0
 check "renegotiation: every byte from the server" cmp -s "$T/cli2.out" <(cat "$T/d1" "$T/d2")
 expect_match "renegotiation: two handshakes finished" "$(grep -a -v -e '^upload' -e '^[0-9]' "$T/srv2.out")" " 2 server accepts that finished"
 python3 - "$T/srv2.out" "$T/u2" <<'PY' && ok "renegotiation: every byte to the server" || fail "renegotiation: upload lost bytes"
-import sys
+import re, sys
 got = open(sys.argv[1], "rb").read()
 up = open(sys.argv[2], "rb").read()
-sys.exit(0 if got.count(up) == 2 or got.count(b"upload line") == 2 * up.count(b"upload line") else 1)
+# s_server writes its own notes into the same stdout, even mid-line
+got = re.sub(rb"(SSL_do_handshake -> -?[0-9]+|(Read|read|write) [RW]? ?BLOCK)\n", b"", got)
+sys.exit(0 if got.count(up) == 2 else 1)
 PY
 
 # --- under a pseudo-terminal, typing a request to cachetd
