@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <openssl/ssl.h>
@@ -169,8 +170,8 @@ int              http_parse_date(const char *, time_t *);
 int              path_normalize(const char *target, char *out, size_t outlen,
                      int *trailing_slash);
 /* Open rel beneath the root descriptor; symlinks may not leave it.  Returns
- * an fd or -STATUS (403, 404, 500, 503). */
-int              path_open(int rootfd, const char *rel);
+ * an fd (and its stat in *st) or -STATUS (403, 404, 500, 503). */
+int              path_open(int rootfd, const char *rel, struct stat *st);
 
 /* ------------------------------------------------------------------ auth.c */
 

@@ -507,14 +507,9 @@ respond(struct conn *c)
 		error_response(c, -rc, NULL, NULL);
 		return;
 	}
-	fd = path_open(c->w->rootfd, rel);
+	fd = path_open(c->w->rootfd, rel, &st);
 	if (fd < 0) {
 		error_response(c, -fd, NULL, NULL);
-		return;
-	}
-	if (fstat(fd, &st) != 0) {
-		close(fd);
-		error_response(c, 500, NULL, NULL);
 		return;
 	}
 	if (S_ISDIR(st.st_mode)) {
@@ -529,7 +524,7 @@ respond(struct conn *c)
 		}
 		snprintf(idx, sizeof idx, "%s%s%s", rel, rel[0] ? "/" : "",
 		    cf->index);
-		fd = path_open(c->w->rootfd, idx);
+		fd = path_open(c->w->rootfd, idx, &st);
 		if (fd == -404) {
 			error_response(c, 403, NULL, "No index and no listing.");
 			return;
@@ -538,7 +533,7 @@ respond(struct conn *c)
 			error_response(c, -fd, NULL, NULL);
 			return;
 		}
-		if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		if (!S_ISREG(st.st_mode)) {
 			close(fd);
 			error_response(c, 403, NULL, NULL);
 			return;

@@ -150,10 +150,9 @@ open_walk(int rootfd, const char *rel)
 }
 
 int
-path_open(int rootfd, const char *rel)
+path_open(int rootfd, const char *rel, struct stat *st)
 {
 	struct open_how how;
-	struct stat st;
 	long fd;
 
 	memset(&how, 0, sizeof how);
@@ -165,12 +164,12 @@ path_open(int rootfd, const char *rel)
 		fd = open_walk(rootfd, rel);
 	if (fd < 0)
 		return errno_status(errno);
-	if (fstat((int)fd, &st) != 0) {
+	if (fstat((int)fd, st) != 0) {
 		int e = errno;
 		close((int)fd);
 		return errno_status(e);
 	}
-	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+	if (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode)) {
 		close((int)fd);
 		return -403;    /* no FIFOs, sockets or devices */
 	}

@@ -80,6 +80,7 @@ mk(const char *rel, const char *content)
 START_TEST(open_beneath)
 {
 	char p[PATH_MAX], q[PATH_MAX];
+	struct stat st;
 	int root, fd;
 
 	ck_assert_ptr_nonnull(mkdtemp(tmpl));
@@ -105,21 +106,23 @@ START_TEST(open_beneath)
 	root = open(q, O_PATH | O_DIRECTORY);
 	ck_assert_int_ge(root, 0);
 
-	fd = path_open(root, "in.txt");
+	fd = path_open(root, "in.txt", &st);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(st.st_size, 6);
+	ck_assert(S_ISREG(st.st_mode));
+	close(fd);
+	fd = path_open(root, "ok", &st);
 	ck_assert_int_ge(fd, 0);
 	close(fd);
-	fd = path_open(root, "ok");
+	fd = path_open(root, "", &st);
 	ck_assert_int_ge(fd, 0);
 	close(fd);
-	fd = path_open(root, "");
-	ck_assert_int_ge(fd, 0);
-	close(fd);
-	ck_assert_int_eq(path_open(root, "missing"), -404);
-	ck_assert_int_eq(path_open(root, "in.txt/x"), -404);
-	ck_assert_int_eq(path_open(root, "up"), -403);
-	ck_assert_int_eq(path_open(root, "abs"), -403);
-	ck_assert_int_eq(path_open(root, "sub/dirlink/passwd"), -403);
-	ck_assert_int_eq(path_open(root, "fifo"), -403);
+	ck_assert_int_eq(path_open(root, "missing", &st), -404);
+	ck_assert_int_eq(path_open(root, "in.txt/x", &st), -404);
+	ck_assert_int_eq(path_open(root, "up", &st), -403);
+	ck_assert_int_eq(path_open(root, "abs", &st), -403);
+	ck_assert_int_eq(path_open(root, "sub/dirlink/passwd", &st), -403);
+	ck_assert_int_eq(path_open(root, "fifo", &st), -403);
 	close(root);
 	snprintf(p, sizeof p, "rm -rf '%s'", tmpl);
 	ck_assert_int_eq(system(p), 0);
