@@ -44,6 +44,10 @@ struct client_conn {
 	int pha;
 };
 
+struct client_url {
+	char host[256], port[16], path[2048];
+};
+
 /* client_tls.c */
 extern const struct option client_long_opts[];
 extern const size_t client_nlong_opts;
@@ -52,6 +56,7 @@ int      client_opt(struct client_opts *, int c, const char *arg);
 SSL_CTX *client_ctx_new(const struct client_opts *, char *err, size_t errlen);
 int      client_split_hostport(const char *, char *host, size_t hl,
              char *port, size_t pl, const char *defport);
+int      client_parse_url(const char *, struct client_url *);
 int      client_connect(const char *host, const char *port, char *err,
              size_t errlen);
 SSL     *client_ssl_new(SSL_CTX *, int fd, const char *host,

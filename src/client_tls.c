@@ -185,6 +185,32 @@ client_split_hostport(const char *s, char *host, size_t hl, char *port,
 	return 0;
 }
 
+/* https://HOST[:PORT][/PATH]; the path may not hold spaces or line ends. */
+int
+client_parse_url(const char *s, struct client_url *u)
+{
+	const char *auth, *slash;
+	char hp[300];
+	size_t n;
+
+	if (strncmp(s, "https://", 8) != 0)
+		return -1;
+	auth = s + 8;
+	slash = strchr(auth, '/');
+	n = slash ? (size_t)(slash - auth) : strlen(auth);
+	if (n == 0 || n >= sizeof hp)
+		return -1;
+	memcpy(hp, auth, n);
+	hp[n] = '\0';
+	if (client_split_hostport(hp, u->host, sizeof u->host, u->port,
+	    sizeof u->port, "443") != 0)
+		return -1;
+	snprintf(u->path, sizeof u->path, "%s", slash ? slash : "/");
+	if (strpbrk(u->path, " \r\n") != NULL)
+		return -1;
+	return 0;
+}
+
 int
 client_connect(const char *host, const char *port, char *err, size_t errlen)
 {

@@ -63,6 +63,7 @@ struct slot {
 	int          fd;
 	SSL         *ssl;
 	SSL_SESSION *sess;
+	struct client_conn cc;      /* client_ssl_new wants one; unused */
 	double       t0;
 	int          reqs_left;
 	char         in[16384];
@@ -75,7 +76,7 @@ struct slot {
 
 struct bench {
 	struct client_opts co;
-	char         host[256], port[16], path[2048];
+	struct client_url u;
 	struct addrinfo *ai;
 	int          handshake_only, resumed, keepalive, conc;
 	double       duration, warmup;
@@ -202,8 +203,8 @@ slot_step(struct bench *b, struct slot *s, short revents, short *events)
 			getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &soerr, &l);
 			if (soerr != 0)
 				return -1 - E_CONNECT;
-			s->ssl = client_ssl_new(b->ctx, s->fd, b->host, &b->co,
-			    (struct client_conn[]){ { 0, 0, 0 } });
+			s->ssl = client_ssl_new(b->ctx, s->fd, b->u.host, &b->co,
+			    &s->cc);
 			SSL_set_app_data(s->ssl, s);
 			if (b->resumed && s->sess != NULL) {
 				/* A TLS 1.3 client marks the session it used as
@@ -321,7 +322,7 @@ run_proc(struct bench *b, struct proc_result *res)
 	struct slot *slots = calloc((size_t)b->conc, sizeof *slots);
 	struct pollfd *pf = calloc((size_t)b->conc, sizeof *pf);
 	double start, measure_from, end;
-	int i, phase = b->resumed ? 0 : 1, started = 0;
+	int i, phase = b->resumed ? 0 : 1;
 	struct rusage ru0, ru1;
 	long limit = b->count;
 
@@ -332,13 +333,11 @@ again:
 	start = now_s();
 	measure_from = start + (phase == 1 ? b->warmup : 0);
 	end = phase == 0 ? start + CONN_TIMEOUT : measure_from + b->duration;
-	started = 0;
 	for (i = 0; i < b->conc; i++) {
 		pf[i].fd = -1;
 		if (slot_start(b, &slots[i]) == 0) {
 			pf[i].fd = slots[i].fd;
 			pf[i].events = POLLOUT;
-			started++;
 		} else if (phase == 1) {
 			res->errors[E_CONNECT]++;
 		}
@@ -440,7 +439,6 @@ again:
 	    (ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6 +
 	    (ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
 	    (ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
-	(void)started;
 	free(slots);
 	free(pf);
 }
@@ -717,24 +715,13 @@ cmd_bench(int argc, char **argv)
 	}
 	target = argv[optind];
 	if (strncmp(target, "https://", 8) == 0) {
-		const char *a = target + 8, *sl = strchr(a, '/');
-		char hp[300];
-		size_t l = sl ? (size_t)(sl - a) : strlen(a);
-		if (l == 0 || l >= sizeof hp) {
-			usage(stderr);
-			return EX_USAGE;
-		}
-		memcpy(hp, a, l);
-		hp[l] = '\0';
-		if (client_split_hostport(hp, b.host, sizeof b.host, b.port,
-		    sizeof b.port, "443") != 0) {
+		if (client_parse_url(target, &b.u) != 0) {
 			fprintf(stderr, "cachet bench: bad target '%s'\n", target);
 			return EX_USAGE;
 		}
-		snprintf(b.path, sizeof b.path, "%s", sl ? sl : "/");
-	} else if (b.handshake_only && client_split_hostport(target, b.host,
-	    sizeof b.host, b.port, sizeof b.port, "443") == 0) {
-		strcpy(b.path, "/");
+	} else if (b.handshake_only && client_split_hostport(target, b.u.host,
+	    sizeof b.u.host, b.u.port, sizeof b.u.port, "443") == 0) {
+		strcpy(b.u.path, "/");
 	} else {
 		fprintf(stderr, "cachet bench: target must be https://HOST[:PORT]"
 		    "/PATH, or HOST:PORT with --handshake-only\n");
@@ -743,14 +730,14 @@ cmd_bench(int argc, char **argv)
 	if (total > 0)
 		b.count = (total + procs - 1) / procs;
 	snprintf(b.req_ka, sizeof b.req_ka, "GET %s HTTP/1.1\r\nHost: %s\r\n"
-	    "User-Agent: cachet-bench\r\n\r\n", b.path, b.host);
+	    "User-Agent: cachet-bench\r\n\r\n", b.u.path, b.u.host);
 	snprintf(b.req_close, sizeof b.req_close, "GET %s HTTP/1.1\r\nHost: %s"
-	    "\r\nUser-Agent: cachet-bench\r\nConnection: close\r\n\r\n", b.path,
-	    b.host);
+	    "\r\nUser-Agent: cachet-bench\r\nConnection: close\r\n\r\n", b.u.path,
+	    b.u.host);
 	memset(&hints, 0, sizeof hints);
 	hints.ai_socktype = SOCK_STREAM;
-	if ((rc = getaddrinfo(b.host, b.port, &hints, &b.ai)) != 0) {
-		fprintf(stderr, "cachet bench: %s: %s\n", b.host,
+	if ((rc = getaddrinfo(b.u.host, b.u.port, &hints, &b.ai)) != 0) {
+		fprintf(stderr, "cachet bench: %s: %s\n", b.u.host,
 		    gai_strerror(rc));
 		return EX_CONNECT;
 	}

@@ -285,35 +285,6 @@ read_all(SSL *ssl, struct buf *b)
 	}
 }
 
-struct url {
-	char host[256], port[16], path[4096];
-};
-
-static int
-parse_url(const char *s, struct url *u)
-{
-	const char *auth, *slash;
-	char hp[300];
-	size_t n;
-
-	if (strncmp(s, "https://", 8) != 0)
-		return -1;
-	auth = s + 8;
-	slash = strchr(auth, '/');
-	n = slash ? (size_t)(slash - auth) : strlen(auth);
-	if (n == 0 || n >= sizeof hp)
-		return -1;
-	memcpy(hp, auth, n);
-	hp[n] = '\0';
-	if (client_split_hostport(hp, u->host, sizeof u->host, u->port,
-	    sizeof u->port, "443") != 0)
-		return -1;
-	snprintf(u->path, sizeof u->path, "%s", slash ? slash : "/");
-	if (strpbrk(u->path, " \r\n") != NULL)
-		return -1;
-	return 0;
-}
-
 int
 cmd_get(int argc, char **argv)
 {
@@ -330,7 +301,7 @@ cmd_get(int argc, char **argv)
 	};
 	struct option *opts = client_merge_opts(own);
 	struct client_opts co;
-	struct url u;
+	struct client_url u;
 	const char *out = NULL, *sess_in = NULL, *sess_out = NULL;
 	int head = 0, include = 0, fail = 0, reconnect = 0, c, k, rc = EX_OK;
 	char err[512], key[300], req[4600];
@@ -364,7 +335,7 @@ cmd_get(int argc, char **argv)
 		}
 	}
 	free(opts);
-	if (optind != argc - 1 || parse_url(argv[optind], &u) != 0) {
+	if (optind != argc - 1 || client_parse_url(argv[optind], &u) != 0) {
 		if (optind == argc - 1)
 			fprintf(stderr, "cachet get: '%s' is not an https:// "
 			    "URL\n", argv[optind]);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cachetd.h"
+#include "check_run.h"
 
 START_TEST(dn_match)
 {
@@ -134,16 +135,10 @@ main(void)
 {
 	Suite *s = suite_create("auth");
 	TCase *tc = tcase_create("auth");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, dn_match);
 	tcase_add_test(tc, lists);
 	tcase_add_test(tc, locations);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

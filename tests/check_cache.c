@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cache.h"
+#include "check_run.h"
 
 static char dir[] = "/tmp/check_cache.XXXXXX";
 static char db[1100], spec[1200];
@@ -427,8 +428,6 @@ main(void)
 {
 	Suite *s = suite_create("cache");
 	TCase *tc = tcase_create("gdbm");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
@@ -446,9 +445,5 @@ main(void)
 	tcase_add_test(tc, four_processes);
 	tcase_add_test(tc, backends);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

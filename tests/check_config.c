@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cachetd.h"
+#include "check_run.h"
 
 static char dir[] = "/tmp/check_config.XXXXXX";
 static char path[1100];
@@ -195,8 +196,6 @@ main(void)
 {
 	Suite *s = suite_create("config");
 	TCase *tc = tcase_create("config");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, every_directive);
@@ -204,9 +203,5 @@ main(void)
 	tcase_add_test(tc, errors_name_the_line);
 	tcase_add_test(tc, listen_forms);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cachetd.h"
+#include "check_run.h"
 
 static int
 norm(const char *t, char *out, int *slash)
@@ -134,16 +135,10 @@ main(void)
 {
 	Suite *s = suite_create("files");
 	TCase *tc = tcase_create("paths");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, normalize_ok);
 	tcase_add_test(tc, normalize_refused);
 	tcase_add_test(tc, open_beneath);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

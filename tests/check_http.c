@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cachetd.h"
+#include "check_run.h"
 
 static int
 parse(const char *text, struct http_request *r)
@@ -177,8 +178,6 @@ main(void)
 {
 	Suite *s = suite_create("http");
 	TCase *tc = tcase_create("parse");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, simple_get);
 	tcase_add_test(tc, head_and_others);
@@ -189,9 +188,5 @@ main(void)
 	tcase_add_test(tc, limits);
 	tcase_add_test(tc, dates);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

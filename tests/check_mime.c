@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cachetd.h"
+#include "check_run.h"
 
 static const char *
 write_tmp(const char *text)
@@ -80,16 +81,10 @@ main(void)
 {
 	Suite *s = suite_create("mime");
 	TCase *tc = tcase_create("mime");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, lookup);
 	tcase_add_test(tc, bad_file);
 	tcase_add_test(tc, bundled);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }
