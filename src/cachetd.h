@@ -169,6 +169,13 @@ int              http_parse_date(const char *, time_t *);
  * root ("" for the root itself).  Returns 0 or -STATUS. */
 int              path_normalize(const char *target, char *out, size_t outlen,
                      int *trailing_slash);
+/* path_normalize, then "/" + rel (+ "/" for a folder target) in path: the
+ * canonical path on which every routing and access decision is made. */
+int              path_canonical(const char *target, char *path,
+                     size_t pathlen, char *rel, size_t rellen,
+                     int *trailing_slash);
+/* Percent-encode a decoded path for a Location header. */
+size_t           path_encode(const char *path, char *out, size_t outlen);
 /* Open rel beneath the root descriptor; symlinks may not leave it.  Returns
  * an fd (and its stat in *st) or -STATUS (403, 404, 500, 503). */
 int              path_open(int rootfd, const char *rel, struct stat *st);

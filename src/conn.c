@@ -473,12 +473,15 @@ authorized(struct conn *c, const struct location *loc, const char *path)
 	return 0;
 }
 
-/* Build the response for a complete, understood request. */
+/* Build the response for a complete, understood request.  Every decision
+ * below is made on the canonical path (path_canonical), the same one the
+ * file is opened by. */
 static void
 respond(struct conn *c)
 {
-	char rel[PATH_MAX], idx[PATH_MAX + 256];
+	char rel[PATH_MAX], path[PATH_MAX + 2], idx[PATH_MAX + 256];
 	const struct config *cf = c->w->srv->cf;
+	const struct location *loc;
 	struct stat st;
 	int rc, slash, fd;
 
@@ -488,25 +491,20 @@ respond(struct conn *c)
 		error_response(c, 405, "Allow: GET, HEAD\r\n", NULL);
 		return;
 	}
-	if (cf->nlocs > 0) {
-		size_t pl = strcspn(c->req.target, "?#");
-		char path[PATH_MAX];
-		const struct location *loc;
-		snprintf(path, sizeof path, "%.*s", (int)pl, c->req.target);
-		loc = config_location(cf, path);
-		if (loc != NULL && loc->status) {
-			serve_status(c, loc);
-			return;
-		}
-		if (loc != NULL && auth_needs_cert(&loc->acc) &&
-		    !authorized(c, loc, path))
-			return;         /* asking, or answered 403 */
-	}
-	rc = path_normalize(c->req.target, rel, sizeof rel, &slash);
+	rc = path_canonical(c->req.target, path, sizeof path, rel, sizeof rel,
+	    &slash);
 	if (rc < 0) {
 		error_response(c, -rc, NULL, NULL);
 		return;
 	}
+	loc = config_location(cf, path);
+	if (loc != NULL && loc->status) {
+		serve_status(c, loc);
+		return;
+	}
+	if (loc != NULL && auth_needs_cert(&loc->acc) &&
+	    !authorized(c, loc, path))
+		return;         /* asking, or answered 403 */
 	fd = path_open(c->w->rootfd, rel, &st);
 	if (fd < 0) {
 		error_response(c, -fd, NULL, NULL);
@@ -515,11 +513,19 @@ respond(struct conn *c)
 	if (S_ISDIR(st.st_mode)) {
 		close(fd);
 		if (!slash && rel[0] != '\0') {
-			char loc[PATH_MAX + 64];
-			size_t pl = strcspn(c->req.target, "?#");
-			snprintf(loc, sizeof loc, "Location: %.*s/%s\r\n",
-			    (int)pl, c->req.target, c->req.target + pl);
-			error_response(c, 301, loc, NULL);
+			/* Built from the canonical path, never from the
+			 * target: always a path on this server. */
+			char enc[HTTP_MAX_LINE], hdr[2 * HTTP_MAX_LINE];
+			const char *q = strchr(c->req.target, '?');
+			int ql = q != NULL ? (int)strcspn(q, "#") : 0;
+			if (path_encode(path, enc, sizeof enc) == 0 ||
+			    strlen(enc) + (size_t)ql >= HTTP_MAX_LINE) {
+				error_response(c, 414, NULL, NULL);
+				return;
+			}
+			snprintf(hdr, sizeof hdr, "Location: %s/%.*s\r\n", enc,
+			    ql, q != NULL ? q : "");
+			error_response(c, 301, hdr, NULL);
 			return;
 		}
 		snprintf(idx, sizeof idx, "%s%s%s", rel, rel[0] ? "/" : "",

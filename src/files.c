@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -94,6 +95,61 @@ path_normalize(const char *target, char *out, size_t outlen,
 	}
 	out[o] = '\0';
 	return 0;
+}
+
+/* The one path every decision is made on: "/" + the normalised relative
+ * path, with a final "/" when the target named a folder.  Locations, access
+ * policy, the status page and redirects all look at this, never at the
+ * target as sent, so no spelling of a path (escapes, "//", "./", "x/..",
+ * "%2f") can reach a file under another path's rules. */
+int
+path_canonical(const char *target, char *path, size_t pathlen, char *rel,
+    size_t rellen, int *trailing_slash)
+{
+	int rc = path_normalize(target, rel, rellen, trailing_slash);
+	int n;
+
+	if (rc < 0)
+		return rc;
+	n = snprintf(path, pathlen, "/%s%s", rel,
+	    *trailing_slash && rel[0] != '\0' ? "/" : "");
+	if (n < 0 || (size_t)n >= pathlen)
+		return -414;
+	return 0;
+}
+
+/* Percent-encode a decoded path for a Location header: only unreserved
+ * characters and "/" stay as they are, so the result is always an
+ * absolute path on this server ("/" followed by no second "/", as the
+ * normalised path has no empty segment).  Returns the length, or 0 when
+ * out is too small. */
+size_t
+path_encode(const char *path, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	if (outlen == 0)
+		return 0;
+	for (; *path != '\0'; path++) {
+		unsigned char c = (unsigned char)*path;
+		int plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+		    c == '_' || c == '~' || c == '/';
+		if (o + (plain ? 1 : 3) >= outlen) {
+			out[0] = '\0';
+			return 0;
+		}
+		if (plain) {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	out[o] = '\0';
+	return o;
 }
 
 static int

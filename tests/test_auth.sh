@@ -48,6 +48,32 @@ for v in 1.2 1.3; do
 	done
 	}
 done
+# --- the location is decided on the path the file is served from: no
+# spelling of /secure/ reaches alice's page without alice's certificate
+mkdir -p "$T/site/sub"
+for sp in '/%73ecure/' '//secure/' '/./secure/' '/sub/../secure/' \
+	'/secure%2findex.html' '/secure%2Findex.html' '/secur%65/index.html' \
+	'/SECURE/../secure/' '///secure///index.html' '/public/../secure/' \
+	'/%2e/secure/' '/secure/./index.html' '/secure//' '/%2fsecure/' \
+	'/sub/%2e%2e/secure/index.html' '/secure/x/../index.html'; do
+	for who in none bob; do
+		for v in 1.2 1.3; do
+			out=$(cc $who --tlsv$v --tls-max $v --path-as-is -w ' status=%{http_code}' "$(URL "$sp")" 2>/dev/null)
+			if printf '%s' "$out" | grep -q "alice's secret" || [ "${out##*status=}" != 403 ]; then
+				fail "TLS $v $who: $sp gave ${out##*status=}"
+			else
+				ok "TLS $v $who: $sp refused with 403"
+			fi
+		done
+	done
+	expect_match "alice reaches $sp" "$(cc alice --path-as-is "$(URL "$sp")")" "alice's secret"
+done
+# the status page too, whatever the spelling (allowed from 127.0.0.1 only:
+# served here, and its location is found through every spelling)
+for sp in '/%73tatus' '//status' '/./status' '/x/../status'; do
+	expect_match "status page as $sp" "$(C --path-as-is "$(URL "$sp")")" "^renegotiations: "
+done
+
 log=$(cat "$T/error.log")
 expect_match "log: bob not on the list" "$log" "403 for /secure/: not on the list \(CN=bob,O=cachet demo\)"
 expect_match "log: mallory untrusted" "$log" "403 for /secure/: untrusted \(CN=mallory"

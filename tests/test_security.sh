@@ -32,6 +32,19 @@ expect_eq "symlink out of the root: 403" "$(status_of "$(URL /escape)")" 403
 expect_eq "symlink to a folder outside: 403" "$(status_of "$(URL /etc/passwd)")" 403
 expect_eq "symlink inside the root is followed" "$(C "$(URL /inside)")" "hello, world"
 
+# --- redirects stay on this server: Location is built from the path that
+# was served, never from the target as sent
+mkdir -p "$T/site/a b"
+for t in '//evil.example/x/..%2f..%2fsub' '//evil.example/../sub' \
+	'/%2f%2fevil.example/..%2fsub' '/./sub' '/x/../sub' '/%73ub' '/a%20b?x=1#f'; do
+	hdr=$(printf 'GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' "$t" | sclient | tr -d '\r')
+	loc=$(printf '%s\n' "$hdr" | sed -n 's/^Location: //p')
+	case $loc in
+	/sub/|/a%20b/\?x=1) ok "redirect for $t: $loc" ;;
+	*) fail "redirect for $t: '${loc}'" ;;
+	esac
+done
+
 # --- bytes that are not TLS: dropped, and the worker keeps serving
 out=$(python3 - "$PORT" <<'PY'
 import socket, sys
