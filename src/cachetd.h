@@ -222,6 +222,8 @@ struct worker_stats {
 	uint64_t           requests;
 	uint64_t           renegotiations;
 	uint64_t           pha;
+	uint64_t           drained;          /* idle closed to make room */
+	uint64_t           refused;          /* closed unserved: full */
 	struct cache_stats cache;
 };
 
@@ -254,6 +256,8 @@ struct worker;
 struct conn;
 void             conn_accept(struct worker *, int lfd);
 void             conn_shutdown_idle(struct worker *);
+size_t           conn_drain_idle(struct worker *, size_t n);
+size_t           conn_refuse(struct worker *, int lfd, size_t max);
 
 /* Worker state shared by worker.c and conn.c. */
 struct worker {
@@ -262,8 +266,10 @@ struct worker {
 	int                 rootfd;
 	int                 slot;
 	int                 stopping;
+	int                 paused;      /* not accepting: full */
 	size_t              nconns;
 	struct conn        *conns;       /* doubly linked */
+	struct conn        *idle_head, *idle_tail; /* idle, oldest first */
 	struct worker_stats *st;       /* this worker's slot, shared */
 };
 void             worker_conn_closed(struct worker *);

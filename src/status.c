@@ -48,6 +48,8 @@ status_render(const struct server *srv, int json, char *out, size_t cap)
 		t.requests += s->requests;
 		t.renegotiations += s->renegotiations;
 		t.pha += s->pha;
+		t.drained += s->drained;
+		t.refused += s->refused;
 		t.cache.hits += s->cache.hits;
 		t.cache.misses += s->cache.misses;
 		t.cache.stores += s->cache.stores;
@@ -62,6 +64,8 @@ status_render(const struct server *srv, int json, char *out, size_t cap)
 	F("workers", (unsigned long long)workers) \
 	F("connections", (unsigned long long)t.connections) \
 	F("requests", (unsigned long long)t.requests) \
+	F("connections_drained", (unsigned long long)t.drained) \
+	F("connections_refused", (unsigned long long)t.refused) \
 	F("handshakes_full", (unsigned long long)t.handshakes_full) \
 	F("handshakes_resumed", (unsigned long long)t.handshakes_resumed) \
 	F("renegotiations", (unsigned long long)t.renegotiations) \
