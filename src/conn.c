@@ -47,6 +47,7 @@ enum cstate {
 #define OUT_SIZE  16384
 #define LINGER_TIME 2.0
 #define MAX_AUTH_ROUNDS 3       /* server-initiated handshakes per connection */
+#define MAX_KEY_UPDATES 32      /* TLS 1.3 KeyUpdates accepted per connection */
 
 enum auth_kind { AK_NONE = 0, AK_RENEG, AK_PHA };
 
@@ -80,6 +81,7 @@ struct conn {
 	int                 auth_done;     /* PHA: client Finished seen */
 	int                 asked;         /* asked during this request */
 	unsigned            auth_rounds;
+	unsigned            key_updates;   /* KeyUpdate messages received */
 	int                 close_after;   /* requests were dropped: close */
 	const struct auth_policy *verified; /* policy the peer satisfied */
 	char                subject[256];
@@ -98,16 +100,82 @@ struct conn {
 static void conn_run(struct conn *);
 static void conn_free(struct conn *);
 
-/* PHA has no "pending" flag: the client's Finished is the end of it. */
+/* PHA has no "pending" flag: the client's Finished is the end of it.
+ * KeyUpdates are counted here too: OpenSSL accepts any number, each
+ * costing a key derivation, so conn_run() caps them per connection as
+ * renegotiations are capped. */
 static void
 info_cb(const SSL *ssl, int where, int ret)
 {
 	struct conn *c = SSL_get_app_data(ssl);
 
 	(void)ret;
-	if (c != NULL && c->auth == AK_PHA && (where & SSL_CB_LOOP) &&
-	    SSL_get_state(ssl) == TLS_ST_SR_FINISHED)
-		c->auth_done = 1;
+	if (c == NULL || !(where & SSL_CB_LOOP))
+		return;
+	switch (SSL_get_state(ssl)) {
+	case TLS_ST_SR_FINISHED:
+		if (c->auth == AK_PHA)
+			c->auth_done = 1;
+		break;
+	case TLS_ST_SR_KEY_UPDATE:
+		c->key_updates++;
+		break;
+	default:
+		break;
+	}
+}
+
+const char *const hs_fail_name[HF_COUNT] = {
+	[HF_TIMEOUT] = "timeout", [HF_CLOSED] = "closed",
+	[HF_NOT_TLS] = "not TLS", [HF_PROTOCOL] = "protocol version",
+	[HF_CIPHER] = "no common cipher", [HF_ALERT] = "client alert",
+	[HF_OTHER] = "other",
+};
+
+/* Sort a failed handshake into one of the status page's reasons. */
+static enum hs_fail
+hs_fail_reason(struct conn *c, int ret, const char **detail)
+{
+	unsigned long e = ERR_peek_last_error();
+	int err = SSL_get_error(c->ssl, ret);
+
+	*detail = e != 0 ? ERR_reason_error_string(e) : NULL;
+	if (e == 0)
+		return err == SSL_ERROR_SYSCALL || err == SSL_ERROR_ZERO_RETURN ?
+		    HF_CLOSED : HF_OTHER;
+	if (ERR_GET_LIB(e) != ERR_LIB_SSL)
+		return HF_OTHER;
+	switch (ERR_GET_REASON(e)) {
+	case SSL_R_UNEXPECTED_EOF_WHILE_READING:
+		return HF_CLOSED;
+	case SSL_R_HTTP_REQUEST:
+	case SSL_R_HTTPS_PROXY_REQUEST:
+	case SSL_R_WRONG_VERSION_NUMBER:
+	case SSL_R_UNKNOWN_PROTOCOL:
+	case SSL_R_PACKET_LENGTH_TOO_LONG:
+	case SSL_R_RECORD_LENGTH_MISMATCH:
+		return HF_NOT_TLS;
+	case SSL_R_UNSUPPORTED_PROTOCOL:
+	case SSL_R_VERSION_TOO_LOW:
+	case SSL_R_VERSION_TOO_HIGH:
+		return HF_PROTOCOL;
+	case SSL_R_NO_SHARED_CIPHER:
+	case SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM:
+	case SSL_R_NO_SHARED_GROUPS:
+	case SSL_R_NO_SUITABLE_KEY_SHARE:
+		return HF_CIPHER;
+	default:
+		return ERR_GET_REASON(e) >= SSL_AD_REASON_OFFSET ? HF_ALERT :
+		    HF_OTHER;
+	}
+}
+
+static void
+hs_failed(struct conn *c, enum hs_fail why, const char *detail)
+{
+	c->w->st->hs_failed[why]++;
+	log_debug("%s: handshake failed: %s%s%s", c->peer, hs_fail_name[why],
+	    detail != NULL ? ": " : "", detail != NULL ? detail : "");
 }
 
 /* ------------------------------------------------------------ waiting */
@@ -681,13 +749,15 @@ step_handshake(struct conn *c)
 		set_deadline(c, c->w->srv->cf->header_timeout);
 		return 1;
 	}
-	switch (ssl_wait(c, r)) {
-	case 1:
+	if (ssl_wait(c, r) == 1)
 		return 0;
-	default:
-		close_hard(c, NULL);    /* not TLS, or a failed handshake */
-		return -1;
+	{
+		const char *detail;
+		enum hs_fail why = hs_fail_reason(c, r, &detail);
+		hs_failed(c, why, detail);
 	}
+	close_hard(c, NULL);            /* not TLS, or a failed handshake */
+	return -1;
 }
 
 static int
@@ -928,6 +998,16 @@ conn_run(struct conn *c)
 			r = -1;
 			break;
 		}
+		if (r >= 0 && c->key_updates > MAX_KEY_UPDATES) {
+			static time_t last;
+			c->w->st->key_update_abuse++;
+			if (log_ratelimit(&last, 60))
+				log_notice("%s: closing: more than %d TLS 1.3 "
+				    "KeyUpdate messages", c->peer,
+				    MAX_KEY_UPDATES);
+			close_hard(c, NULL);
+			return;
+		}
 	} while (r == 1);
 	if (r < 0)
 		return;         /* freed */
@@ -970,7 +1050,8 @@ timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		conn_run(c);
 		return;
 	case CS_HANDSHAKE:
-		close_hard(c, "handshake timeout");
+		hs_failed(c, HF_TIMEOUT, NULL);
+		close_hard(c, NULL);
 		return;
 	case CS_AUTH:
 		close_hard(c, "no answer to the client certificate request");

@@ -12,6 +12,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -213,6 +214,14 @@ worker_run(struct server *srv, int slot)
 	}
 	if (drop_privileges(srv) != 0)
 		_exit(2);
+	/* A master killed with -9 cannot stop its workers: the kernel tells
+	 * them (set after dropping privileges, which clears it).  TERM means
+	 * a graceful stop, and the ports are free for a new master. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 ||
+	    getppid() != srv->master) {
+		log_err("worker: the master is gone; exiting");
+		_exit(0);
+	}
 
 	cache_set_stats(srv->cache, &W.st->cache);
 	cache_attach(srv->cache);
