@@ -312,7 +312,7 @@ db_open(struct cache *c, int mode, int *e, int *se)
 	}
 	db = gdbm_fd_open(fd, c->path, G(c)->block_size, mode | GDBM_NOLOCK |
 	    (c->o.use_mmap ? 0 : GDBM_NOMMAP) | GDBM_CLOEXEC |
-	    GDBM_CLOERROR | GDBM_XVERIFY, NULL);
+	    GDBM_CLOERROR, NULL);
 	if (db == NULL) {
 		*e = gdbm_errno;
 		*se = errno;
