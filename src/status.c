@@ -61,6 +61,8 @@ status_render(const struct server *srv, int json, char *out, size_t cap)
 		t.cache.expired += s->cache.expired;
 		t.cache.full += s->cache.full;
 		t.cache.errors += s->cache.errors;
+		t.cache.repairs += s->cache.repairs;
+		t.cache.evictions += s->cache.evictions;
 	}
 #define FIELDS(F) \
 	F("uptime", (unsigned long long)(time(NULL) - srv->started)) \
@@ -88,7 +90,9 @@ status_render(const struct server *srv, int json, char *out, size_t cap)
 	F("cache_removes", (unsigned long long)t.cache.removes) \
 	F("cache_expired", (unsigned long long)t.cache.expired) \
 	F("cache_full", (unsigned long long)t.cache.full) \
-	F("cache_errors", (unsigned long long)t.cache.errors)
+	F("cache_errors", (unsigned long long)t.cache.errors) \
+	F("cache_repairs", (unsigned long long)t.cache.repairs) \
+	F("cache_evictions", (unsigned long long)t.cache.evictions)
 
 	n = 0;
 #define TEXT(name, v) \
