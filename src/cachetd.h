@@ -276,6 +276,7 @@ struct server {
 };
 
 #define MAX_WORKERS 256
+#define WORKER_STOP_BOUND 10.0  /* seconds a stopping worker may take */
 
 /* worker.c */
 void             worker_run(struct server *, int slot)

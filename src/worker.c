@@ -21,7 +21,8 @@
 
 #include "cachetd.h"
 
-#define STOP_BOUND 10.0         /* seconds a stopping worker may take */
+#define ACCEPT_BATCH 32         /* accepts per readiness, then other work */
+#define PURGE_SLICE 0.002       /* seconds between purge slices */
 #define FULL_TICK  0.1          /* a full worker looks again this often */
 
 static struct worker W;
@@ -56,7 +57,7 @@ purge_check_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	if (full != last_full ? cache_purge_due(W.srv->cache, time(NULL)) :
 	    cache_purge_due_interval(W.srv->cache, time(NULL))) {
 		last_full = full;
-		ev_timer_set(&purge_step, 0., 0.002);
+		ev_timer_set(&purge_step, 0., PURGE_SLICE);
 		ev_timer_start(loop, &purge_step);
 	}
 }
@@ -143,7 +144,7 @@ accept_batch(struct worker *w, int lfd)
 	long limit = w->srv->cf->worker_connections;
 	int i;
 
-	for (i = 0; i < 32 && !w->stopping; i++) {
+	for (i = 0; i < ACCEPT_BATCH && !w->stopping; i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof ss;
 		int fd;
@@ -207,7 +208,7 @@ stop_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	(void)t;
 	(void)revents;
 	log_warn("worker stop: %zu connection(s) still open after %.0f s; "
-	    "closing them", W.nconns, STOP_BOUND);
+	    "closing them", W.nconns, WORKER_STOP_BOUND);
 	ev_break(loop, EVBREAK_ALL);
 }
 
@@ -233,7 +234,7 @@ term_cb(struct ev_loop *loop, ev_signal *s, int revents)
 		ev_break(loop, EVBREAK_ALL);
 		return;
 	}
-	ev_timer_init(&stop_timer, stop_timeout_cb, STOP_BOUND, 0.);
+	ev_timer_init(&stop_timer, stop_timeout_cb, WORKER_STOP_BOUND, 0.);
 	ev_timer_start(loop, &stop_timer);
 }
 
@@ -293,7 +294,7 @@ worker_run(struct server *srv, int slot)
 
 	W.loop = ev_default_loop(EVFLAG_AUTO);
 	ev_timer_init(&purge_check, purge_check_cb, 1., 1.);
-	ev_timer_init(&purge_step, purge_step_cb, 0., 0.002);
+	ev_timer_init(&purge_step, purge_step_cb, 0., PURGE_SLICE);
 	if (strcmp(cache_kind(srv->cache), "gdbm") == 0)
 		ev_timer_start(W.loop, &purge_check);
 	accept_w = calloc(srv->cf->nlisten, sizeof *accept_w);
