@@ -189,6 +189,8 @@ size_t           path_encode(const char *path, char *out, size_t outlen);
 /* Open rel beneath the root descriptor; symlinks may not leave it.  Returns
  * an fd (and its stat in *st) or -STATUS (403, 404, 500, 503). */
 int              path_open(int rootfd, const char *rel, struct stat *st);
+/* Tests: use the fallback walk as on a kernel without openat2. */
+void             path_open_force_walk(int on);
 
 /* ------------------------------------------------------------------ auth.c */
 
