@@ -113,6 +113,7 @@ start_auth(struct conn *c, const struct auth_policy *p, const char *path)
 	c->asked = 1;
 	c->auth_sent = 0;
 	c->auth_done = 0;
+	c->auth_discarded = 0;
 	c->state = CS_AUTH;
 	conn_deadline(c, c->w->srv->cf->handshake_timeout);
 	return 0;
@@ -121,13 +122,16 @@ start_auth(struct conn *c, const struct auth_policy *p, const char *path)
 /* May this connection see loc?  1: yes, serve.  0: an answer is on its
  * way (a certificate request was started, or 403). */
 int
-auth_request(struct conn *c, const struct location *loc, const char *path)
+auth_request(struct conn *c, const struct location *loc, const char *raw)
 {
+	char path[HTTP_MAX_LINE];       /* for the log: no control bytes */
 	const struct auth_policy *p = loc->policy;
 	enum auth_result r;
 
 	if (c->verified == p)
 		return 1;       /* this connection passed it already */
+	if (path_encode(raw, path, sizeof path) == 0)
+		snprintf(path, sizeof path, "(a long path)");
 	r = auth_check(p, c->ssl, c->subject, sizeof c->subject);
 	c->verify_res = verify_token[r];
 	if (r == AUTH_OK) {
@@ -182,9 +186,16 @@ auth_step(struct conn *c)
 		r = SSL_read(c->ssl, scratch, sizeof scratch);
 		if (r > 0) {
 			/* Application data inside the new handshake: sent
-			 * before the client knew of it.  Not served here. */
+			 * before the client knew of it.  Not served here,
+			 * and bounded, so a flood cannot hold the worker. */
 			c->close_after = 1;
 			c->keepalive = 0;
+			c->auth_discarded += (size_t)r;
+			if (c->auth_discarded > HTTP_MAX_BODY) {
+				conn_close(c, "too much data during a client "
+				    "certificate request");
+				return -1;
+			}
 			continue;
 		}
 		switch (conn_ssl_wait(c, r)) {

@@ -89,6 +89,7 @@ struct config {
 	int                 proto_max;
 	char               *ciphers;
 	char               *ciphersuites;
+	char               *groups;        /* key exchange groups */
 	char               *access_log;
 	char               *error_log;
 	char               *pid_file;

@@ -625,8 +625,9 @@ conn_drain_idle(struct worker *w, size_t n)
 	if (k > 0) {
 		w->st->drained += k;
 		if (log_ratelimit(&last, 60))
-			log_warn("worker-connections (%ld) reached: closing idle "
-			    "keep-alive connections to make room",
+			log_warn("worker full (worker-connections %ld, or out "
+			    "of descriptors): closing idle keep-alive "
+			    "connections to make room",
 			    w->srv->cf->worker_connections);
 	}
 	return k;

@@ -107,6 +107,11 @@ tls_ctx_new(const struct config *cf, struct cache *cache, char *err,
 		    "'%s'", cf->file, cf->ciphersuites);
 		goto fail;
 	}
+	if (SSL_CTX_set1_groups_list(ctx, cf->groups) != 1) {
+		snprintf(err, errlen, "%s: groups: no usable group in '%s'",
+		    cf->file, cf->groups);
+		goto fail;
+	}
 	for (i = 0; i < cf->ncerts; i++)
 		if (load_pair(ctx, cf, i, err, errlen) != 0)
 			goto fail;

@@ -20,6 +20,7 @@ AUTHCONF=(
 	'location "/secure/" {' 'verify-client = require' 'allow-subject = {"CN=alice,O=cachet demo"}' '}'
 	'location "/admin/" {' 'allow-subject = {"CN=bob,*"}' '}'
 	'location "/opt/" {' 'verify-client = optional' '}'
+	'location "/docs/index.html" {' 'verify-client = require' 'allow-subject = {"CN=alice,O=cachet demo"}' '}'
 	'location "/status" {' 'status = true' 'allow-address = {"127.0.0.1"}' '}'
 	'session-cache {' "store = \"gdbm:$T/sessions.db\"" '}'
 )
@@ -68,6 +69,18 @@ for sp in '/%73ecure/' '//secure/' '/./secure/' '/sub/../secure/' \
 	done
 	expect_match "alice reaches $sp" "$(cc alice --path-as-is "$(URL "$sp")")" "alice's secret"
 done
+# a location on the index file holds for the folder URL too (the index
+# path is routed again)
+mkdir -p "$T/site/docs"; echo "docs index" > "$T/site/docs/index.html"; chmod -R a+rX "$T/site/docs"
+for sp in /docs/ /docs/index.html '/docs/?x' '/docs//' /%64ocs/; do
+	expect_eq "index location: $sp without certificate" "$(C --path-as-is -o /dev/null -w '%{http_code}' "$(URL "$sp")")" 403
+	expect_eq "index location: $sp for alice" "$(cc alice --path-as-is "$(URL "$sp")")" "docs index"
+done
+# the path in the error log is escaped: no forged lines
+C -g --path-as-is -o /dev/null "$(URL '/secure/%0a2026-01-01T00:00:00Z%20[error]%201:%20FORGED%1b[31m')"
+expect_nomatch "no forged error-log line" "$(cat "$T/error.log")" "^2026-01-01T00:00:00Z"
+expect_match "the path is logged escaped" "$(cat "$T/error.log")" "403 for /secure/%0A2026-01-01T00%3A00%3A00Z%20%5Berror%5D%201%3A%20FORGED%1B%5B31m"
+
 # the status page too, whatever the spelling (allowed from 127.0.0.1 only:
 # served here, and its location is found through every spelling)
 for sp in '/%73tatus' '//status' '/./status' '/x/../status'; do

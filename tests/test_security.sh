@@ -45,6 +45,9 @@ for t in '//evil.example/x/..%2f..%2fsub' '//evil.example/../sub' \
 	esac
 done
 
+# a file named with a final slash is no file (as nginx)
+expect_eq "/hello.txt/ is 404" "$(status_of "$(URL /hello.txt/)")" 404
+
 # --- bytes that are not TLS: dropped, and the worker keeps serving
 out=$(python3 - "$PORT" <<'PY'
 import socket, sys
