@@ -6,8 +6,10 @@ client" probe run in its own process, and /proc readings of the workers.
 
 Both servers: 2 workers, the RSA-2048 certificate from certs/mkcerts,
 TLS 1.2 and 1.3, 127.0.0.1 on a free port, listen backlog 511, fd limit
-65536, handshake/header timeout 15 s, keep-alive timeout 15 s, send timeout
-30 s, no access log, workers run as nobody.  The session cache is GDBM on
+65536, handshake and header timeout 15 s (or as given: nginx's
+client_header_timeout runs from accept to the end of the request head and
+covers its TLS handshake; cachetd's handshake-timeout and header-timeout
+are set to the same value), keep-alive timeout 15 s, send timeout 30 s, no access log, workers run as nobody.  The session cache is GDBM on
 /dev/shm for cachetd and shared:SSL:10m for nginx (tickets off), or off for
 both (cache=False, used by the memory measurement).
 
@@ -115,15 +117,16 @@ class Lab:
             s.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def server(self, kind, wc, cache=True):
-        s = Server(self, kind, wc, cache)
+    def server(self, kind, wc, cache=True, timeout=TIMEOUT):
+        s = Server(self, kind, wc, cache, timeout=timeout)
         self.servers.append(s)
         return s
 
 
 class Server:
-    def __init__(self, lab, kind, wc, cache=True, workers=2):
+    def __init__(self, lab, kind, wc, cache=True, workers=2, timeout=TIMEOUT):
         self.lab, self.kind, self.wc, self.cache, self.workers = lab, kind, wc, cache, workers
+        self.timeout = timeout  # handshake and header timeout
         self.proc = None
         self.port = None
         self.known_workers = set()
@@ -149,7 +152,7 @@ http {{
 	{cache}
 	ssl_session_tickets off;
 	ssl_protocols TLSv1.2 TLSv1.3;
-	client_header_timeout {TIMEOUT};
+	client_header_timeout {int(self.timeout * 1000)}ms;
 	keepalive_timeout {TIMEOUT};
 	send_timeout 30;
 	client_body_temp_path {d}/nginx-tmp;
@@ -175,8 +178,8 @@ key = "{key}"
 protocols = {{"TLSv1.2", "TLSv1.3"}}
 access-log = "/dev/null"
 error-log = "{d}/cachetd-{self.port}.err"
-handshake-timeout = {TIMEOUT}
-header-timeout = {TIMEOUT}
+handshake-timeout = {self.timeout:g}
+header-timeout = {self.timeout:g}
 keepalive-timeout = {TIMEOUT}
 send-timeout = 30
 session-cache {{ store = "{store}" }}
@@ -190,12 +193,14 @@ location "/status" {{
         return conf
 
     def errlog(self):
-        p = os.path.join(self.lab.dir, "%s-%d.err" % (self.kind, self.port))
-        try:
-            with open(p) as f:
-                return f.read()
-        except OSError:
-            return ""
+        text = ""
+        for ext in (".err", ".stderr"):
+            try:
+                with open(os.path.join(self.lab.dir, "%s-%d%s" % (self.kind, self.port, ext))) as f:
+                    text += f.read()
+            except OSError:
+                pass
+        return text
 
     def start(self):
         self.port = free_port()
@@ -283,8 +288,12 @@ location "/status" {{
 
     def sockets(self):
         """Sockets the workers hold open (listening sockets included)."""
-        n = 0
+        return sum(self.sockets_per_worker())
+
+    def sockets_per_worker(self):
+        out = []
         for p in self.worker_pids():
+            n = 0
             try:
                 for fd in os.listdir("/proc/%d/fd" % p):
                     try:
@@ -294,7 +303,8 @@ location "/status" {{
                         pass
             except OSError:
                 pass
-        return n
+            out.append(n)
+        return out
 
     def status(self):
         """cachetd's status counters (JSON), or {} for nginx / on failure."""
