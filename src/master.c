@@ -37,7 +37,9 @@
 
 #include "cachetd.h"
 
-#define MASTER_STOP_BOUND 12    /* seconds; workers take at most 10 */
+#define LISTEN_BACKLOG 511      /* as nginx and Apache */
+/* The master waits a little longer than a worker's own bound. */
+#define MASTER_STOP_BOUND (WORKER_STOP_BOUND + 2)
 
 struct child {
 	pid_t   pid;
@@ -117,7 +119,7 @@ bind_one(const struct config *cf, const struct listen_addr *la, char *err,
 	if (la->ss.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
 	if (bind(fd, (const struct sockaddr *)&la->ss, la->sslen) != 0 ||
-	    listen(fd, 511) != 0)
+	    listen(fd, LISTEN_BACKLOG) != 0)
 		goto fail;
 	if (getsockname(fd, (struct sockaddr *)&got, &gl) == 0) {
 		addr_text(&got, text, sizeof text);
@@ -228,6 +230,7 @@ server_build(struct config *cf, struct server *old, int bind_now, char *err,
 	s->gid = (gid_t)-1;
 	s->stats = stats;
 	s->started = old != NULL ? old->started : time(NULL);
+	s->master = getpid();
 
 	fd = open(cf->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
@@ -442,6 +445,7 @@ open_error_log(const struct config *cf, uid_t uid, gid_t gid, char *err,
 {
 	int fd;
 
+	log_set_level(cf->log_level);
 	if (cf->error_log == NULL) {
 		if (log_fd() != 2) {
 			close(log_fd());

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,13 +29,35 @@ status_allowed(const struct location *loc, const char *peer)
 	return 0;
 }
 
+/* Append to out (cap bytes, n used); a line that does not fit is left
+ * out whole and nothing after it is written.  Returns the new length, or
+ * cap once full. */
+static size_t __attribute__((format(printf, 4, 5)))
+put(char *out, size_t cap, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+	int m;
+
+	if (n >= cap)
+		return n;               /* full already */
+	va_start(ap, fmt);
+	m = vsnprintf(out + n, cap - n, fmt, ap);
+	va_end(ap);
+	if (m < 0 || (size_t)m >= cap - n) {
+		out[n] = '\0';
+		return cap;             /* full: later lines are dropped */
+	}
+	return n + (size_t)m;
+}
+
 size_t
 status_render(const struct server *srv, int json, char *out, size_t cap)
 {
 	struct worker_stats t;
 	const struct worker_stats *s;
 	long workers = 0;
-	int i, n;
+	size_t n;
+	int i, k;
 
 	memset(&t, 0, sizeof t);
 	for (i = 0; i < MAX_WORKERS; i++) {
@@ -49,6 +72,9 @@ status_render(const struct server *srv, int json, char *out, size_t cap)
 		t.renegotiations += s->renegotiations;
 		t.pha += s->pha;
 		t.drained += s->drained;
+		t.key_update_abuse += s->key_update_abuse;
+		for (k = 0; k < HF_COUNT; k++)
+			t.hs_failed[k] += s->hs_failed[k];
 		t.refused += s->refused;
 		t.cache.hits += s->cache.hits;
 		t.cache.misses += s->cache.misses;
@@ -58,6 +84,8 @@ status_render(const struct server *srv, int json, char *out, size_t cap)
 		t.cache.expired += s->cache.expired;
 		t.cache.full += s->cache.full;
 		t.cache.errors += s->cache.errors;
+		t.cache.repairs += s->cache.repairs;
+		t.cache.evictions += s->cache.evictions;
 	}
 #define FIELDS(F) \
 	F("uptime", (unsigned long long)(time(NULL) - srv->started)) \
@@ -66,8 +94,16 @@ status_render(const struct server *srv, int json, char *out, size_t cap)
 	F("requests", (unsigned long long)t.requests) \
 	F("connections_drained", (unsigned long long)t.drained) \
 	F("connections_refused", (unsigned long long)t.refused) \
+	F("key_update_limit", (unsigned long long)t.key_update_abuse) \
 	F("handshakes_full", (unsigned long long)t.handshakes_full) \
 	F("handshakes_resumed", (unsigned long long)t.handshakes_resumed) \
+	F("handshakes_failed_timeout", (unsigned long long)t.hs_failed[HF_TIMEOUT]) \
+	F("handshakes_failed_closed", (unsigned long long)t.hs_failed[HF_CLOSED]) \
+	F("handshakes_failed_not_tls", (unsigned long long)t.hs_failed[HF_NOT_TLS]) \
+	F("handshakes_failed_protocol", (unsigned long long)t.hs_failed[HF_PROTOCOL]) \
+	F("handshakes_failed_cipher", (unsigned long long)t.hs_failed[HF_CIPHER]) \
+	F("handshakes_failed_alert", (unsigned long long)t.hs_failed[HF_ALERT]) \
+	F("handshakes_failed_other", (unsigned long long)t.hs_failed[HF_OTHER]) \
 	F("renegotiations", (unsigned long long)t.renegotiations) \
 	F("post_handshake_auth", (unsigned long long)t.pha) \
 	F("cache_hits", (unsigned long long)t.cache.hits) \
@@ -77,23 +113,27 @@ status_render(const struct server *srv, int json, char *out, size_t cap)
 	F("cache_removes", (unsigned long long)t.cache.removes) \
 	F("cache_expired", (unsigned long long)t.cache.expired) \
 	F("cache_full", (unsigned long long)t.cache.full) \
-	F("cache_errors", (unsigned long long)t.cache.errors)
+	F("cache_errors", (unsigned long long)t.cache.errors) \
+	F("cache_repairs", (unsigned long long)t.cache.repairs) \
+	F("cache_evictions", (unsigned long long)t.cache.evictions)
 
 	n = 0;
+	if (cap == 0)
+		return 0;
+	out[0] = '\0';
 #define TEXT(name, v) \
-	n += snprintf(out + n, cap - (size_t)n, "%s: %llu\n", name, v);
+	n = put(out, cap, n, "%s: %llu\n", name, v);
 #define JSON(name, v) \
-	n += snprintf(out + n, cap - (size_t)n, "%s\"%s\": %llu", \
-	    n > 1 ? ", " : "", name, v);
+	n = put(out, cap, n, "%s\"%s\": %llu", n > 1 ? ", " : "", name, v);
 	if (json) {
-		n += snprintf(out + n, cap, "{");
+		n = put(out, cap, n, "{");
 		FIELDS(JSON)
-		n += snprintf(out + n, cap - (size_t)n, ", \"cache_store\": "
-		    "\"%s\"}\n", cache_kind(srv->cache));
+		n = put(out, cap, n, ", \"cache_store\": \"%s\"}\n",
+		    cache_kind(srv->cache));
 	} else {
 		FIELDS(TEXT)
-		n += snprintf(out + n, cap - (size_t)n, "cache_store: %s\n",
+		n = put(out, cap, n, "cache_store: %s\n",
 		    cache_kind(srv->cache));
 	}
-	return (size_t)n < cap ? (size_t)n : cap - 1;
+	return n >= cap ? strlen(out) : n;
 }
