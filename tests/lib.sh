@@ -98,6 +98,10 @@ CONF
 	for line in "$@"; do printf '%s\n' "$line" >> "$f"; done
 }
 
+# line_of FILE TEXT: the number of the last line of FILE that is TEXT
+# (what a config error must name, however many lines write_conf wrote).
+line_of() { grep -nFx -- "$2" "$1" | tail -n 1 | cut -d: -f1; }
+
 # start_cachetd CONF: start in the background, set PORT and MASTER.
 start_cachetd() {
 	local conf=$1
