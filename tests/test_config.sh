@@ -33,6 +33,11 @@ write_conf "$T/noroot.conf" 'root = "nowhere"'
 out=$("$CACHETD" -t -c "$T/noroot.conf" 2>&1)
 expect_match "missing root named" "$out" "noroot.conf:$(line_of "$T/noroot.conf" 'root = "nowhere"'): root '$T/nowhere': No such file"
 
+# comment lines before a directive do not shift the line named
+write_conf "$T/comment.conf" '# one comment' '# and another' 'workers = 0'
+out=$("$CACHETD" -t -c "$T/comment.conf" 2>&1)
+expect_match "after comment lines: the right line named" "$out" "comment.conf:$(line_of "$T/comment.conf" 'workers = 0'): workers: must be at least 1"
+
 write_conf "$T/cipher.conf" 'ciphers = "NOT-A-CIPHER"'
 out=$("$CACHETD" -t -c "$T/cipher.conf" 2>&1)
 expect_match "bad cipher list named" "$out" "ciphers: no usable cipher"
