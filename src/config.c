@@ -197,6 +197,24 @@ v_positive(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* A reload runs two generations side by side, each in its own slots of
+ * the shared statistics: one generation may use half of them. */
+static int
+v_workers(cfg_t *cfg, cfg_opt_t *opt)
+{
+	long v = cfg_opt_getnint(opt, 0);
+
+	if (v_positive(cfg, opt) != 0)
+		return -1;
+	if (v > MAX_WORKERS / 2) {
+		cfg_error(cfg, "workers: at most %d (a reload runs two "
+		    "generations of workers side by side), not %ld",
+		    MAX_WORKERS / 2, v);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 v_timeout(cfg_t *cfg, cfg_opt_t *opt)
 {
@@ -687,7 +705,7 @@ config_load(const char *file, char *err, size_t errlen)
 	cfg = cfg_init(top_opts, CFGF_NONE);
 	cfg_set_error_function(cfg, errfunc);
 	cfg_set_validate_func(cfg, "listen", v_listen);
-	cfg_set_validate_func(cfg, "workers", v_positive);
+	cfg_set_validate_func(cfg, "workers", v_workers);
 	cfg_set_validate_func(cfg, "worker-connections", v_positive);
 	cfg_set_validate_func(cfg, "protocols", v_protocol);
 	cfg_set_validate_func(cfg, "handshake-timeout", v_timeout);

@@ -126,3 +126,48 @@ fail:
 	SSL_CTX_free(ctx);
 	return NULL;
 }
+
+const char *const hs_fail_name[HF_COUNT] = {
+	[HF_TIMEOUT] = "timeout", [HF_CLOSED] = "closed",
+	[HF_NOT_TLS] = "not TLS", [HF_PROTOCOL] = "protocol version",
+	[HF_CIPHER] = "no common cipher", [HF_ALERT] = "client alert",
+	[HF_OTHER] = "other",
+};
+
+/* Sort a failed handshake into one of the status page's reasons. */
+enum hs_fail
+tls_fail_reason(SSL *ssl, int ret, const char **detail)
+{
+	unsigned long e = ERR_peek_last_error();
+	int err = SSL_get_error(ssl, ret);
+
+	*detail = e != 0 ? ERR_reason_error_string(e) : NULL;
+	if (e == 0)
+		return err == SSL_ERROR_SYSCALL || err == SSL_ERROR_ZERO_RETURN ?
+		    HF_CLOSED : HF_OTHER;
+	if (ERR_GET_LIB(e) != ERR_LIB_SSL)
+		return HF_OTHER;
+	switch (ERR_GET_REASON(e)) {
+	case SSL_R_UNEXPECTED_EOF_WHILE_READING:
+		return HF_CLOSED;
+	case SSL_R_HTTP_REQUEST:
+	case SSL_R_HTTPS_PROXY_REQUEST:
+	case SSL_R_WRONG_VERSION_NUMBER:
+	case SSL_R_UNKNOWN_PROTOCOL:
+	case SSL_R_PACKET_LENGTH_TOO_LONG:
+	case SSL_R_RECORD_LENGTH_MISMATCH:
+		return HF_NOT_TLS;
+	case SSL_R_UNSUPPORTED_PROTOCOL:
+	case SSL_R_VERSION_TOO_LOW:
+	case SSL_R_VERSION_TOO_HIGH:
+		return HF_PROTOCOL;
+	case SSL_R_NO_SHARED_CIPHER:
+	case SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM:
+	case SSL_R_NO_SHARED_GROUPS:
+	case SSL_R_NO_SUITABLE_KEY_SHARE:
+		return HF_CIPHER;
+	default:
+		return ERR_GET_REASON(e) >= SSL_AD_REASON_OFFSET ? HF_ALERT :
+		    HF_OTHER;
+	}
+}
