@@ -41,11 +41,13 @@ auth_identity(struct conn *c)
 }
 
 static const char pha_missing[] =
-    "This page needs a client certificate, and this TLS 1.3 connection "
-    "cannot ask for one: the client did not offer post-handshake "
-    "authentication. Use a client that supports TLS 1.3 post-handshake "
-    "authentication (curl; openssl s_client -enable_pha; Python with "
-    "post_handshake_auth = True) or connect with TLS 1.2.";
+    "This page needs a client certificate, and this connection cannot ask "
+    "your browser or program for one: it uses TLS 1.3 without "
+    "post-handshake authentication, which no browser offers. The site's "
+    "administrator can let such clients in through TLS 1.2 (directive "
+    "tls13-without-pha = tls1.2). Programs such as curl, openssl s_client "
+    "-enable_pha or Python with post_handshake_auth = True are asked for a "
+    "certificate over TLS 1.3 as they are.";
 
 static void
 auth_refused(struct conn *c, const char *path, const char *why,
@@ -79,9 +81,18 @@ start_auth(struct conn *c, const struct auth_policy *p, const char *path)
 	auth_prepare(p, c->ssl);
 	if (tls13) {
 		if (SSL_verify_client_post_handshake(c->ssl) != 1) {
+			const struct config *cf = c->w->srv->cf;
 			ERR_clear_error();
-			auth_refused(c, path, "client did not offer TLS 1.3 "
-			    "post-handshake authentication", pha_missing);
+			auth_refused(c, path, cf->proto_min > TLS1_2_VERSION ?
+			    "client did not offer TLS 1.3 post-handshake "
+			    "authentication (protocols allows TLS 1.3 only, "
+			    "so browsers cannot be asked)" :
+			    cf->tls13_without_pha == PHA_REFUSE ? "client did "
+			    "not offer TLS 1.3 post-handshake authentication "
+			    "(tls13-without-pha = refuse; tls1.2 would let "
+			    "browsers in through renegotiation)" : "client did "
+			    "not offer TLS 1.3 post-handshake authentication, "
+			    "nor TLS 1.2", pha_missing);
 			return -1;
 		}
 		c->auth = AK_PHA;
@@ -113,6 +124,7 @@ start_auth(struct conn *c, const struct auth_policy *p, const char *path)
 	c->asked = 1;
 	c->auth_sent = 0;
 	c->auth_done = 0;
+	c->auth_discarded = 0;
 	c->state = CS_AUTH;
 	conn_deadline(c, c->w->srv->cf->handshake_timeout);
 	return 0;
@@ -121,13 +133,16 @@ start_auth(struct conn *c, const struct auth_policy *p, const char *path)
 /* May this connection see loc?  1: yes, serve.  0: an answer is on its
  * way (a certificate request was started, or 403). */
 int
-auth_request(struct conn *c, const struct location *loc, const char *path)
+auth_request(struct conn *c, const struct location *loc, const char *raw)
 {
+	char path[HTTP_MAX_LINE];       /* for the log: no control bytes */
 	const struct auth_policy *p = loc->policy;
 	enum auth_result r;
 
 	if (c->verified == p)
 		return 1;       /* this connection passed it already */
+	if (path_encode(raw, path, sizeof path) == 0)
+		snprintf(path, sizeof path, "(a long path)");
 	r = auth_check(p, c->ssl, c->subject, sizeof c->subject);
 	c->verify_res = verify_token[r];
 	if (r == AUTH_OK) {
@@ -182,9 +197,16 @@ auth_step(struct conn *c)
 		r = SSL_read(c->ssl, scratch, sizeof scratch);
 		if (r > 0) {
 			/* Application data inside the new handshake: sent
-			 * before the client knew of it.  Not served here. */
+			 * before the client knew of it.  Not served here,
+			 * and bounded, so a flood cannot hold the worker. */
 			c->close_after = 1;
 			c->keepalive = 0;
+			c->auth_discarded += (size_t)r;
+			if (c->auth_discarded > HTTP_MAX_BODY) {
+				conn_close(c, "too much data during a client "
+				    "certificate request");
+				return -1;
+			}
 			continue;
 		}
 		switch (conn_ssl_wait(c, r)) {

@@ -61,6 +61,7 @@ struct conn {
 	unsigned            auth_rounds;
 	unsigned            key_updates;   /* KeyUpdate messages received */
 	int                 close_after;   /* requests were dropped: close */
+	size_t              auth_discarded; /* bytes dropped during CS_AUTH */
 	const struct auth_policy *verified; /* policy the peer satisfied */
 	char                subject[256];
 	const char         *verify_res;    /* for the access log */

@@ -188,6 +188,25 @@ serve_head(struct conn *c)
 	serve_request(c);
 }
 
+/* The decisions one canonical path brings: its location's status page,
+ * or its access policy.  1: go on and serve the file; 0: answered (the
+ * status page, a 403) or a certificate request is under way. */
+static int
+route(struct conn *c, const char *path)
+{
+	const struct location *loc = config_location(c->w->srv->cf, path);
+
+	if (loc == NULL)
+		return 1;
+	if (loc->status) {
+		serve_status(c, loc);
+		return 0;
+	}
+	if (auth_needs_cert(&loc->acc) && !auth_request(c, loc, path))
+		return 0;
+	return 1;
+}
+
 /* Build the response for a complete, understood request.  Every decision
  * below is made on the canonical path (path_canonical), the same one the
  * file is opened by. */
@@ -195,8 +214,8 @@ void
 serve_request(struct conn *c)
 {
 	char rel[PATH_MAX], path[PATH_MAX + 2], idx[PATH_MAX + 256];
+	char ipath[sizeof idx + 1];
 	const struct config *cf = c->w->srv->cf;
-	const struct location *loc;
 	struct stat st;
 	int rc, slash, fd;
 
@@ -212,17 +231,16 @@ serve_request(struct conn *c)
 		serve_error(c, -rc, NULL, NULL);
 		return;
 	}
-	loc = config_location(cf, path);
-	if (loc != NULL && loc->status) {
-		serve_status(c, loc);
+	if (!route(c, path))
 		return;
-	}
-	if (loc != NULL && auth_needs_cert(&loc->acc) &&
-	    !auth_request(c, loc, path))
-		return;         /* asking, or answered 403 */
 	fd = path_open(c->w->rootfd, rel, &st);
 	if (fd < 0) {
 		serve_error(c, -fd, NULL, NULL);
+		return;
+	}
+	if (S_ISREG(st.st_mode) && slash) {
+		close(fd);      /* "file.txt/" names no file */
+		serve_error(c, 404, NULL, NULL);
 		return;
 	}
 	if (S_ISDIR(st.st_mode)) {
@@ -245,6 +263,12 @@ serve_request(struct conn *c)
 		}
 		snprintf(idx, sizeof idx, "%s%s%s", rel, rel[0] ? "/" : "",
 		    cf->index);
+		/* The index is a file of its own: its path is routed again,
+		 * as nginx's internal redirect and Apache's subrequest do,
+		 * so a location on ".../index.html" holds for ".../". */
+		snprintf(ipath, sizeof ipath, "/%s", idx);
+		if (!route(c, ipath))
+			return;
 		fd = path_open(c->w->rootfd, idx, &st);
 		if (fd == -404) {
 			serve_error(c, 403, NULL, "No index and no listing.");

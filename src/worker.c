@@ -149,7 +149,9 @@ accept_batch(struct worker *w, int lfd)
 		socklen_t sl = sizeof ss;
 		int fd;
 
-		if ((long)w->nconns >= limit && conn_drain_idle(w, 1) == 0) {
+		/* Full with nothing idle: leave the client to a worker with
+		 * room (resume_cb refuses it if none takes it). */
+		if ((long)w->nconns >= limit && w->idle_head == NULL) {
 			pause_accept(w, 1);
 			return;
 		}
@@ -168,6 +170,17 @@ accept_batch(struct worker *w, int lfd)
 				if (conn_drain_idle(w, 8) == 0)
 					pause_accept(w, 1);
 			}
+			return;
+		}
+		/* Make room only for a client that is really here.  Like
+		 * nginx, start closing idle connections a little before the
+		 * limit, so that a flood of silent ones cannot fill it. */
+		if ((long)w->nconns >= limit - limit / 16)
+			conn_drain_idle(w, 1);
+		if ((long)w->nconns >= limit && conn_drain_idle(w, 1) == 0) {
+			close(fd);      /* the idle ones turned out busy */
+			w->st->refused++;
+			pause_accept(w, 1);
 			return;
 		}
 		if (conn_new(w, fd, &ss) != 0)
