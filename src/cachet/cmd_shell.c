@@ -34,6 +34,22 @@
 #define SHUT_WAIT 5             /* seconds to wait for the server's close */
 #define HS_WAIT   30            /* seconds for the handshake */
 
+/* What one pass of the loop decided. */
+enum { GO_ON = -1 };            /* else: the exit code */
+
+struct shell {
+	SSL        *ssl;
+	int         fd;
+	const char *what;       /* host:port, for messages */
+	int         crlf, verbose;
+	char        tx[TX_SIZE];    /* stdin, CRLF-expanded, to the server */
+	size_t      txlen, txoff;
+	int         stdin_eof;
+	int         read_wants_write, write_wants_read;
+	enum { SHUT_NO, SHUT_SEND, SHUT_SENT } shut;
+	time_t      deadline;   /* for the server's close, once SHUT_SENT */
+};
+
 static void
 usage(FILE *f)
 {
@@ -49,8 +65,7 @@ out_all(const char *p, size_t n)
 		ssize_t w = write(1, p, n);
 		if (w < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
-				struct pollfd pf = { 1, POLLOUT, 0 };
-				poll(&pf, 1, 1000);
+				client_wait(1, POLLOUT, 1000);
 				continue;
 			}
 			return -1;
@@ -69,35 +84,147 @@ ms_left(time_t deadline)
 	return ms > 0 ? ms : 0;
 }
 
-/* Non-blocking handshake under poll, bounded. */
+/* SSL_read returned r <= 0: GO_ON, or how the session ended. */
 static int
-handshake(SSL *ssl, int fd, const char *what)
+read_ended(struct shell *sh, int r)
 {
-	time_t deadline = time(NULL) + HS_WAIT;
+	short ev = 0;
 
-	for (;;) {
-		int r = SSL_connect(ssl), e;
-		struct pollfd pf = { fd, 0, 0 };
-
-		if (r == 1)
-			return 0;
-		e = SSL_get_error(ssl, r);
-		if (e == SSL_ERROR_WANT_READ)
-			pf.events = POLLIN;
-		else if (e == SSL_ERROR_WANT_WRITE)
-			pf.events = POLLOUT;
-		else
-			return client_handshake_error(ssl, what, r);
-		if (poll(&pf, 1, (int)ms_left(deadline)) <= 0) {
-			fprintf(stderr, "cachet shell: %s: handshake timed out\n",
-			    what);
-			return EX_HANDSHAKE;
-		}
+	switch (client_io(sh->ssl, r, &ev)) {
+	case CIO_WANT:
+		sh->read_wants_write = ev == POLLOUT;
+		return GO_ON;
+	case CIO_CLOSED:
+		if (sh->shut != SHUT_SENT)
+			SSL_shutdown(sh->ssl);
+		return EX_OK;
+	case CIO_PREMATURE:
+		fprintf(stderr, "cachet shell: %s: premature close (no "
+		    "close_notify)\n", sh->what);
+		return EX_OK;
+	default:
+		fprintf(stderr, "cachet shell: %s: %s\n", sh->what,
+		    client_ssl_err());
+		return EX_IO;
 	}
 }
 
-int
-cmd_shell(int argc, char **argv)
+/* Server -> stdout, until OpenSSL wants the socket again: SSL_read hands
+ * out what it already decrypted (SSL_pending) before it asks the socket,
+ * so nothing is left behind that poll() would not announce. */
+static int
+from_server(struct shell *sh)
+{
+	char rx[16384];
+	int r;
+
+	sh->read_wants_write = 0;
+	while ((r = SSL_read(sh->ssl, rx, sizeof rx)) > 0)
+		if (out_all(rx, (size_t)r) != 0)
+			return EX_IO;
+	return read_ended(sh, r);
+}
+
+/* The buffered input -> server, as much as OpenSSL takes. */
+static int
+to_server(struct shell *sh)
+{
+	short ev = 0;
+	int r = SSL_write(sh->ssl, sh->tx + sh->txoff,
+	    (int)(sh->txlen - sh->txoff));
+
+	sh->write_wants_read = 0;
+	if (r > 0) {
+		sh->txoff += (size_t)r;
+		if (sh->txoff == sh->txlen)
+			sh->txlen = sh->txoff = 0;
+		return GO_ON;
+	}
+	if (client_io(sh->ssl, r, &ev) == CIO_WANT) {
+		sh->write_wants_read = ev == POLLIN;
+		return GO_ON;
+	}
+	fprintf(stderr, "cachet shell: %s: write failed\n", sh->what);
+	return EX_IO;
+}
+
+/* stdin -> buffer (only called when the buffer is empty). */
+static void
+from_stdin(struct shell *sh)
+{
+	char raw[TX_SIZE / 2];
+	ssize_t r = read(0, raw, sizeof raw), i;
+
+	if (r <= 0) {
+		if (r == 0 || (errno != EINTR && errno != EAGAIN))
+			sh->stdin_eof = 1;
+		return;
+	}
+	for (i = 0; i < r; i++) {
+		if (sh->crlf && raw[i] == '\n')
+			sh->tx[sh->txlen++] = '\r';
+		sh->tx[sh->txlen++] = raw[i];
+	}
+}
+
+/* Input over and sent: close_notify once, then wait for the server. */
+static void
+shutdown_step(struct shell *sh)
+{
+	int r;
+
+	if (sh->stdin_eof && sh->txlen == 0 && sh->shut == SHUT_NO)
+		sh->shut = SHUT_SEND;
+	if (sh->shut != SHUT_SEND)
+		return;
+	r = SSL_shutdown(sh->ssl);
+	if (r >= 0 || (SSL_get_error(sh->ssl, r) != SSL_ERROR_WANT_WRITE &&
+	    SSL_get_error(sh->ssl, r) != SSL_ERROR_WANT_READ)) {
+		sh->shut = SHUT_SENT;
+		sh->deadline = time(NULL) + SHUT_WAIT;
+		ERR_clear_error();
+	}
+}
+
+/* One poll() and what it allows: GO_ON or the exit code. */
+static int
+shell_step(struct shell *sh)
+{
+	struct pollfd pf[2] = { { -1, POLLIN, 0 }, { sh->fd, POLLIN, 0 } };
+	int n, rd, wr, rc;
+
+	pf[0].fd = !sh->stdin_eof && sh->txlen == 0 ? 0 : -1;
+	if ((sh->txlen > 0 && !sh->write_wants_read) || sh->read_wants_write ||
+	    sh->shut == SHUT_SEND)
+		pf[1].events |= POLLOUT;
+	n = poll(pf, 2, sh->shut == SHUT_SENT ? (int)ms_left(sh->deadline) : -1);
+	if (n < 0)
+		return errno == EINTR ? GO_ON : EX_IO;
+	if (n == 0 && sh->shut == SHUT_SENT) {
+		if (sh->verbose)
+			fprintf(stderr, "* the server did not close in %d s: "
+			    "leaving\n", SHUT_WAIT);
+		return EX_OK;
+	}
+	rd = (pf[1].revents & (POLLIN | POLLHUP | POLLERR)) != 0;
+	wr = (pf[1].revents & POLLOUT) != 0;
+	if ((rd && !sh->read_wants_write) || (sh->read_wants_write && wr))
+		if ((rc = from_server(sh)) != GO_ON)
+			return rc;
+	if (sh->txlen > sh->txoff && ((wr && !sh->write_wants_read) ||
+	    (sh->write_wants_read && rd)))
+		if ((rc = to_server(sh)) != GO_ON)
+			return rc;
+	if (pf[0].fd >= 0 && (pf[0].revents & (POLLIN | POLLHUP | POLLERR)))
+		from_stdin(sh);
+	shutdown_step(sh);
+	return GO_ON;
+}
+
+/* Options and HOST:PORT: GO_ON, or the exit code. */
+static int
+shell_args(int argc, char **argv, struct client_opts *co, int *crlf,
+    char *host, size_t hl, char *port, size_t pl)
 {
 	static const struct option own[] = {
 		{ "crlf", no_argument, NULL, OPT_FIRST_OWN },
@@ -105,206 +232,68 @@ cmd_shell(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct option *opts = client_merge_opts(own);
-	struct client_opts co;
-	struct client_conn cc;
-	char host[256], port[16], err[512], what[300];
-	char tx[TX_SIZE], raw[TX_SIZE / 2], rx[16384];
-	size_t txlen = 0, txoff = 0;
-	int crlf = 0, c, fd, rc;
-	int stdin_eof = 0, read_wants_write = 0, write_wants_read = 0;
-	int shut_state = 0;     /* 0 no, 1 to send, 2 sent */
-	time_t deadline = 0;
-	SSL_CTX *ctx;
-	SSL *ssl;
+	int c, rc = GO_ON;
 
-	memset(&co, 0, sizeof co);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "kvh", opts, NULL)) != -1) {
-		if (client_opt(&co, c, optarg))
+	while (rc == GO_ON && (c = getopt_long(argc, argv, "kvh", opts,
+	    NULL)) != -1) {
+		if (client_opt(co, c, optarg))
 			continue;
 		switch (c) {
-		case OPT_FIRST_OWN: crlf = 1; break;
-		case 'h': usage(stdout); free(opts); return EX_OK;
-		default: usage(stderr); free(opts); return EX_USAGE;
+		case OPT_FIRST_OWN: *crlf = 1; break;
+		case 'h': usage(stdout); rc = EX_OK; break;
+		default: usage(stderr); rc = EX_USAGE; break;
 		}
 	}
 	free(opts);
-	if (optind != argc - 1 || client_split_hostport(argv[optind], host,
-	    sizeof host, port, sizeof port, "443") != 0) {
+	if (rc == GO_ON && (optind != argc - 1 || client_split_hostport(
+	    argv[optind], host, hl, port, pl, "443") != 0)) {
 		usage(stderr);
-		return EX_USAGE;
+		rc = EX_USAGE;
 	}
+	return rc;
+}
+
+int
+cmd_shell(int argc, char **argv)
+{
+	static struct shell sh;         /* 32 kB buffer: not on the stack */
+	struct client_opts co;
+	struct client_conn cc;
+	char host[256], port[16], err[512], what[300];
+	SSL_CTX *ctx;
+	int rc;
+
+	memset(&co, 0, sizeof co);
+	memset(&sh, 0, sizeof sh);
+	if ((rc = shell_args(argc, argv, &co, &sh.crlf, host, sizeof host,
+	    port, sizeof port)) != GO_ON)
+		return rc;
 	snprintf(what, sizeof what, "%s:%s", host, port);
+	sh.what = what;
+	sh.verbose = co.verbose;
 	signal(SIGPIPE, SIG_IGN);
 	if ((ctx = client_ctx_new(&co, err, sizeof err)) == NULL) {
 		fprintf(stderr, "cachet shell: %s\n", err);
 		return EX_USAGE;
 	}
-	if ((fd = client_connect(host, port, err, sizeof err)) < 0) {
+	if ((sh.fd = client_connect(host, port, err, sizeof err)) < 0) {
 		fprintf(stderr, "cachet shell: %s\n", err);
 		SSL_CTX_free(ctx);
 		return EX_CONNECT;
 	}
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-	ssl = client_ssl_new(ctx, fd, host, &co, &cc);
-	if ((rc = handshake(ssl, fd, what)) != 0)
-		goto done;
-	cc.handshaken = 1;
-	if (co.verbose)
-		client_summary(ssl, &cc);
-
-	for (;;) {
-		struct pollfd pf[2];
-		int sock_r, sock_w, n;
-
-		pf[0].fd = !stdin_eof && txlen == 0 ? 0 : -1;
-		pf[0].events = POLLIN;
-		pf[1].fd = fd;
-		pf[1].events = POLLIN;
-		if ((txlen > 0 && !write_wants_read) || read_wants_write ||
-		    shut_state == 1)
-			pf[1].events |= POLLOUT;
-		pf[0].revents = pf[1].revents = 0;
-		n = poll(pf, 2, shut_state == 2 ? (int)ms_left(deadline) : -1);
-		if (n < 0 && errno != EINTR) {
-			rc = EX_IO;
-			break;
-		}
-		if (shut_state == 2 && n == 0) {
-			if (co.verbose)
-				fprintf(stderr, "* the server did not close in "
-				    "%d s: leaving\n", SHUT_WAIT);
-			rc = EX_OK;
-			break;
-		}
-		sock_r = (pf[1].revents & (POLLIN | POLLHUP | POLLERR)) != 0;
-		sock_w = (pf[1].revents & POLLOUT) != 0;
-
-		/* server -> stdout, draining what OpenSSL holds */
-		if ((sock_r && !read_wants_write) || (read_wants_write &&
-		    sock_w)) {
-			int end = 0;
-			read_wants_write = 0;
-			do {
-				int r = SSL_read(ssl, rx, sizeof rx);
-				if (r > 0) {
-					if (out_all(rx, (size_t)r) != 0) {
-						rc = EX_IO;
-						end = 2;
-					}
-					continue;
-				}
-				switch (SSL_get_error(ssl, r)) {
-				case SSL_ERROR_WANT_READ:
-					break;
-				case SSL_ERROR_WANT_WRITE:
-					read_wants_write = 1;
-					break;
-				case SSL_ERROR_ZERO_RETURN:
-					if (shut_state < 2)
-						SSL_shutdown(ssl);
-					end = 1;
-					break;
-				case SSL_ERROR_SYSCALL:
-				case SSL_ERROR_SSL:
-					if (ERR_peek_error() == 0 ||
-					    ERR_GET_REASON(ERR_peek_last_error())
-					    == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
-						ERR_clear_error();
-						fprintf(stderr, "cachet shell: "
-						    "%s: premature close (no "
-						    "close_notify)\n", what);
-						end = 1;
-						break;
-					}
-					/* FALLTHROUGH */
-				default:
-					fprintf(stderr, "cachet shell: %s: %s\n",
-					    what, ERR_reason_error_string(
-					    ERR_peek_last_error()) ?
-					    ERR_reason_error_string(
-					    ERR_peek_last_error()) : "read error");
-					rc = EX_IO;
-					end = 2;
-					break;
-				}
-				break;
-			} while (!end);
-			/* the do-loop above leaves on WANT_*; anything still
-			 * decrypted is read before polling again */
-			while (!end && SSL_pending(ssl) > 0) {
-				int r = SSL_read(ssl, rx, sizeof rx);
-				if (r <= 0)
-					break;
-				if (out_all(rx, (size_t)r) != 0) {
-					rc = EX_IO;
-					end = 2;
-				}
-			}
-			if (end == 1) {
-				rc = EX_OK;
-				break;
-			}
-			if (end == 2)
-				break;
-		}
-
-		/* stdin buffer -> server */
-		if (txlen > txoff && ((sock_w && !write_wants_read) ||
-		    (write_wants_read && sock_r))) {
-			int r = SSL_write(ssl, tx + txoff, (int)(txlen - txoff));
-			write_wants_read = 0;
-			if (r > 0) {
-				txoff += (size_t)r;
-				if (txoff == txlen)
-					txlen = txoff = 0;
-			} else {
-				switch (SSL_get_error(ssl, r)) {
-				case SSL_ERROR_WANT_WRITE:
-					break;
-				case SSL_ERROR_WANT_READ:
-					write_wants_read = 1;
-					break;
-				default:
-					fprintf(stderr, "cachet shell: %s: write "
-					    "failed\n", what);
-					rc = EX_IO;
-					goto done;
-				}
-			}
-		}
-
-		/* stdin -> buffer (only when the last one is gone) */
-		if (pf[0].fd >= 0 && (pf[0].revents & (POLLIN | POLLHUP |
-		    POLLERR))) {
-			ssize_t r = read(0, raw, sizeof raw);
-			if (r <= 0) {
-				if (r == 0 || (errno != EINTR && errno != EAGAIN))
-					stdin_eof = 1;
-			} else {
-				ssize_t i;
-				for (i = 0; i < r; i++) {
-					if (crlf && raw[i] == '\n')
-						tx[txlen++] = '\r';
-					tx[txlen++] = raw[i];
-				}
-			}
-		}
-		if (stdin_eof && txlen == 0 && shut_state == 0)
-			shut_state = 1;
-		if (shut_state == 1) {
-			int r = SSL_shutdown(ssl);
-			if (r >= 0 || (SSL_get_error(ssl, r) != SSL_ERROR_WANT_WRITE
-			    && SSL_get_error(ssl, r) != SSL_ERROR_WANT_READ)) {
-				shut_state = 2;
-				deadline = time(NULL) + SHUT_WAIT;
-				ERR_clear_error();
-			}
-		}
+	fcntl(sh.fd, F_SETFL, fcntl(sh.fd, F_GETFL) | O_NONBLOCK);
+	if ((sh.ssl = client_ssl_new(ctx, sh.fd, host, &co, &cc)) == NULL)
+		rc = EX_OTHER;
+	else if ((rc = client_handshake(sh.ssl, sh.fd, what, HS_WAIT)) == 0) {
+		cc.handshaken = 1;
+		if (co.verbose)
+			client_summary(sh.ssl, &cc);
+		while ((rc = shell_step(&sh)) == GO_ON)
+			;
 	}
-done:
-	SSL_free(ssl);
-	close(fd);
+	SSL_free(sh.ssl);
+	close(sh.fd);
 	SSL_CTX_free(ctx);
 	return rc;
 }
