@@ -8,7 +8,7 @@
 set -u
 : "${top_srcdir:?run from make check}" "${top_builddir:?run from make check}"
 CACHETD=$top_builddir/src/cachetd
-CACHET=$top_builddir/src/cachet
+CACHET=$top_builddir/src/cachet/cachet
 CERTS=$top_builddir/tests/certs
 T=$(mktemp -d "${TMPDIR:-/tmp}/cachet-test.XXXXXX")
 chmod 755 "$T"
