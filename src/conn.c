@@ -506,6 +506,9 @@ conn_run(struct conn *c)
 	if (c->state == CS_READ && c->inlen == 0) {
 		conn_release_buffers(c);
 		idle_enter(c);
+	} else if (c->state == CS_HANDSHAKE &&
+	    BIO_number_read(SSL_get_rbio(c->ssl)) == 0) {
+		idle_enter(c);  /* connected, not a byte sent yet */
 	} else if (c->state == CS_LINGER && c->in != NULL) {
 		conn_release_buffers(c);
 	}
@@ -638,6 +641,7 @@ conn_new(struct worker *w, int fd, const struct sockaddr_storage *ss)
 	c->tm.data = c;
 	ev_timer_start(w->loop, &c->tm);
 	c->state = CS_HANDSHAKE;
+	idle_enter(c);          /* until its first byte, it holds a slot only */
 	return 0;
 }
 
