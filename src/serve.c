@@ -94,7 +94,7 @@ void
 serve_error(struct conn *c, int status, const char *extra_hdr,
     const char *detail)
 {
-	char body[512];
+	char body[2048];
 	int bl;
 
 	/* The framing of what follows cannot be trusted after these. */
@@ -105,6 +105,10 @@ serve_error(struct conn *c, int status, const char *extra_hdr,
 	    "</head><body><h1>%d %s</h1>%s%s%s</body></html>\n", status,
 	    http_reason(status), status, http_reason(status),
 	    detail ? "<p>" : "", detail ? detail : "", detail ? "</p>" : "");
+	if (bl < 0)
+		bl = 0;
+	if ((size_t)bl >= sizeof body)
+		bl = (int)sizeof body - 1;      /* never past the page */
 	serve_start(c, status, "text/html; charset=utf-8", bl, extra_hdr);
 	if (!(c->have_req && c->req.method == M_HEAD) &&
 	    c->outlen + (size_t)bl <= OUT_SIZE) {

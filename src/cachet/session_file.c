@@ -205,8 +205,13 @@ sess_write(FILE *f, const struct sess_entry *v, size_t n, const char *key,
 		if (strcmp(v[i].key, key) == 0 || (o = sess_decode(v[i].pem))
 		    == NULL)
 			continue;       /* replaced, or unusable: dropped */
-		if (sess_live(o))
-			fprintf(f, "%s\n%s", v[i].key, v[i].pem);
+		if (sess_live(o)) {
+			size_t pl = strlen(v[i].pem);
+			/* a PEM that ended the file without a newline must not
+			 * swallow the key line that follows */
+			fprintf(f, "%s\n%s%s", v[i].key, v[i].pem,
+			    pl > 0 && v[i].pem[pl - 1] != '\n' ? "\n" : "");
+		}
 		SSL_SESSION_free(o);
 	}
 	fprintf(f, "%s\n", key);
