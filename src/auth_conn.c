@@ -41,11 +41,13 @@ auth_identity(struct conn *c)
 }
 
 static const char pha_missing[] =
-    "This page needs a client certificate, and this TLS 1.3 connection "
-    "cannot ask for one: the client did not offer post-handshake "
-    "authentication. Use a client that supports TLS 1.3 post-handshake "
-    "authentication (curl; openssl s_client -enable_pha; Python with "
-    "post_handshake_auth = True) or connect with TLS 1.2.";
+    "This page needs a client certificate, and this connection cannot ask "
+    "your browser or program for one: it uses TLS 1.3 without "
+    "post-handshake authentication, which no browser offers. The site's "
+    "administrator can let such clients in through TLS 1.2 (directive "
+    "tls13-without-pha = tls1.2). Programs such as curl, openssl s_client "
+    "-enable_pha or Python with post_handshake_auth = True are asked for a "
+    "certificate over TLS 1.3 as they are.";
 
 static void
 auth_refused(struct conn *c, const char *path, const char *why,
@@ -79,9 +81,18 @@ start_auth(struct conn *c, const struct auth_policy *p, const char *path)
 	auth_prepare(p, c->ssl);
 	if (tls13) {
 		if (SSL_verify_client_post_handshake(c->ssl) != 1) {
+			const struct config *cf = c->w->srv->cf;
 			ERR_clear_error();
-			auth_refused(c, path, "client did not offer TLS 1.3 "
-			    "post-handshake authentication", pha_missing);
+			auth_refused(c, path, cf->proto_min > TLS1_2_VERSION ?
+			    "client did not offer TLS 1.3 post-handshake "
+			    "authentication (protocols allows TLS 1.3 only, "
+			    "so browsers cannot be asked)" :
+			    cf->tls13_without_pha == PHA_REFUSE ? "client did "
+			    "not offer TLS 1.3 post-handshake authentication "
+			    "(tls13-without-pha = refuse; tls1.2 would let "
+			    "browsers in through renegotiation)" : "client did "
+			    "not offer TLS 1.3 post-handshake authentication, "
+			    "nor TLS 1.2", pha_missing);
 			return -1;
 		}
 		c->auth = AK_PHA;

@@ -44,6 +44,13 @@ struct listen_addr {
 
 enum verify_mode { VERIFY_NONE = 0, VERIFY_OPTIONAL, VERIFY_REQUIRE };
 
+/* A TLS 1.3 client that did not offer post-handshake authentication
+ * cannot be asked for a certificate later (browsers never offer it). */
+enum pha_policy {
+	PHA_TLS12 = 0,      /* hold it to TLS 1.2: renegotiation can ask */
+	PHA_REFUSE,         /* keep TLS 1.3; protected paths answer 403 */
+};
+
 /* Who may see a location: client-certificate policy (auth.c). */
 struct access {
 	enum verify_mode verify;
@@ -105,6 +112,7 @@ struct config {
 	char               *client_crl;
 	long                verify_depth;
 	enum verify_mode    verify_client;  /* at the initial handshake */
+	enum pha_policy     tls13_without_pha;
 	struct location    *locs;
 	size_t              nlocs;
 	const struct auth_policy *policy;  /* server-wide (auth_build) */

@@ -315,6 +315,20 @@ v_log_level(cfg_t *cfg, cfg_opt_t *opt)
 }
 
 static int
+v_pha(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, 0);
+
+	note_line(cfg, opt);
+	if (strcmp(s, "tls1.2") != 0 && strcmp(s, "refuse") != 0) {
+		cfg_error(cfg, "tls13-without-pha: '%s' is not tls1.2 or "
+		    "refuse", s);
+		return -1;
+	}
+	return 0;
+}
+
+static int
 v_dn(cfg_t *cfg, cfg_opt_t *opt)
 {
 	unsigned int i;
@@ -411,6 +425,7 @@ static cfg_opt_t top_opts[] = {
 	CFG_STR("client-crl", NULL, CFGF_NONE),
 	CFG_INT("verify-depth", 5, CFGF_NONE),
 	CFG_STR("verify-client", "none", CFGF_NONE),
+	CFG_STR("tls13-without-pha", "tls1.2", CFGF_NONE),
 	CFG_SEC("location", location_opts, CFGF_MULTI | CFGF_TITLE |
 	    CFGF_NO_TITLE_DUPES),
 	CFG_END()
@@ -692,6 +707,8 @@ load(struct config *cf, cfg_t *cfg)
 	cf->crl_line = opt_line(cfg, "client-crl");
 	cf->verify_depth = cfg_getint(cfg, "verify-depth");
 	cf->verify_client = verify_mode_of(cfg_getstr(cfg, "verify-client"));
+	cf->tls13_without_pha = strcmp(cfg_getstr(cfg, "tls13-without-pha"),
+	    "refuse") == 0 ? PHA_REFUSE : PHA_TLS12;
 	if (cf->verify_client != VERIFY_NONE && cf->client_ca == NULL) {
 		seterr(cf->file, opt_line(cfg, "verify-client"), "verify-client "
 		    "needs client-ca");
@@ -742,6 +759,7 @@ config_load(const char *file, char *err, size_t errlen)
 	cfg_set_validate_func(cfg, "location|allow-address", v_address);
 	cfg_set_validate_func(cfg, "verify-client", v_verify);
 	cfg_set_validate_func(cfg, "log-level", v_log_level);
+	cfg_set_validate_func(cfg, "tls13-without-pha", v_pha);
 	cfg_set_validate_func(cfg, "location|verify-client", v_verify);
 	cfg_set_validate_func(cfg, "location|allow-subject", v_dn);
 	cfg_set_validate_func(cfg, "location|allow-issuer", v_dn);

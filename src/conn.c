@@ -188,6 +188,18 @@ conn_close(struct conn *c, const char *why)
 {
 	if (why != NULL)
 		log_info("%s: closing: %s", c->peer, why);
+	/* A request that was read leaves its access-log line whatever
+	 * happens: a certificate exchange the client gave up (Chromium
+	 * drops the connection to show its picker, then comes back) is 499,
+	 * as nginx logs a request its client dropped; a response cut short
+	 * keeps its status and the bytes sent so far. */
+	if (c->have_req && c->state == CS_AUTH) {
+		if (c->status == 0)
+			c->status = 499;
+		serve_log(c);
+	} else if (c->have_req && c->state == CS_WRITE) {
+		serve_log(c);
+	}
 	conn_free(c);
 }
 
@@ -230,6 +242,27 @@ response_done(struct conn *c)
 /* Each step returns 1 to continue with the new state, 0 to go back to the
  * event loop (a wait is set), -1 when the connection was freed. */
 
+/* Plain HTTP sent to this TLS port (a newcomer typing http://host:8443):
+ * say so in plain HTTP, as nginx does, rather than close in silence.  One
+ * non-blocking write of a short answer; whatever does not fit is lost. */
+static void
+plain_http_answer(struct conn *c)
+{
+	static const char body[] =
+	    "<html><head><title>400 Bad Request</title></head><body>"
+	    "<h1>400 Bad Request</h1><p>This port speaks HTTPS: a plain HTTP "
+	    "request was sent to it. Use an https:// address.</p></body>"
+	    "</html>\n";
+	char msg[512];
+	int n = snprintf(msg, sizeof msg, "HTTP/1.1 400 Bad Request\r\n"
+	    "Server: %s\r\nContent-Type: text/html; charset=utf-8\r\n"
+	    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+	    CACHETD_NAME, sizeof body - 1, body);
+
+	if (n > 0 && (size_t)n < sizeof msg)
+		(void)!write(c->fd, msg, (size_t)n);
+}
+
 static int
 step_handshake(struct conn *c)
 {
@@ -250,6 +283,17 @@ step_handshake(struct conn *c)
 		const char *detail;
 		enum hs_fail why = tls_fail_reason(c->ssl, r, &detail);
 		hs_failed(c, why, detail);
+		if (why == HF_NOT_TLS &&
+		    ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_HTTP_REQUEST) {
+			/* answer, then drain what the client sent, so the
+			 * answer is not lost to a reset */
+			plain_http_answer(c);
+			shutdown(c->fd, SHUT_WR);
+			c->state = CS_LINGER;
+			conn_deadline(c, LINGER_TIME);
+			wait_for(c, EV_READ);
+			return 0;
+		}
 	}
 	conn_close(c, NULL);            /* not TLS, or a failed handshake */
 	return -1;
@@ -462,6 +506,9 @@ conn_run(struct conn *c)
 	if (c->state == CS_READ && c->inlen == 0) {
 		conn_release_buffers(c);
 		idle_enter(c);
+	} else if (c->state == CS_HANDSHAKE &&
+	    BIO_number_read(SSL_get_rbio(c->ssl)) == 0) {
+		idle_enter(c);  /* connected, not a byte sent yet */
 	} else if (c->state == CS_LINGER && c->in != NULL) {
 		conn_release_buffers(c);
 	}
@@ -502,6 +549,7 @@ timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		conn_close(c, NULL);
 		return;
 	case CS_AUTH:
+		c->status = 408;
 		conn_close(c, "no answer to the client certificate request");
 		return;
 	case CS_WRITE:
@@ -593,6 +641,7 @@ conn_new(struct worker *w, int fd, const struct sockaddr_storage *ss)
 	c->tm.data = c;
 	ev_timer_start(w->loop, &c->tm);
 	c->state = CS_HANDSHAKE;
+	idle_enter(c);          /* until its first byte, it holds a slot only */
 	return 0;
 }
 

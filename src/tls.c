@@ -72,6 +72,60 @@ load_pair(SSL_CTX *ctx, const struct config *cf, size_t i, char *err,
 	return 0;
 }
 
+/* Does the ClientHello offer TLS 1.2?  With no supported_versions
+ * extension the client is a TLS 1.2 (or older) one. */
+static int
+offers_tls12(SSL *ssl)
+{
+	const unsigned char *p;
+	size_t len, i;
+
+	if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_supported_versions, &p,
+	    &len) != 1)
+		return 1;
+	if (len < 1 || (size_t)p[0] + 1 > len)
+		return 0;
+	for (i = 1; i + 1 < (size_t)p[0] + 1; i += 2)
+		if (p[i] == 0x03 && p[i + 1] == 0x03)
+			return 1;
+	return 0;
+}
+
+/* Before OpenSSL picks the version: a client that will need a certificate
+ * later but cannot be asked for one under TLS 1.3 (no post_handshake_auth
+ * extension: every browser) is held to TLS 1.2, where a renegotiation can
+ * ask.  The limit is set on this connection only, so OpenSSL does not
+ * write the TLS 1.3 downgrade sentinel (RFC 8446 4.1.3), which browsers
+ * would take for an attack. */
+static int
+client_hello_cb(SSL *ssl, int *alert, void *arg)
+{
+	const unsigned char *ext;
+	size_t len;
+
+	(void)alert;
+	(void)arg;
+	if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_post_handshake_auth,
+	    &ext, &len) == 1 || !offers_tls12(ssl))
+		return SSL_CLIENT_HELLO_SUCCESS;
+	SSL_set_max_proto_version(ssl, TLS1_2_VERSION);
+	return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+/* Does any location ask for a client certificate after the handshake? */
+static int
+asks_later(const struct config *cf)
+{
+	size_t i;
+
+	if (cf->verify_client != VERIFY_NONE)
+		return 0;       /* asked at the handshake already */
+	for (i = 0; i < cf->nlocs; i++)
+		if (auth_needs_cert(&cf->locs[i].acc))
+			return 1;
+	return 0;
+}
+
 SSL_CTX *
 tls_ctx_new(const struct config *cf, struct cache *cache, char *err,
     size_t errlen)
@@ -119,6 +173,9 @@ tls_ctx_new(const struct config *cf, struct cache *cache, char *err,
 	/* DHE suites, when a cipher list names them, need parameters: the
 	 * RFC 7919 groups sized to the certificate's key. */
 	SSL_CTX_set_dh_auto(ctx, 1);
+	if (asks_later(cf) && cf->tls13_without_pha == PHA_TLS12 &&
+	    cf->proto_min <= TLS1_2_VERSION && cf->proto_max >= TLS1_3_VERSION)
+		SSL_CTX_set_client_hello_cb(ctx, client_hello_cb, NULL);
 	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof sid_ctx - 1);
 	if (cache_ssl_setup(ctx, cache, cf->cache.timeout,
 	    cf->session_tickets) != 0) {
