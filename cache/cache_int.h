@@ -84,8 +84,10 @@
  * which is a full handshake).  The generic layer opens the record and
  * calls the cache_fetch_start() caller's callback.  put and del of such
  * a backend send and return 0 at once; a failure learnt later is logged
- * and counted (c->st->errors).  The synchronous get of such a backend is
- * for tools only.
+ * and counted (c->st->errors).  close answers every fetch still pending
+ * (r = -1) before it frees anything; the caller of cache_fetch_start()
+ * keeps its arg valid until its callback ran.  The synchronous get of
+ * such a backend is for tools only.
  */
 #ifndef CACHET_CACHE_INT_H
 #define CACHET_CACHE_INT_H
