@@ -1,62 +1,53 @@
 /*
- * cache.c - the backend-neutral part of the session cache: the table of
- * backends, sealed records, expiry, counters and purging in slices.
+ * cache.c - the backend-neutral face of the session cache: the table of
+ * backends and the questions callers ask about a spec or a store (so
+ * nothing outside cache/ knows which backends exist), the life of a
+ * struct cache (new, prepare, attach, close), and store, fetch and remove
+ * of sealed records with their counters.
  *
- * Record format (version 1), all integers big-endian:
- *
- *   0  u8   version            |
- *   1  u8   reserved[3]        |  header, not secret, authenticated:
- *   4  u64  created            |  the expiry cannot be moved without
- *  12  u64  expires            |  breaking the tag
- *  20  u32  length of sealed   |
- *  24  u8   nonce[12]          |
- *  36  sealed bytes (AES-256-GCM of the DER session), then tag[16]
- *
- * Additional data: the session ID, then the 36 header bytes.  A record
- * sealed under another ID, another key, or changed by one bit does not
- * open, and is a miss.
+ * Invariants:
+ * - A backend only ever sees sealed records (cache_seal.c) and is only
+ *   called through the contract in cache_int.h; what a store keeps and
+ *   whether it needs purging is read from its table, never from its name.
+ * - cache_new() does no I/O; cache_prepare() is the one step that creates
+ *   files, in the master as root; cache_open() is both, for tools.
+ * - A record that is expired, damaged or sealed under another key or ID
+ *   is a miss and is removed; a miss is never an error for the caller.
+ * - Purges and the tools' inspection live in cache_purge.c.
  */
 #include "config.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <openssl/rand.h>
 
 #include "cache_int.h"
 
-#define REC_VERSION  1
-#define REC_HDR      36
-#define REC_NONCE    12
-#define REC_TAG      16
-#define PURGE_SLICE  1000       /* records per lock hold */
-
-static int nop_prepare(struct cache *c, char *e, size_t l)
-{ (void)c; (void)e; (void)l; return 0; }
-
 /* "internal" and "none" store nothing here: OpenSSL's own cache, or none. */
 static const struct cache_backend backend_internal = {
-	.name = "internal", .stores = 0, .prepare = nop_prepare,
+	.name = "internal", .keeps = CACHE_KEEPS_IN_PROCESS,
 };
 static const struct cache_backend backend_none = {
-	.name = "none", .stores = 0, .prepare = nop_prepare,
+	.name = "none", .keeps = CACHE_KEEPS_NOTHING,
 };
 
-static const struct {
-	const char                 *prefix;
-	int                         has_path;
-	const struct cache_backend *be;
-} backends[] = {
-	{ "gdbm:", 1, &cache_backend_gdbm },
-	{ "internal", 0, &backend_internal },
-	{ "none", 0, &backend_none },
+/* Every backend; the first whose ARG is a path is the default file store
+ * (cache_spec_for_file). */
+static const struct cache_backend *const backends[] = {
+	&cache_backend_gdbm,
+	&backend_internal,
+	&backend_none,
+};
+#define NBACKENDS (sizeof backends / sizeof backends[0])
+
+/* A request of cache_fetch_start() waiting for its backend. */
+struct cache_req {
+	struct cache  *c;
+	cache_fetch_cb cb;
+	void          *arg;
+	size_t         idlen;
+	unsigned char  id[CACHE_MAX_ID];
 };
 
 void
@@ -77,37 +68,171 @@ cache_log(struct cache *c, enum cache_log_kind kind, int err,
 	c->log(err, msg);
 }
 
-struct cache *
-cache_open(const char *spec, const struct cache_opts *o,
-    const unsigned char key[CACHE_KEY_LEN], char *err, size_t errlen)
+/* -------------------------------------------------------------- specs */
+
+/* The backend spec names ("NAME" or "NAME:..."), and *arg what follows
+ * the colon (NULL: none); NULL when no backend has that name. */
+static const struct cache_backend *
+find_backend(const char *spec, const char **arg)
 {
-	struct cache *c;
+	const char *colon = strchr(spec, ':');
+	size_t n = colon != NULL ? (size_t)(colon - spec) : strlen(spec);
 	size_t i;
 
-	for (i = 0; i < sizeof backends / sizeof backends[0]; i++) {
-		size_t pl = strlen(backends[i].prefix);
-		if (backends[i].has_path ? strncmp(spec, backends[i].prefix,
-		    pl) == 0 && spec[pl] != '\0' :
-		    strcmp(spec, backends[i].prefix) == 0)
-			break;
+	*arg = colon != NULL ? colon + 1 : NULL;
+	for (i = 0; i < NBACKENDS; i++)
+		if (strlen(backends[i]->name) == n &&
+		    strncmp(spec, backends[i]->name, n) == 0)
+			return backends[i];
+	return NULL;
+}
+
+/* The forms a spec can take, for messages: "gdbm:PATH", "internal" or
+ * "none". */
+static void
+spec_forms(char *out, size_t len)
+{
+	size_t i, n = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < NBACKENDS && n < len; i++) {
+		const struct cache_backend *be = backends[i];
+		n += (size_t)snprintf(out + n, len - n, "%s\"%s%s%s\"",
+		    i == 0 ? "" : i + 1 == NBACKENDS ? " or " : ", ", be->name,
+		    be->arg != NULL ? ":" : "", be->arg != NULL ? be->arg : "");
 	}
-	if (i == sizeof backends / sizeof backends[0]) {
-		snprintf(err, errlen, "unknown session store '%s'", spec);
+}
+
+int
+cache_spec_check(const char *spec, char *err, size_t errlen)
+{
+	const struct cache_backend *be;
+	const char *arg;
+	char forms[256];
+
+	if (spec == NULL || (be = find_backend(spec, &arg)) == NULL) {
+		spec_forms(forms, sizeof forms);
+		snprintf(err, errlen, "'%s' is not %s",
+		    spec != NULL ? spec : "", forms);
+		return -1;
+	}
+	if (be->arg == NULL && arg != NULL) {
+		snprintf(err, errlen, "'%s': \"%s\" takes nothing after it",
+		    spec, be->name);
+		return -1;
+	}
+	if (be->arg != NULL && (arg == NULL || arg[0] == '\0')) {
+		snprintf(err, errlen, "'%s': %s missing (\"%s:%s\")", spec,
+		    be->arg, be->name, be->arg);
+		return -1;
+	}
+	if (be->check != NULL && be->check(arg, err, errlen) != 0)
+		return -1;
+	return 0;
+}
+
+const char *
+cache_spec_path(const char *spec)
+{
+	const struct cache_backend *be;
+	const char *arg;
+
+	if ((be = find_backend(spec, &arg)) == NULL || !be->arg_is_path ||
+	    arg == NULL || arg[0] == '\0')
 		return NULL;
+	return arg;
+}
+
+char *
+cache_spec_resolve(const char *spec, const char *dir)
+{
+	const char *path = cache_spec_path(spec);
+	char *out;
+
+	if (path == NULL || path[0] == '/' || dir == NULL) {
+		if ((out = strdup(spec)) == NULL)
+			abort();
+		return out;
 	}
+	if (asprintf(&out, "%.*s%s/%s", (int)(path - spec), spec, dir,
+	    path) < 0)
+		abort();
+	return out;
+}
+
+int
+cache_spec_for_file(const char *path, char *spec, size_t len)
+{
+	size_t i;
+	int n;
+
+	for (i = 0; i < NBACKENDS && !backends[i]->arg_is_path; i++)
+		;
+	if (i == NBACKENDS || path == NULL || path[0] == '\0')
+		return -1;
+	n = snprintf(spec, len, "%s:%s", backends[i]->name, path);
+	return n >= 0 && (size_t)n < len ? 0 : -1;
+}
+
+/* ----------------------------------------------------------- the store */
+
+struct cache *
+cache_new_with(const struct cache_backend *be, const char *arg,
+    const struct cache_opts *o, const unsigned char key[CACHE_KEY_LEN],
+    char *err, size_t errlen)
+{
+	struct cache *c;
+
 	if ((c = calloc(1, sizeof *c)) == NULL)
 		abort();
-	c->be = backends[i].be;
+	c->be = be;
 	c->o = *o;
 	c->st = &c->own;
-	if (backends[i].has_path &&
-	    (c->path = strdup(spec + strlen(backends[i].prefix))) == NULL)
+	if (arg != NULL && (c->arg = strdup(arg)) == NULL)
 		abort();
 	if (key != NULL) {
 		memcpy(c->key, key, CACHE_KEY_LEN);
 		c->have_key = 1;
 	}
-	if (c->be->prepare(c, err, errlen) != 0) {
+	if (errlen > 0)
+		err[0] = '\0';
+	if (be->open != NULL && be->open(c, err, errlen) != 0) {
+		cache_close(c);
+		return NULL;
+	}
+	return c;
+}
+
+struct cache *
+cache_new(const char *spec, const struct cache_opts *o,
+    const unsigned char key[CACHE_KEY_LEN], char *err, size_t errlen)
+{
+	const struct cache_backend *be;
+	const char *arg;
+
+	if (cache_spec_check(spec, err, errlen) != 0)
+		return NULL;
+	be = find_backend(spec, &arg);
+	return cache_new_with(be, arg, o, key, err, errlen);
+}
+
+int
+cache_prepare(struct cache *c, char *err, size_t errlen)
+{
+	if (errlen > 0)
+		err[0] = '\0';
+	if (c->o.read_only || c->be->prepare == NULL)
+		return 0;
+	return c->be->prepare(c, err, errlen);
+}
+
+struct cache *
+cache_open(const char *spec, const struct cache_opts *o,
+    const unsigned char key[CACHE_KEY_LEN], char *err, size_t errlen)
+{
+	struct cache *c = cache_new(spec, o, key, err, errlen);
+
+	if (c != NULL && cache_prepare(c, err, errlen) != 0) {
 		cache_close(c);
 		return NULL;
 	}
@@ -134,11 +259,10 @@ cache_close(struct cache *c)
 	for (i = 0; i < c->pg_ndead; i++)
 		free(c->pg_dead[i].k);
 	free(c->pg_dead);
-	free(c->pg_cursor);
 	EVP_CIPHER_CTX_free(c->cctx);
 	EVP_CIPHER_free(c->aead);
 	OPENSSL_cleanse(c->key, sizeof c->key);
-	free(c->path);
+	free(c->arg);
 	free(c);
 }
 
@@ -146,6 +270,18 @@ const char *
 cache_kind(const struct cache *c)
 {
 	return c->be->name;
+}
+
+int
+cache_keeps_records(const struct cache *c)
+{
+	return c != NULL && c->be->keeps == CACHE_KEEPS_RECORDS;
+}
+
+int
+cache_needs_purge(const struct cache *c)
+{
+	return cache_keeps_records(c) && c->be->scan != NULL;
 }
 
 void
@@ -166,136 +302,30 @@ cache_stats(const struct cache *c)
 	return c->st;
 }
 
-/* ----------------------------------------------------------- records */
-
-static void
-put_u64(unsigned char *p, uint64_t v)
-{
-	int i;
-
-	for (i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (unsigned char)v;
-}
-
-static uint64_t
-get_u64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static void
-put_u32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
-
-static uint32_t
-get_u32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
-
-/* Parse a header: 0 if well formed (version and length agree). */
-int
-cache_rec_times(const unsigned char *v, size_t vl, time_t *created,
-    time_t *expires)
-{
-	if (vl < REC_HDR + REC_TAG || v[0] != REC_VERSION)
-		return -1;
-	if ((size_t)get_u32(v + 20) != vl - REC_HDR - REC_TAG)
-		return -1;
-	*created = (time_t)get_u64(v + 4);
-	*expires = (time_t)get_u64(v + 12);
-	return 0;
-}
-
-static int
-aead_ready(struct cache *c)
-{
-	if (c->cctx != NULL)
-		return 0;
-	if ((c->aead = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL)) == NULL ||
-	    (c->cctx = EVP_CIPHER_CTX_new()) == NULL)
-		return -1;
-	return 0;
-}
-
-static int
-seal(struct cache *c, const unsigned char *id, size_t idlen,
-    const unsigned char *data, size_t len, time_t created, time_t expires,
-    unsigned char *out)
-{
-	EVP_CIPHER_CTX *x = c->cctx;
-	int n, f;
-
-	out[0] = REC_VERSION;
-	out[1] = out[2] = out[3] = 0;
-	put_u64(out + 4, (uint64_t)created);
-	put_u64(out + 12, (uint64_t)expires);
-	put_u32(out + 20, (uint32_t)len);
-	if (RAND_bytes(out + 24, REC_NONCE) != 1)
-		return -1;
-	if (EVP_EncryptInit_ex2(x, c->aead, c->key, out + 24, NULL) != 1 ||
-	    EVP_EncryptUpdate(x, NULL, &n, id, (int)idlen) != 1 ||
-	    EVP_EncryptUpdate(x, NULL, &n, out, REC_HDR) != 1 ||
-	    EVP_EncryptUpdate(x, out + REC_HDR, &n, data, (int)len) != 1 ||
-	    EVP_EncryptFinal_ex(x, out + REC_HDR + n, &f) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_AEAD_GET_TAG, REC_TAG,
-	    out + REC_HDR + len) != 1)
-		return -1;
-	return 0;
-}
-
-static int
-unseal(struct cache *c, const unsigned char *id, size_t idlen,
-    const unsigned char *v, size_t vl, unsigned char *out)
-{
-	EVP_CIPHER_CTX *x = c->cctx;
-	size_t len = vl - REC_HDR - REC_TAG;
-	int n, f;
-
-	if (EVP_DecryptInit_ex2(x, c->aead, c->key, v + 24, NULL) != 1 ||
-	    EVP_DecryptUpdate(x, NULL, &n, id, (int)idlen) != 1 ||
-	    EVP_DecryptUpdate(x, NULL, &n, v, REC_HDR) != 1 ||
-	    EVP_DecryptUpdate(x, out, &n, v + REC_HDR, (int)len) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_AEAD_SET_TAG, REC_TAG,
-	    (void *)(v + REC_HDR + len)) != 1 ||
-	    EVP_DecryptFinal_ex(x, out + n, &f) != 1)
-		return -1;
-	return 0;
-}
+/* ------------------------------------------------------------ records */
 
 int
 cache_store(struct cache *c, const unsigned char *id, size_t idlen,
     const unsigned char *data, size_t len, time_t created, time_t expires)
 {
 	unsigned char *rec;
-	size_t rl = REC_HDR + len + REC_TAG;
+	size_t rl = CACHE_REC_HDR + len + CACHE_REC_TAG;
 	int r;
 
-	if (!c->be->stores)
+	if (c->be->keeps != CACHE_KEEPS_RECORDS)
 		return -1;
 	if (!c->have_key || idlen == 0 || idlen > CACHE_MAX_ID ||
-	    rl > CACHE_MAX_RECORD || aead_ready(c) != 0) {
+	    rl > CACHE_MAX_RECORD || cache_aead_ready(c) != 0) {
 		c->st->store_failures++;
 		return -1;
 	}
-	if ((rec = malloc(rl)) == NULL ||
-	    seal(c, id, idlen, data, len, created, expires, rec) != 0) {
+	if ((rec = malloc(rl)) == NULL || cache_seal(c, id, idlen, data, len,
+	    created, expires, rec) != 0) {
 		free(rec);
 		c->st->store_failures++;
 		return -1;
 	}
-	r = c->be->put(c, id, idlen, rec, rl);
+	r = c->be->put(c, id, idlen, rec, rl, expires);
 	free(rec);
 	if (r == 0)
 		c->st->stores++;
@@ -317,18 +347,15 @@ drop(struct cache *c, const unsigned char *id, size_t idlen)
 		c->st->errors++;
 }
 
-int
-cache_fetch(struct cache *c, const unsigned char *id, size_t idlen,
-    unsigned char **data, size_t *len)
+/* What the backend answered (r, and v of vl bytes, which this takes),
+ * opened: 1 and *data, or 0 (a miss), or -1; counted. */
+static int
+opened(struct cache *c, const unsigned char *id, size_t idlen, int r,
+    unsigned char *v, size_t vl, unsigned char **data, size_t *len)
 {
-	unsigned char *v = NULL, *out;
+	unsigned char *out;
 	time_t created, expires;
-	size_t vl;
-	int r;
 
-	if (!c->be->stores || !c->have_key || aead_ready(c) != 0)
-		return 0;
-	r = c->be->get(c, id, idlen, &v, &vl);
 	if (r <= 0) {
 		c->st->misses++;
 		if (r < 0)
@@ -348,19 +375,69 @@ cache_fetch(struct cache *c, const unsigned char *id, size_t idlen,
 		drop(c, id, idlen);
 		return 0;
 	}
-	if ((out = malloc(vl - REC_HDR - REC_TAG + 1)) == NULL ||
-	    unseal(c, id, idlen, v, vl, out) != 0) {
+	if ((out = malloc(vl - CACHE_REC_HDR - CACHE_REC_TAG + 1)) == NULL ||
+	    cache_unseal(c, id, idlen, v, vl, out) != 0) {
 		free(out);
 		free(v);
 		c->st->misses++;
 		drop(c, id, idlen);
 		return 0;
 	}
-	*len = vl - REC_HDR - REC_TAG;
+	*len = vl - CACHE_REC_HDR - CACHE_REC_TAG;
 	*data = out;
 	free(v);
 	c->st->hits++;
 	return 1;
+}
+
+int
+cache_fetch(struct cache *c, const unsigned char *id, size_t idlen,
+    unsigned char **data, size_t *len)
+{
+	unsigned char *v = NULL;
+	size_t vl = 0;
+	int r;
+
+	if (c->be->keeps != CACHE_KEEPS_RECORDS || !c->have_key ||
+	    cache_aead_ready(c) != 0)
+		return 0;
+	r = c->be->get(c, id, idlen, &v, &vl);
+	return opened(c, id, idlen, r, v, vl, data, len);
+}
+
+int
+cache_fetch_start(struct cache *c, const unsigned char *id, size_t idlen,
+    unsigned char **data, size_t *len, cache_fetch_cb cb, void *arg)
+{
+	struct cache_req *q;
+	int r;
+
+	if (c->be->get_start == NULL || c->be->keeps != CACHE_KEEPS_RECORDS ||
+	    !c->have_key || cache_aead_ready(c) != 0 || idlen == 0 ||
+	    idlen > CACHE_MAX_ID)
+		return cache_fetch(c, id, idlen, data, len);
+	if ((q = malloc(sizeof *q)) == NULL)
+		return opened(c, id, idlen, -1, NULL, 0, data, len);
+	q->c = c;
+	q->cb = cb;
+	q->arg = arg;
+	q->idlen = idlen;
+	memcpy(q->id, id, idlen);
+	if ((r = c->be->get_start(c, id, idlen, q)) == CACHE_PENDING)
+		return r;
+	free(q);
+	return opened(c, id, idlen, r < 0 ? -1 : 0, NULL, 0, data, len);
+}
+
+void
+cache_get_done(struct cache_req *q, int r, unsigned char *v, size_t vl)
+{
+	unsigned char *data = NULL;
+	size_t len = 0;
+
+	r = opened(q->c, q->id, q->idlen, r, v, vl, &data, &len);
+	q->cb(q->arg, r, data, len);
+	free(q);
 }
 
 int
@@ -369,261 +446,12 @@ cache_remove(struct cache *c, const unsigned char *id, size_t idlen)
 	struct cache_key k = { (unsigned char *)id, idlen };
 	size_t n = 0;
 
-	if (!c->be->stores)
+	if (c->be->keeps != CACHE_KEEPS_RECORDS)
 		return 0;
 	if (c->be->del(c, &k, 1, &n) < 0) {
 		c->st->errors++;
 		return -1;
 	}
 	c->st->removes += n;
-	return 0;
-}
-
-/* ------------------------------------------------------------ purging */
-
-int
-cache_keep_dead(struct cache *c, const unsigned char *k, size_t kl)
-{
-	if (c->pg_ndead == c->pg_cap) {
-		size_t nc = c->pg_cap ? c->pg_cap * 2 : 256;
-		struct cache_key *nk = realloc(c->pg_dead, nc * sizeof *nk);
-		if (nk == NULL)
-			return -1;
-		c->pg_dead = nk;
-		c->pg_cap = nc;
-	}
-	if ((c->pg_dead[c->pg_ndead].k = malloc(kl ? kl : 1)) == NULL)
-		return -1;
-	memcpy(c->pg_dead[c->pg_ndead].k, k, kl);
-	c->pg_dead[c->pg_ndead].kl = kl;
-	c->pg_ndead++;
-	return 0;
-}
-
-static int
-mark_expired(const unsigned char *k, size_t kl, const unsigned char *v,
-    size_t vl, void *arg)
-{
-	struct cache *c = arg;
-	time_t created, expires;
-
-	(void)k;
-	(void)kl;
-	if (cache_rec_times(v, vl, &created, &expires) != 0 || expires <= c->pg_now)
-		return 1;
-	c->pg_kept++;
-	return 0;
-}
-
-static void
-purge_reset(struct cache *c)
-{
-	size_t i;
-
-	for (i = 0; i < c->pg_ndead; i++)
-		free(c->pg_dead[i].k);
-	c->pg_ndead = c->pg_done = c->pg_kept = 0;
-	free(c->pg_cursor);
-	c->pg_cursor = NULL;
-	c->pg_cursor_len = 0;
-	c->pg_restarts = 0;
-	c->pg_phase = 0;
-}
-
-int
-cache_purge_step(struct cache *c, time_t now)
-{
-	int r;
-
-	if (!c->be->stores)
-		return 0;
-	if (c->pg_phase == 0) {
-		purge_reset(c);
-		c->pg_phase = 1;
-		c->pg_now = now;
-	}
-	if (c->pg_phase == 1) {
-		r = c->be->scan(c, PURGE_SLICE, mark_expired, c);
-		if (r < 0) {
-			c->st->errors++;
-			purge_reset(c);
-			return -1;
-		}
-		if (r == 1)
-			return 1;
-		c->pg_phase = 2;
-	}
-	if (c->pg_done < c->pg_ndead) {
-		size_t n = c->pg_ndead - c->pg_done, removed = 0;
-		if (n > PURGE_SLICE)
-			n = PURGE_SLICE;
-		r = c->be->del(c, c->pg_dead + c->pg_done, n, &removed);
-		if (r < 0) {
-			c->st->errors++;
-			purge_reset(c);
-			return -1;
-		}
-		c->st->expired += removed;
-		c->pg_done += n;
-		if (c->pg_done < c->pg_ndead)
-			return 1;
-	}
-	/* The count is not set from this pass: records stored or removed by
-	 * other processes between slices would make it drift.  The backend
-	 * keeps it exact at each insert and removal. */
-	purge_reset(c);
-	return 0;
-}
-
-int
-cache_purge_due(struct cache *c, time_t now)
-{
-	if (!c->be->stores || c->pg_phase != 0)
-		return 0;
-	return c->be->purge_claim(c, now, c->o.purge_interval,
-	    c->o.max_entries) == 1;
-}
-
-int
-cache_purge_due_interval(struct cache *c, time_t now)
-{
-	if (!c->be->stores || c->pg_phase != 0)
-		return 0;
-	return c->be->purge_claim(c, now, c->o.purge_interval,
-	    LONG_MAX) == 1;
-}
-
-int
-cache_purge_all(struct cache *c, time_t now, size_t *removed)
-{
-	uint64_t before = c->st->expired;
-	int r;
-
-	purge_reset(c);
-	while ((r = cache_purge_step(c, now)) == 1)
-		;
-	if (removed != NULL)
-		*removed = (size_t)(c->st->expired - before);
-	return r;
-}
-
-/* --------------------------------------------------- inspection (tools) */
-
-struct info_arg {
-	struct cache      *c;
-	struct cache_info *info;
-	time_t             now;
-	int (*fn)(const struct cache_entry *, void *);
-	void              *arg;
-	int                stop;
-};
-
-static int
-visit(const unsigned char *k, size_t kl, const unsigned char *v, size_t vl,
-    void *p)
-{
-	struct info_arg *a = p;
-	struct cache_entry e;
-
-	memset(&e, 0, sizeof e);
-	e.idlen = kl < sizeof e.id ? kl : sizeof e.id;
-	memcpy(e.id, k, e.idlen);
-	e.size = vl;
-	if (cache_rec_times(v, vl, &e.created, &e.expires) != 0)
-		e.created = e.expires = 0;
-	if (a->info != NULL) {
-		a->info->count++;
-		if (e.expires <= a->now)
-			a->info->expired++;
-		if (e.created != 0 && (a->info->oldest == 0 ||
-		    e.created < a->info->oldest))
-			a->info->oldest = e.created;
-		if (e.created > a->info->newest)
-			a->info->newest = e.created;
-	}
-	if (a->fn != NULL && !a->stop && a->fn(&e, a->arg) != 0)
-		a->stop = 1;
-	return 0;
-}
-
-static int
-walk(struct cache *c, struct info_arg *a)
-{
-	int r;
-
-	purge_reset(c);
-	c->pg_phase = 1;
-	while ((r = c->be->scan(c, PURGE_SLICE, visit, a)) == 1 && !a->stop)
-		;
-	purge_reset(c);
-	return r < 0 ? -1 : 0;
-}
-
-int
-cache_info(struct cache *c, time_t now, struct cache_info *info)
-{
-	struct info_arg a = { c, info, now, NULL, NULL, 0 };
-	struct stat st;
-
-	memset(info, 0, sizeof *info);
-	if (!c->be->stores)
-		return -1;
-	if (c->path != NULL && stat(c->path, &st) == 0)
-		info->file_size = st.st_size;
-	if (c->be->totals != NULL)
-		c->be->totals(c, info);
-	return walk(c, &a);
-}
-
-int
-cache_list(struct cache *c, int (*fn)(const struct cache_entry *, void *),
-    void *arg)
-{
-	struct info_arg a = { c, NULL, 0, fn, arg, 0 };
-
-	if (!c->be->stores)
-		return -1;
-	return walk(c, &a);
-}
-
-int
-cache_clear(struct cache *c)
-{
-	if (!c->be->stores)
-		return -1;
-	return c->be->clear(c);
-}
-
-int
-cache_read_key(const char *path, unsigned char key[CACHE_KEY_LEN], char *err,
-    size_t errlen)
-{
-	unsigned char buf[CACHE_KEY_LEN + 1];
-	struct stat st;
-	ssize_t n;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		snprintf(err, errlen, "seal-key-file '%s': %s", path,
-		    strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) != 0 || (st.st_mode & 077) != 0) {
-		snprintf(err, errlen, "seal-key-file '%s': readable by group or "
-		    "others (mode %03o); chmod 600 it", path,
-		    (unsigned)st.st_mode & 0777);
-		close(fd);
-		return -1;
-	}
-	n = read(fd, buf, sizeof buf);
-	close(fd);
-	if (n != CACHE_KEY_LEN) {
-		snprintf(err, errlen, "seal-key-file '%s': must hold exactly %d "
-		    "bytes (head -c 32 /dev/urandom), not %zd", path,
-		    CACHE_KEY_LEN, n);
-		return -1;
-	}
-	memcpy(key, buf, CACHE_KEY_LEN);
-	OPENSSL_cleanse(buf, sizeof buf);
 	return 0;
 }

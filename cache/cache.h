@@ -3,18 +3,26 @@
  *
  * A backend-neutral store of opaque records keyed by session ID, with
  * expiry, a size cap and counters, and the glue that plugs it into an
- * SSL_CTX.  Callers (cachetd, cachet) never see how records are stored:
+ * SSL_CTX.  Callers (cachetd, cachet) never see how records are stored,
+ * nor which stores exist: they pass the spec the operator wrote and ask
+ * this library about it.
  *
- *   cache_open(spec)      "gdbm:PATH" | "internal" | "none"  (in the master)
- *                         (opts.read_only: look, never create or repair)
+ *   cache_spec_check()    is this spec valid?  (config, with the reason)
+ *   cache_spec_resolve()  a file named in a spec, relative to a folder
+ *   cache_new(spec)       a handle, no I/O (`cachetd -t`)
+ *   cache_prepare()       in the master, as root, before the workers:
+ *                         create or check the store's files
+ *   cache_open(spec)      both, for tools (opts.read_only: look, never
+ *                         create or repair)
  *   cache_attach()        per process, after fork (opens the lock file)
+ *   cache_keeps_records() cache_needs_purge()   what the store does
  *   cache_store/fetch/remove/purge/stats/close
  *   cache_ssl_setup()     SSL_CTX callbacks, cache mode, ticket policy
  *
  * Records are sealed (AES-256-GCM) by this layer before a backend sees
  * them; backends store and return bytes.  A backend is a table of
- * functions in its own file (cache_gdbm.c); a memcached backend would be
- * one more table.
+ * functions in its own files (cache_gdbm*.c) under the contract written
+ * in cache_int.h; a Redis or memcached backend is one more table.
  */
 #ifndef CACHET_CACHE_H
 #define CACHET_CACHE_H
@@ -86,17 +94,50 @@ struct cache;
 typedef void (*cache_log_fn)(int err, const char *msg);
 
 /* ---------------------------------------------------------- cache.c */
-/* Parse spec and prepare the store (create its file, mode 0600, owned by
- * opts->uid; a symbolic link, a file with other links or one owned by
- * someone else than root, opts->uid or us is refused: NULL and err).
- * With opts->read_only nothing is created or changed.  key may be NULL
- * for tools that do not open records. */
+/* The store when a configuration names none: no session cache. */
+#define CACHE_SPEC_DEFAULT "none"
+/* Specs ("gdbm:PATH", "internal", "none", ...).  0 if spec names a store
+ * this library has, else -1 and why in err (the forms it takes, or what
+ * is wrong with the part after the colon). */
+int           cache_spec_check(const char *spec, char *err, size_t errlen);
+/* The file a spec names (a pointer into spec), or NULL: the store keeps
+ * no file of its own. */
+const char   *cache_spec_path(const char *spec);
+/* spec, malloc'd, with a relative file path taken from folder dir. */
+char         *cache_spec_resolve(const char *spec, const char *dir);
+/* The spec of the default store kept in the file at path: 0, or -1
+ * (spec too short). */
+int           cache_spec_for_file(const char *path, char *spec, size_t len);
+
+/* A handle on the store spec names; no file is touched (NULL and err:
+ * the spec is not valid).  key may be NULL for tools that do not open
+ * records. */
+struct cache *cache_new(const char *spec, const struct cache_opts *,
+                  const unsigned char key[CACHE_KEY_LEN], char *err,
+                  size_t errlen);
+/* In the master, as root, before the workers start: make the store
+ * usable (create its files, mode 0600, owned by opts->uid; a symbolic
+ * link, a file with other links or one owned by someone else than root,
+ * opts->uid or us is refused: -1 and err).  0 with a message in err:
+ * not usable yet (a missing folder), the workers retry and serve full
+ * handshakes meanwhile.  Nothing with opts->read_only, or for a store
+ * that keeps no files. */
+int           cache_prepare(struct cache *, char *err, size_t errlen);
+/* cache_new() then, unless opts->read_only, cache_prepare(): tools. */
 struct cache *cache_open(const char *spec, const struct cache_opts *,
                   const unsigned char key[CACHE_KEY_LEN], char *err,
                   size_t errlen);
 int           cache_attach(struct cache *);      /* after fork */
 void          cache_close(struct cache *);
-const char   *cache_kind(const struct cache *);  /* "gdbm", ... */
+const char   *cache_kind(const struct cache *);  /* for display only */
+/* 1 when records are kept by this library, shared by every process (the
+ * get/new/remove callbacks are set); 0 for OpenSSL's own per-process
+ * cache or none (and for c == NULL). */
+int           cache_keeps_records(const struct cache *);
+/* 1 when expired records must be swept by purges (the worker runs the
+ * purge timer); 0 for a store that expires records itself, or keeps
+ * none. */
+int           cache_needs_purge(const struct cache *);
 void          cache_set_stats(struct cache *, struct cache_stats *);
 void          cache_set_log(struct cache *, cache_log_fn);
 const struct cache_stats *cache_stats(const struct cache *);
@@ -111,8 +152,22 @@ int           cache_store(struct cache *, const unsigned char *id,
  * is repaired (once, by the first process to see it) and this is a miss. */
 int           cache_fetch(struct cache *, const unsigned char *id,
                   size_t idlen, unsigned char **data, size_t *len);
+/* A fetch that never blocks (network stores, issue 14): returns what
+ * cache_fetch would (1 with *data, 0, -1) when the answer is at hand, or
+ * CACHE_PENDING: cb(arg, r, data, len) is called later, once, from the
+ * worker's event loop, with the same meaning (data malloc'd when r == 1;
+ * a slow or dead server gives -1 after a bounded wait).  arg must stay
+ * valid until then.  For stores on this host it is cache_fetch. */
+#define CACHE_PENDING 2
+typedef void (*cache_fetch_cb)(void *arg, int r, unsigned char *data,
+                  size_t len);
+int           cache_fetch_start(struct cache *, const unsigned char *id,
+                  size_t idlen, unsigned char **data, size_t *len,
+                  cache_fetch_cb cb, void *arg);
 int           cache_remove(struct cache *, const unsigned char *id,
                   size_t idlen);
+
+/* ---------------------------------------------------- cache_purge.c */
 /* Purge expired records, in slices: returns 1 while there is more to do,
  * 0 when done, -1 on error.  Each call holds the lock only briefly. */
 int           cache_purge_step(struct cache *, time_t now);
@@ -122,13 +177,16 @@ int           cache_purge_due(struct cache *, time_t now);
 /* The same, but only for the interval (not for the cap). */
 int           cache_purge_due_interval(struct cache *, time_t now);
 int           cache_purge_all(struct cache *, time_t now, size_t *removed);
-/* -1 when the store cannot be read whole (damaged): the reason goes to
- * the log hook. */
+/* (All four do nothing and return 0 for a store that needs no purge.) */
+/* -1 when the store cannot be read whole (damaged: the reason goes to
+ * the log hook) or cannot be listed at all (one that expires records
+ * itself, on a server). */
 int           cache_info(struct cache *, time_t now, struct cache_info *);
 int           cache_list(struct cache *, int (*fn)(const struct cache_entry *,
                   void *), void *arg);
 int           cache_clear(struct cache *);
 
+/* ----------------------------------------------------- cache_seal.c */
 /* Read a seal key file: exactly 32 bytes, not readable by group/others. */
 int           cache_read_key(const char *path, unsigned char key[CACHE_KEY_LEN],
                   char *err, size_t errlen);

@@ -1,6 +1,93 @@
 /*
- * cache_int.h - what the generic layer (cache.c) and the backends share.
- * Nothing outside cache/ includes this.
+ * cache_int.h - the backend contract: what the generic layer (cache.c)
+ * and a backend (cache_gdbm*.c today; Redis and memcached next, issue 14)
+ * promise each other.  Nothing outside cache/ includes this, except unit
+ * tests that plug in a backend of their own.
+ *
+ * NAMES.  A store is named by a spec, "NAME" or "NAME:ARG" (be->name;
+ * be->arg says what ARG is, for messages: "PATH", "HOST:PORT").  The
+ * generic layer finds the backend, checks the spec (be->check for ARG's
+ * syntax, never any I/O) and keeps ARG in c->arg.  Callers ask the
+ * library, never the spec's text: cache_spec_check(), cache_spec_path(),
+ * cache_keeps_records(), cache_needs_purge().
+ *
+ * WHO DOES WHAT.  The generic layer seals and opens records (a backend
+ * only ever sees sealed bytes: no secret), drops what is expired,
+ * damaged or sealed under another key or ID (a miss), counts (struct
+ * cache_stats, per process), logs through the hook (cache_log: at most
+ * once a minute per kind), and runs purges in slices over the backend's
+ * scan, keeping the list of keys to delete.  A backend stores bytes under
+ * keys and owns everything about where: files, sockets, locks, cursors
+ * and whatever it shares between processes or hosts (counts, purge
+ * claims), in c->be_data.
+ *
+ * LOCKS.  The generic layer takes no lock.  Each backend call is whole:
+ * it takes what it needs (GDBM: flock() shared to read, exclusive to
+ * write) and releases it before returning, so no lock is ever held
+ * between two calls, nor by a process that died (flock() goes with the
+ * process).  In particular nothing is held between purge slices: scan
+ * continues from a cursor in the backend's own state and copes with
+ * records stored or removed meanwhile by other processes (a record
+ * visited twice or one added and not visited is fine; the pass is
+ * bounded).  A call may wait for another process's single operation,
+ * never longer.
+ *
+ * PROCESSES.  cache_new()/open run in the master; prepare runs there as
+ * root, before the workers start (files created, owned by opts.uid);
+ * attach runs in each process after fork (whatever must not be shared
+ * with the parent: GDBM's lock descriptor).  A struct cache is used by
+ * one thread of one process at a time.
+ *
+ * THE TABLE.  Required of a backend that keeps records (keeps ==
+ * CACHE_KEEPS_RECORDS): put, get, del.  Everything else is optional
+ * (NULL):
+ *   check        ARG's syntax; none: any non-empty ARG (or none at all
+ *                when be->arg is NULL)
+ *   open         state from c->arg, no I/O (so `cachetd -t` touches
+ *                nothing); -1 with err
+ *   prepare      in the master as root: create or check what the store
+ *                needs, owned by opts.uid; 0 with a warning in err is
+ *                "not usable yet, the workers retry"; -1 refuses (a
+ *                planted link); nothing with opts.read_only
+ *   attach       per process, after fork
+ *   scan         only for a store that does not expire records itself:
+ *                visit up to max records, from the first (restart) or
+ *                after the last one visited; 1 more, 0 done, -1 error
+ *                (then, and at 0, the cursor is dropped).  No scan: no
+ *                purge ever runs (cache_needs_purge() is 0, the worker
+ *                sets no timer), cache_info()/cache_list() fail.  A store
+ *                with a TTL (memcached, Redis) has none: put gets the
+ *                record's expiry to set it.
+ *   purge_claim  with scan: claim the next purge for this process, 1
+ *                when purge-interval seconds passed since the last one
+ *                (anywhere), or, if or_full, the store is at max-entries
+ *                and a second passed; 0 not now, -1 error
+ *   clear        remove every record; none: cache_clear() fails
+ *   totals       numbers kept beside the records for cache_info (size,
+ *                repairs, evictions)
+ *   get_start    a fetch that does not block (below)
+ *   close        free c->be_data
+ *
+ * RESULTS.  put: 0 stored, 1 not stored (full, nothing evictable), -1
+ * error.  get: 1 found (*v malloc'd, the caller frees), 0 absent, -1
+ * error.  del: 0 (with *removed, absent keys are no error), -1 error.
+ * Damage the backend can repair it repairs and reports as a miss; it
+ * logs through cache_log() and counts repairs and evictions in c->st.
+ *
+ * NEVER BLOCK THE LOOP.  A backend that talks to a server must not make
+ * the worker's event loop wait (issue 14).  It provides get_start, which
+ * sends the request and returns CACHE_PENDING; when the answer comes (a
+ * callback on the worker's own loop, e.g. hiredis' libev adapter, or a
+ * lookup thread that wakes the loop) it calls cache_get_done(req, r, v,
+ * vl) exactly once with what get would have returned, and a bounded
+ * time after the request at the latest (a slow or dead server: r = -1,
+ * which is a full handshake).  The generic layer opens the record and
+ * calls the cache_fetch_start() caller's callback.  put and del of such
+ * a backend send and return 0 at once; a failure learnt later is logged
+ * and counted (c->st->errors).  close answers every fetch still pending
+ * (r = -1) before it frees anything; the caller of cache_fetch_start()
+ * keeps its arg valid until its callback ran.  The synchronous get of
+ * such a backend is for tools only.
  */
 #ifndef CACHET_CACHE_INT_H
 #define CACHET_CACHE_INT_H
@@ -9,15 +96,18 @@
 
 #include "cache.h"
 
-/* Mark callback of a scan: return 1 to delete the record. */
-typedef int (*cache_mark_fn)(const unsigned char *k, size_t kl,
+/* What a scan shows of each record (the key and the sealed bytes). */
+typedef void (*cache_visit_fn)(const unsigned char *k, size_t kl,
     const unsigned char *v, size_t vl, void *arg);
 
-/* A key kept between purge slices. */
+/* A key, for deletions in batches. */
 struct cache_key {
 	unsigned char *k;
 	size_t         kl;
 };
+
+/* A fetch under way (cache_fetch_start); the generic layer's. */
+struct cache_req;
 
 /* Log through the hook, at most once a minute per kind of problem: a
  * file that cannot be used does not hide a repair, nor a repair the
@@ -29,40 +119,43 @@ enum cache_log_kind {
 	CACHE_LOG_FULL,         /* max-entries reached: evicting */
 	CACHE_LOG_KINDS
 };
+
+enum cache_keeps {
+	CACHE_KEEPS_NOTHING,    /* "none": no resumption by session ID */
+	CACHE_KEEPS_IN_PROCESS, /* OpenSSL's own cache, per worker */
+	CACHE_KEEPS_RECORDS,    /* records through this table, shared */
+};
+
 struct cache_backend {
-	const char *name;
-	int         stores;     /* 0: "internal" and "none" keep nothing */
-	/* In the master: create/check the store, files owned by uid. */
+	const char      *name;
+	const char      *arg;        /* what ARG is, or NULL: no ARG */
+	int              arg_is_path; /* ARG names a file: relative to the
+	                               * config's folder, made by prepare */
+	enum cache_keeps keeps;
+	int  (*check)(const char *arg, char *err, size_t errlen);
+	int  (*open)(struct cache *, char *err, size_t errlen);
 	int  (*prepare)(struct cache *, char *err, size_t errlen);
-	/* In each process after fork. */
 	int  (*attach)(struct cache *);
-	/* 0 stored, 1 not stored (full), -1 error. */
 	int  (*put)(struct cache *, const unsigned char *k, size_t kl,
-	         const unsigned char *v, size_t vl);
-	/* 1 found (*v malloc'd), 0 absent, -1 error. */
+	         const unsigned char *v, size_t vl, time_t expires);
 	int  (*get)(struct cache *, const unsigned char *k, size_t kl,
 	         unsigned char **v, size_t *vl);
-	/* 1 removed, 0 absent, -1 error. */
+	int  (*get_start)(struct cache *, const unsigned char *k, size_t kl,
+	         struct cache_req *);
 	int  (*del)(struct cache *, const struct cache_key *, size_t n,
 	         size_t *removed);
-	/* Visit up to max records after *cursor (NULL: from the start);
-	 * marked keys are appended to the purge list.  1: more, 0: end. */
-	int  (*scan)(struct cache *, size_t max, cache_mark_fn, void *arg);
+	int  (*scan)(struct cache *, int restart, size_t max, cache_visit_fn,
+	         void *arg);
+	int  (*purge_claim)(struct cache *, time_t now, int or_full);
 	int  (*clear)(struct cache *);
-	/* Shared totals (repairs, evictions) for cache_info; may be NULL. */
 	void (*totals)(struct cache *, struct cache_info *);
-	/* Claim the next purge for this process: 1 when `interval` seconds
-	 * passed since the last one (or the store is at max_entries and a
-	 * second passed), 0 otherwise, -1 on error. */
-	int  (*purge_claim)(struct cache *, time_t now, long interval,
-	         long max_entries);
 	void (*close)(struct cache *);
 };
 
 struct cache {
 	const struct cache_backend *be;
 	struct cache_opts     o;
-	char                 *path;         /* backend argument */
+	char                 *arg;          /* the spec's ARG, or NULL */
 	unsigned char         key[CACHE_KEY_LEN];
 	int                   have_key;
 	EVP_CIPHER           *aead;
@@ -73,23 +166,37 @@ struct cache {
 	time_t                last_log[CACHE_LOG_KINDS];
 	void                 *be_data;      /* the backend's own state */
 
-	/* purge in slices */
+	/* a purge in slices: scan (marking), then delete the marked keys */
 	int                   pg_phase;     /* 0 idle, 1 scanning, 2 deleting */
-	unsigned char        *pg_cursor;
-	size_t                pg_cursor_len;
-	int                   pg_restarts;
 	struct cache_key     *pg_dead;
 	size_t                pg_ndead, pg_cap, pg_done;
-	size_t                pg_kept;
 	time_t                pg_now;
 };
 
 void cache_log(struct cache *, enum cache_log_kind, int err,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-/* Created and expiry times from a record's header: 0 if well formed. */
+
+/* cache_seal.c: a sealed record is CACHE_REC_HDR + len + CACHE_REC_TAG
+ * bytes; its header holds the created and expiry times. */
+#define CACHE_REC_HDR 36
+#define CACHE_REC_TAG 16
 int  cache_rec_times(const unsigned char *v, size_t vl, time_t *created,
-    time_t *expires);
-int  cache_keep_dead(struct cache *, const unsigned char *k, size_t kl);
+    time_t *expires);             /* 0 if well formed */
+int  cache_aead_ready(struct cache *);
+int  cache_seal(struct cache *, const unsigned char *id, size_t idlen,
+    const unsigned char *data, size_t len, time_t created, time_t expires,
+    unsigned char *out);
+int  cache_unseal(struct cache *, const unsigned char *id, size_t idlen,
+    const unsigned char *v, size_t vl, unsigned char *out);
+
+/* cache.c */
+/* A backend's answer to get_start: once, from the worker's loop; v is
+ * malloc'd (given to the generic layer) when r == 1. */
+void cache_get_done(struct cache_req *, int r, unsigned char *v, size_t vl);
+/* cache_new() with the backend given: for tests that plug in their own. */
+struct cache *cache_new_with(const struct cache_backend *, const char *arg,
+    const struct cache_opts *, const unsigned char key[CACHE_KEY_LEN],
+    char *err, size_t errlen);
 
 extern const struct cache_backend cache_backend_gdbm;
 

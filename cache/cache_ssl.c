@@ -118,11 +118,11 @@ cache_ssl_setup(SSL_CTX *ctx, struct cache *c, long timeout, int tickets)
 	}
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
 	SSL_CTX_set_num_tickets(ctx, 1);
-	if (c == NULL || strcmp(cache_kind(c), "none") == 0) {
+	if (c == NULL || c->be->keeps == CACHE_KEEPS_NOTHING) {
 		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 		return 0;
 	}
-	if (strcmp(cache_kind(c), "internal") == 0) {
+	if (c->be->keeps == CACHE_KEEPS_IN_PROCESS) {
 		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
 		SSL_CTX_sess_set_cache_size(ctx, c->o.max_entries);
 		return 0;

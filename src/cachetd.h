@@ -72,8 +72,8 @@ struct location {
 };
 
 struct cache_conf {
-	char   *store;              /* "gdbm:PATH", "internal", "none" */
-	char   *store_path;         /* resolved PATH of a gdbm store */
+	char   *store;              /* spec, its file resolved (cache.h) */
+	char   *store_path;         /* the file the store keeps, or NULL */
 	long    timeout;            /* seconds */
 	long    max_entries;
 	long    purge_interval;     /* seconds */

@@ -266,14 +266,12 @@ static int
 v_store(cfg_t *cfg, cfg_opt_t *opt)
 {
 	const char *s = cfg_opt_getnstr(opt, 0);
+	char why[256];
 
 	note_line(cfg, opt);
-	if (strcmp(s, "none") == 0 || strcmp(s, "internal") == 0)
+	if (cache_spec_check(s, why, sizeof why) == 0)
 		return 0;
-	if (strncmp(s, "gdbm:", 5) == 0 && s[5] != '\0')
-		return 0;
-	cfg_error(cfg, "store: '%s' is not \"gdbm:PATH\", \"internal\" or "
-	    "\"none\"", s);
+	cfg_error(cfg, "store: %s", why);
 	return -1;
 }
 
@@ -430,7 +428,7 @@ static cfg_opt_t location_opts[] = {
 };
 
 static cfg_opt_t cache_opts[] = {
-	CFG_STR("store", "none", CFGF_NONE),
+	CFG_STR("store", CACHE_SPEC_DEFAULT, CFGF_NONE),
 	CFG_INT("timeout", 300, CFGF_NONE),
 	CFG_INT("max-entries", 100000, CFGF_NONE),
 	CFG_INT("purge-interval", 60, CFGF_NONE),
@@ -740,9 +738,9 @@ load(struct config *cf, cfg_t *cfg)
 	cf->log_level = log_level_of(cfg_getstr(cfg, "log-level"));
 
 	cs = cfg_getsec(cfg, "session-cache");
-	cf->cache.store = xstrdup(cfg_getstr(cs, "store"));
-	if (strncmp(cf->cache.store, "gdbm:", 5) == 0)
-		cf->cache.store_path = config_path(cf, cf->cache.store + 5);
+	cf->cache.store = cache_spec_resolve(cfg_getstr(cs, "store"), cf->dir);
+	if (cache_spec_path(cf->cache.store) != NULL)
+		cf->cache.store_path = xstrdup(cache_spec_path(cf->cache.store));
 	cf->cache.timeout = cfg_getint(cs, "timeout");
 	cf->cache.max_entries = cfg_getint(cs, "max-entries");
 	cf->cache.purge_interval = cfg_getint(cs, "purge-interval");

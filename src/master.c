@@ -180,25 +180,17 @@ open_cache(struct server *s, int create, char *err, size_t errlen)
 		    cerr);
 		return -1;
 	}
-	if (!create && strncmp(cf->cache.store, "gdbm:", 5) == 0)
-		return 0;       /* -t: do not create files */
 	memset(&o, 0, sizeof o);
 	o.timeout = cf->cache.timeout;
 	o.max_entries = cf->cache.max_entries;
 	o.purge_interval = cf->cache.purge_interval;
 	o.uid = s->drop ? s->uid : (uid_t)-1;
 	o.gid = s->drop ? s->gid : (gid_t)-1;
-	cerr[0] = '\0';
-	if (cf->cache.store_path != NULL) {
-		char spec[PATH_MAX + 8];
-		snprintf(spec, sizeof spec, "gdbm:%s", cf->cache.store_path);
-		s->cache = cache_open(spec, &o, key, cerr, sizeof cerr);
-	} else {
-		s->cache = cache_open(cf->cache.store, &o, key, cerr,
-		    sizeof cerr);
-	}
+	s->cache = cache_new(cf->cache.store, &o, key, cerr, sizeof cerr);
 	OPENSSL_cleanse(key, sizeof key);
-	if (s->cache == NULL) {
+	/* -t (create == 0) touches no file. */
+	if (s->cache == NULL || (create &&
+	    cache_prepare(s->cache, cerr, sizeof cerr) != 0)) {
 		snprintf(err, errlen, "%s:%d: store: %s", cf->file,
 		    cf->store_line, cerr);
 		return -1;

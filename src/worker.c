@@ -308,7 +308,7 @@ worker_run(struct server *srv, int slot)
 	W.loop = ev_default_loop(EVFLAG_AUTO);
 	ev_timer_init(&purge_check, purge_check_cb, 1., 1.);
 	ev_timer_init(&purge_step, purge_step_cb, 0., PURGE_SLICE);
-	if (strcmp(cache_kind(srv->cache), "gdbm") == 0)
+	if (cache_needs_purge(srv->cache))
 		ev_timer_start(W.loop, &purge_check);
 	accept_w = calloc(srv->cf->nlisten, sizeof *accept_w);
 	for (i = 0; i < srv->cf->nlisten; i++) {

@@ -4,7 +4,9 @@
  * writer killed while writing) and their repair, read-only opens, planted
  * symbolic and hard links, a removed lock file, the lock file's shared
  * header (mapped; wrong size or content), key files, and four
- * processes at once. */
+ * processes at once; what the library says about specs and stores, and
+ * the backend contract with a backend of the test's own (no scan, an
+ * asynchronous fetch). */
 #include "config.h"
 
 #include <check.h>
@@ -22,6 +24,7 @@
 #include <unistd.h>
 
 #include "cache.h"
+#include "cache_int.h"      /* a backend of our own, through the table */
 #include "check_run.h"
 
 static char dir[] = "/tmp/check_cache.XXXXXX";
@@ -966,6 +969,356 @@ START_TEST(backends)
 }
 END_TEST
 
+/* Is this spec valid?  With the reason when it is not. */
+START_TEST(spec_check)
+{
+	static const struct {
+		const char *spec;
+		const char *why;        /* NULL: valid */
+	} cases[] = {
+		{ "gdbm:/var/cache/cachet/s.db", NULL },
+		{ "gdbm:relative.db", NULL },
+		{ "internal", NULL },
+		{ "none", NULL },
+		{ "redis:x", "'redis:x' is not \"gdbm:PATH\", \"internal\" or "
+		    "\"none\"" },
+		{ "", "'' is not \"gdbm:PATH\"" },
+		{ "GDBM:/x", "is not" },
+		{ "gdbm:", "'gdbm:': PATH missing (\"gdbm:PATH\")" },
+		{ "gdbm", "'gdbm': PATH missing" },
+		{ "none:x", "'none:x': \"none\" takes nothing after it" },
+		{ "internal:", "takes nothing" },
+		{ "nonesuch", "is not" },
+	};
+	char err[256];
+	size_t i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		err[0] = '\0';
+		if (cases[i].why == NULL) {
+			ck_assert_msg(cache_spec_check(cases[i].spec, err,
+			    sizeof err) == 0, "%s: %s", cases[i].spec, err);
+			continue;
+		}
+		ck_assert_msg(cache_spec_check(cases[i].spec, err,
+		    sizeof err) == -1, "%s accepted", cases[i].spec);
+		ck_assert_msg(strstr(err, cases[i].why) != NULL,
+		    "%s: want '%s' in '%s'", cases[i].spec, cases[i].why, err);
+	}
+	ck_assert_int_eq(cache_spec_check(NULL, err, sizeof err), -1);
+}
+END_TEST
+
+/* The file a spec names, resolved against the config's folder. */
+START_TEST(spec_paths)
+{
+	char s[64], *r;
+
+	ck_assert_str_eq(cache_spec_path("gdbm:/a/b.db"), "/a/b.db");
+	ck_assert_ptr_null(cache_spec_path("internal"));
+	ck_assert_ptr_null(cache_spec_path("none"));
+	ck_assert_ptr_null(cache_spec_path("gdbm:"));
+	ck_assert_ptr_null(cache_spec_path("redis:x"));
+	r = cache_spec_resolve("gdbm:cache/s.db", "/etc/cachet");
+	ck_assert_str_eq(r, "gdbm:/etc/cachet/cache/s.db");
+	free(r);
+	r = cache_spec_resolve("gdbm:/abs.db", "/etc/cachet");
+	ck_assert_str_eq(r, "gdbm:/abs.db");
+	free(r);
+	r = cache_spec_resolve("gdbm:rel.db", NULL);
+	ck_assert_str_eq(r, "gdbm:rel.db");
+	free(r);
+	r = cache_spec_resolve("internal", "/etc/cachet");
+	ck_assert_str_eq(r, "internal");
+	free(r);
+	ck_assert_int_eq(cache_spec_for_file("/x/s.db", s, sizeof s), 0);
+	ck_assert_int_eq(cache_spec_check(s, NULL, 0), 0);
+	ck_assert_str_eq(cache_spec_path(s), "/x/s.db");
+	ck_assert_int_eq(cache_spec_for_file("/x/s.db", s, 8), -1);
+	ck_assert_int_eq(cache_spec_for_file("", s, sizeof s), -1);
+}
+END_TEST
+
+/* Does this store keep records, need purging?  And only prepare makes
+ * files. */
+START_TEST(store_questions)
+{
+	struct cache_opts o = { .timeout = 300, .max_entries = 10,
+	    .purge_interval = 60, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+	static const struct {
+		const char *spec;
+		int         keeps, purge;
+	} kinds[] = {
+		{ "internal", 0, 0 },
+		{ "none", 0, 0 },
+		{ NULL, 1, 1 },         /* spec: the gdbm file */
+	};
+	char err[256], lockp[1200];
+	struct cache *c;
+	size_t i;
+
+	for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+		const char *s = kinds[i].spec != NULL ? kinds[i].spec : spec;
+		c = cache_new(s, &o, key1, err, sizeof err);
+		ck_assert_msg(c != NULL, "%s: %s", s, err);
+		ck_assert_int_eq(cache_keeps_records(c), kinds[i].keeps);
+		ck_assert_int_eq(cache_needs_purge(c), kinds[i].purge);
+		if (!kinds[i].purge)    /* never claims a purge */
+			ck_assert_int_eq(cache_purge_due(c, time(NULL) + 3600),
+			    0);
+		cache_close(c);
+	}
+	ck_assert_int_eq(cache_keeps_records(NULL), 0);
+	ck_assert_int_eq(cache_needs_purge(NULL), 0);
+	/* cache_new (cachetd -t) touches nothing; cache_prepare makes both
+	 * files, mode 0600 */
+	snprintf(lockp, sizeof lockp, "%s.lock", db);
+	c = cache_new(spec, &o, key1, err, sizeof err);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_ne(access(db, F_OK), 0);
+	ck_assert_int_ne(access(lockp, F_OK), 0);
+	ck_assert_int_eq(cache_prepare(c, err, sizeof err), 0);
+	ck_assert_str_eq(err, "");
+	ck_assert_int_eq(access(db, F_OK), 0);
+	ck_assert_int_eq(access(lockp, F_OK), 0);
+	cache_close(c);
+	ck_assert_ptr_null(cache_new("gdbm:", &o, key1, err, sizeof err));
+	ck_assert_ptr_nonnull(strstr(err, "PATH missing"));
+}
+END_TEST
+
+/* A backend of the test's own, through the table: records in memory
+ * with their expiry (as a server with a TTL keeps them), no scan, and a
+ * fetch that answers later, when the test says (as a network store
+ * does, from the worker's loop). */
+#define MEM_MAX 8
+static struct {
+	struct {
+		unsigned char  k[CACHE_MAX_ID];
+		size_t         kl;
+		unsigned char *v;
+		size_t         vl;
+		time_t         expires;
+	} r[MEM_MAX];
+	int               n;
+	struct cache_req *pending;      /* the fetch under way */
+	unsigned char     pk[CACHE_MAX_ID];
+	size_t            pkl;
+} mem;
+
+static int
+mem_find(const unsigned char *k, size_t kl)
+{
+	int i;
+
+	for (i = 0; i < mem.n; i++)
+		if (mem.r[i].kl == kl && memcmp(mem.r[i].k, k, kl) == 0)
+			return i;
+	return -1;
+}
+
+static int
+mem_put(struct cache *c, const unsigned char *k, size_t kl,
+    const unsigned char *v, size_t vl, time_t expires)
+{
+	int i = mem_find(k, kl);
+
+	(void)c;
+	if (i < 0 && mem.n == MEM_MAX)
+		return 1;
+	if (i < 0)
+		i = mem.n++;
+	free(mem.r[i].v);
+	memcpy(mem.r[i].k, k, kl);
+	mem.r[i].kl = kl;
+	mem.r[i].v = malloc(vl);
+	memcpy(mem.r[i].v, v, vl);
+	mem.r[i].vl = vl;
+	mem.r[i].expires = expires;
+	return 0;
+}
+
+static int
+mem_get(struct cache *c, const unsigned char *k, size_t kl,
+    unsigned char **v, size_t *vl)
+{
+	int i = mem_find(k, kl);
+
+	(void)c;
+	if (i < 0)
+		return 0;
+	*v = malloc(mem.r[i].vl);
+	memcpy(*v, mem.r[i].v, mem.r[i].vl);
+	*vl = mem.r[i].vl;
+	return 1;
+}
+
+static int
+mem_get_start(struct cache *c, const unsigned char *k, size_t kl,
+    struct cache_req *q)
+{
+	(void)c;
+	if (mem.pending != NULL)
+		return -1;      /* one at a time here */
+	mem.pending = q;
+	memcpy(mem.pk, k, kl);
+	mem.pkl = kl;
+	return CACHE_PENDING;
+}
+
+/* The server's answer arrives: r forced (-1: timed out), or what the
+ * store holds. */
+static void
+mem_answer(struct cache *c, int force)
+{
+	struct cache_req *q = mem.pending;
+	unsigned char *v = NULL;
+	size_t vl = 0;
+	int r = force != 0 ? force : mem_get(c, mem.pk, mem.pkl, &v, &vl);
+
+	mem.pending = NULL;
+	cache_get_done(q, r, v, vl);
+}
+
+static int
+mem_del(struct cache *c, const struct cache_key *keys, size_t n,
+    size_t *removed)
+{
+	size_t j;
+	int i;
+
+	(void)c;
+	*removed = 0;
+	for (j = 0; j < n; j++) {
+		if ((i = mem_find(keys[j].k, keys[j].kl)) < 0)
+			continue;
+		free(mem.r[i].v);
+		mem.r[i] = mem.r[--mem.n];
+		(*removed)++;
+	}
+	return 0;
+}
+
+static const struct cache_backend mem_backend = {
+	.name = "mem",
+	.keeps = CACHE_KEEPS_RECORDS,
+	.put = mem_put,
+	.get = mem_get,
+	.get_start = mem_get_start,
+	.del = mem_del,
+};
+
+struct answer {
+	int            calls, r;
+	unsigned char *data;
+	size_t         len;
+};
+
+static void
+answered(void *arg, int r, unsigned char *data, size_t len)
+{
+	struct answer *a = arg;
+
+	a->calls++;
+	a->r = r;
+	free(a->data);
+	a->data = data;
+	a->len = len;
+}
+
+START_TEST(backend_without_scan)
+{
+	struct cache_opts o = { .timeout = 300, .max_entries = 10,
+	    .purge_interval = 1, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+	struct answer a = { 0, 0, NULL, 0 };
+	struct cache_info info;
+	unsigned char *d = NULL;
+	char err[256];
+	struct cache *c;
+	size_t n = 0, removed = 99;
+	time_t now = time(NULL);
+
+	memset(&mem, 0, sizeof mem);
+	c = cache_new_with(&mem_backend, NULL, &o, key1, err, sizeof err);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(cache_prepare(c, err, sizeof err), 0);
+	ck_assert_int_eq(cache_attach(c), 0);
+	ck_assert_int_eq(cache_keeps_records(c), 1);
+	ck_assert_int_eq(cache_needs_purge(c), 0);
+	/* the backend gets each record's expiry, for its TTL */
+	ck_assert_int_eq(put(c, "a", "va", now + 100), 0);
+	ck_assert_int_eq(mem.r[0].expires, now + 100);
+	ck_assert_int_eq(put(c, "old", "vo", now - 1), 0);
+	ck_assert_int_eq(fetch_eq(c, "a", "va"), 1);
+	/* nothing to purge, nothing to list, nothing to clear */
+	ck_assert_int_eq(cache_purge_due(c, now + 3600), 0);
+	ck_assert_int_eq(cache_purge_due_interval(c, now + 3600), 0);
+	ck_assert_int_eq(cache_purge_step(c, now), 0);
+	ck_assert_int_eq(cache_purge_all(c, now + 3600, &removed), 0);
+	ck_assert_uint_eq(removed, 0);
+	ck_assert_int_eq(cache_info(c, now, &info), -1);
+	ck_assert_int_eq(cache_list(c, NULL, NULL), -1);
+	ck_assert_int_eq(cache_clear(c), -1);
+	ck_assert_int_eq(mem.n, 2);
+	/* a fetch that waits for the store: pending, then answered once */
+	ck_assert_int_eq(cache_fetch_start(c, (const unsigned char *)"a", 1,
+	    &d, &n, answered, &a), CACHE_PENDING);
+	ck_assert_int_eq(a.calls, 0);
+	mem_answer(c, 0);
+	ck_assert_int_eq(a.calls, 1);
+	ck_assert_int_eq(a.r, 1);
+	ck_assert_uint_eq(a.len, 2);
+	ck_assert_int_eq(memcmp(a.data, "va", 2), 0);
+	ck_assert_uint_eq(cache_stats(c)->hits, 2);
+	/* an expired record arrives: a miss, and removed */
+	ck_assert_int_eq(cache_fetch_start(c, (const unsigned char *)"old", 3,
+	    &d, &n, answered, &a), CACHE_PENDING);
+	mem_answer(c, 0);
+	ck_assert_int_eq(a.calls, 2);
+	ck_assert_int_eq(a.r, 0);
+	ck_assert_ptr_null(a.data);
+	ck_assert_uint_eq(cache_stats(c)->expired, 1);
+	ck_assert_int_eq(mem.n, 1);
+	/* the store does not answer in time: an error, a miss */
+	ck_assert_int_eq(cache_fetch_start(c, (const unsigned char *)"a", 1,
+	    &d, &n, answered, &a), CACHE_PENDING);
+	mem_answer(c, -1);
+	ck_assert_int_eq(a.calls, 3);
+	ck_assert_int_eq(a.r, -1);
+	ck_assert_uint_eq(cache_stats(c)->errors, 1);
+	/* a fetch that cannot be sent is answered at once, not later */
+	mem.pending = (struct cache_req *)&mem;  /* busy */
+	ck_assert_int_eq(cache_fetch_start(c, (const unsigned char *)"a", 1,
+	    &d, &n, answered, &a), -1);
+	ck_assert_int_eq(a.calls, 3);
+	mem.pending = NULL;
+	cache_close(c);
+	while (mem.n > 0)
+		free(mem.r[--mem.n].v);
+}
+END_TEST
+
+/* A store on this host answers cache_fetch_start at once. */
+START_TEST(fetch_start_local)
+{
+	struct cache *c = open_cache(key1, 100);
+	struct answer a = { 0, 0, NULL, 0 };
+	unsigned char *d = NULL;
+	size_t n = 0;
+
+	ck_assert_int_eq(put(c, "a", "va", time(NULL) + 100), 0);
+	ck_assert_int_eq(cache_fetch_start(c, (const unsigned char *)"a", 1,
+	    &d, &n, answered, &a), 1);
+	ck_assert_int_eq(a.calls, 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(memcmp(d, "va", 2), 0);
+	free(d);
+	ck_assert_int_eq(cache_fetch_start(c, (const unsigned char *)"b", 1,
+	    &d, &n, answered, &a), 0);
+	cache_close(c);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -995,6 +1348,11 @@ main(void)
 	tcase_add_test(tc, key_files);
 	tcase_add_test(tc, four_processes);
 	tcase_add_test(tc, backends);
+	tcase_add_test(tc, spec_check);
+	tcase_add_test(tc, spec_paths);
+	tcase_add_test(tc, store_questions);
+	tcase_add_test(tc, backend_without_scan);
+	tcase_add_test(tc, fetch_start_local);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

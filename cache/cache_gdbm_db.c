@@ -1,0 +1,365 @@
+/*
+ * cache_gdbm_db.c - the GDBM backend's database under the lock: opening
+ * it through a checked descriptor, damage and its repair, the begin and
+ * end of one operation (lock, numbers, write mark), and eviction at
+ * max-entries.
+ *
+ * The database is opened for each operation and closed after it, so a
+ * store is on disk (write-through) and visible to every process at once.
+ * GDBM_NOMMAP: a writer's close then costs one fsync instead of an msync
+ * of the map (see OPENSSL-NOTES.md: ~24 us a store on tmpfs).
+ *
+ * Invariants:
+ * - Damage is repaired under the exclusive lock, once, by the first
+ *   process that sees it: a GDBM error that says the file is bad, on open
+ *   or in the middle of a store, fetch, delete or scan, or a dirty mark
+ *   left by a writer that died.  The repair count doubles as a generation:
+ *   a process that saw damage and then finds the count moved knows another
+ *   one repaired the file already.  Repair is gdbm_recover() (keeps the
+ *   readable records; needs the right to create a file in the folder) or,
+ *   failing that, a new empty database truncated in place.  The operation
+ *   that saw the damage is tried once more, then misses: a full handshake.
+ * - At max-entries a store evicts to make room: of a sample of records
+ *   (EVICT_SAMPLE, taken round the file from where the last sample
+ *   ended), the expired ones go, or else the oldest.  The count never
+ *   exceeds max-entries.
+ * - A read-only cache (the `cachet cache stats|list` tool) creates,
+ *   chmods, marks and repairs nothing; damage is reported (log hook) and
+ *   the operation fails.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cache_gdbm.h"
+
+int
+gd_damaged(int e)
+{
+	switch (e) {
+	case GDBM_BAD_MAGIC_NUMBER:
+	case GDBM_EMPTY_DATABASE:
+	case GDBM_FILE_EOF:
+	case GDBM_FILE_READ_ERROR:
+	case GDBM_BAD_FILE_OFFSET:
+	case GDBM_BYTE_SWAPPED:
+	case GDBM_MALFORMED_DATA:
+	case GDBM_NEED_RECOVERY:
+	case GDBM_DIR_OVERFLOW:
+	case GDBM_BAD_BUCKET:
+	case GDBM_BAD_HEADER:
+	case GDBM_BAD_AVAIL:
+	case GDBM_BAD_HASH_TABLE:
+	case GDBM_BAD_DIR_ENTRY:
+	case GDBM_BUCKET_CACHE_CORRUPTED:
+	case GDBM_BAD_HASH_ENTRY:
+	case GDBM_BLOCK_SIZE_ERROR:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* The error of a failed call on db: 0 for "no such key" (no error). */
+int
+gd_db_error(GDBM_FILE db)
+{
+	int e = gdbm_last_errno(db);
+
+	if (gdbm_needs_recovery(db))
+		return GDBM_NEED_RECOVERY;
+	return e == GDBM_ITEM_NOT_FOUND ? GDBM_NO_ERROR : e;
+}
+
+/*
+ * Open the database through a checked descriptor.  NULL on failure, with
+ * *e the GDBM error (GDBM_FILE_OPEN_ERROR and *se the errno when the file
+ * could not be opened, or was refused: then logged here).
+ */
+GDBM_FILE
+gd_db_open(struct cache *c, int mode, int *e, int *se)
+{
+	int writer = mode != GDBM_READER;
+	const char *why;
+	GDBM_FILE db;
+	int fd;
+
+	*e = GDBM_NO_ERROR;
+	*se = 0;
+	fd = gd_safe_open(c, c->arg, writer, writer && mode != GDBM_WRITER,
+	    &why);
+	if (fd < 0) {
+		*e = GDBM_FILE_OPEN_ERROR;
+		*se = fd == -2 ? EPERM : errno;
+		if (fd == -2)
+			cache_log(c, CACHE_LOG_IO, 0, "session cache '%s' %s: "
+			    "refusing to use it", c->arg, why);
+		return NULL;
+	}
+	db = gdbm_fd_open(fd, c->arg, G(c)->block_size, mode | GDBM_NOLOCK |
+	    (c->o.use_mmap ? 0 : GDBM_NOMMAP) | GDBM_CLOEXEC |
+	    GDBM_CLOERROR, NULL);
+	if (db == NULL) {
+		*e = gdbm_errno;
+		*se = errno;
+		return NULL;
+	}
+	if (c->o.cache_size > 0) {
+		size_t n = (size_t)c->o.cache_size;
+		gdbm_setopt(db, GDBM_SETCACHESIZE, &n, sizeof n);
+	}
+	return db;
+}
+
+/* An open failure that is not damage: unreachable (logged, a miss). */
+void
+gd_log_open_failure(struct cache *c, int e, int se)
+{
+	if (se == EPERM && e == GDBM_FILE_OPEN_ERROR)
+		return;         /* refused: db_open said why */
+	cache_log(c, CACHE_LOG_IO, se, "session cache '%s': %s (%s)", c->arg,
+	    gdbm_strerror(e), strerror(se));
+}
+
+/* Under the exclusive lock: make the file usable again, and say so. */
+static void
+repair(struct cache *c, struct meta *m, const char *why)
+{
+	gdbm_count_t n = 0;
+	const char *how = "recovered";
+	GDBM_FILE db;
+	int e, se;
+
+	db = gd_db_open(c, GDBM_WRITER, &e, &se);
+	if (db == NULL || gdbm_recover(db, NULL, GDBM_RCVR_FORCE) != 0 ||
+	    gdbm_count(db, &n) != 0) {
+		if (db != NULL)
+			gdbm_close(db);
+		/* Beyond recovery, or no right to create the copy that
+		 * recovery renames into place: start afresh, truncated in
+		 * place (sessions are only a cache). */
+		db = gd_db_open(c, GDBM_NEWDB, &e, &se);
+		if (db == NULL) {
+			cache_log(c, CACHE_LOG_REPAIR, se, "session cache '%s' "
+			    "is damaged (%s) and cannot be recreated: %s",
+			    c->arg, why, gdbm_strerror(e));
+			return;
+		}
+		n = 0;
+		how = "recreated";
+	}
+	gdbm_close(db);
+	if (strcmp(how, "recovered") == 0) {
+		/* Recovery renamed a new file into place: owner, mode. */
+		const char *w;
+		int fd = gd_safe_open(c, c->arg, 1, 0, &w);
+		if (fd >= 0)
+			close(fd);
+	}
+	m->count = (int64_t)n;
+	gd_mark_dirty(m, 0);
+	m->repairs++;
+	m->full_since = 0;
+	c->st->repairs++;
+	cache_log(c, CACHE_LOG_REPAIR, 0, "session cache '%s' was damaged (%s):"
+	    " %s, %llu record(s) kept; full handshakes meanwhile", c->arg,
+	    why, how, (unsigned long long)n);
+}
+
+/*
+ * Damage seen while holding h: repair it under the exclusive lock unless
+ * another process did since h's numbers were read.  Leaves the exclusive
+ * lock held (h->how says what is held) and h->m fresh.
+ */
+void
+gd_fix_damage(struct cache *c, struct hold *h, const char *why)
+{
+	uint64_t gen = h->m->repairs;
+
+	if (c->o.read_only) {
+		cache_log(c, CACHE_LOG_DAMAGE, 0, "session cache '%s' cannot "
+		    "be read (%s): damaged, or not a session cache; not "
+		    "repaired here (cachetd repairs a damaged cache when it "
+		    "next uses it; `cachet cache clear` empties it)", c->arg,
+		    why);
+		return;
+	}
+	if (h->how != LOCK_EX) {
+		gd_unlock(c);
+		h->how = 0;
+		if (gd_lock(c, LOCK_EX, h) != 0)
+			return;
+		h->how = LOCK_EX;
+		if (h->m->repairs != gen && !h->m->dirty)
+			return;         /* another process repaired it */
+	}
+	repair(c, h->m, why);
+}
+
+/* Take the lock and the shared numbers; a writer marks the file dirty
+ * until gd_end().  A dirty mark found here was left by a writer that died
+ * inside the database: repaired before anyone reads the file. */
+int
+gd_begin(struct cache *c, int how, struct hold *h)
+{
+	h->how = 0;
+	if (gd_lock(c, how, h) != 0)
+		return -1;
+	h->how = how;
+	if (h->m->dirty) {
+		gd_fix_damage(c, h, "a process died while writing it");
+		if (c->o.read_only || h->how == 0) {
+			gd_unlock(c);
+			return -1;
+		}
+	}
+	if (h->how == LOCK_EX && !c->o.read_only)
+		gd_mark_dirty(h->m, 1);
+	return 0;
+}
+
+void
+gd_end(struct cache *c, struct hold *h)
+{
+	if (h->how == LOCK_EX && !c->o.read_only)
+		gd_mark_dirty(h->m, 0);
+	if (h->how != 0)
+		gd_unlock(c);
+}
+
+/* Open for writing under h; recount when the count is unknown. */
+GDBM_FILE
+gd_writer_open(struct cache *c, struct hold *h, int mode, int *e, int *se)
+{
+	GDBM_FILE db = gd_db_open(c, mode, e, se);
+	gdbm_count_t n;
+
+	if (db == NULL || h->m->count >= 0)
+		return db;
+	if (gdbm_count(db, &n) != 0) {
+		*e = gd_db_error(db);
+		gdbm_close(db);
+		return NULL;
+	}
+	h->m->count = (int64_t)n;
+	return db;
+}
+
+/* ----------------------------------------------------------- eviction */
+
+static void
+set_ev_cursor(struct cache *c, datum k)
+{
+	struct gdbm_state *g = G(c);
+
+	free(g->ev_cursor);
+	g->ev_cursor = NULL;
+	g->ev_cursor_len = 0;
+	if (k.dptr != NULL && (g->ev_cursor = malloc((size_t)k.dsize)) != NULL) {
+		memcpy(g->ev_cursor, k.dptr, (size_t)k.dsize);
+		g->ev_cursor_len = (size_t)k.dsize;
+	}
+}
+
+/* Collect up to EVICT_SAMPLE keys, going on from the last sample and
+ * round the file at most once.  Returns how many, or -1 on damage. */
+static int
+sample_keys(struct cache *c, GDBM_FILE db, datum *keys)
+{
+	struct gdbm_state *g = G(c);
+	datum k = { NULL, 0 };
+	int n = 0, wrapped = 0;
+
+	if (g->ev_cursor != NULL) {
+		datum cur = { (char *)g->ev_cursor, (int)g->ev_cursor_len };
+		k = gdbm_nextkey(db, cur);      /* gone: start over */
+	}
+	if (k.dptr == NULL) {
+		k = gdbm_firstkey(db);
+		wrapped = 1;
+	}
+	while (k.dptr != NULL && n < EVICT_SAMPLE) {
+		keys[n++] = k;
+		k = gdbm_nextkey(db, k);
+		if (k.dptr == NULL && gd_db_error(db) == GDBM_NO_ERROR &&
+		    !wrapped) {
+			k = gdbm_firstkey(db);
+			wrapped = 1;
+		}
+		if (k.dptr != NULL && wrapped && k.dsize == keys[0].dsize &&
+		    memcmp(k.dptr, keys[0].dptr, (size_t)k.dsize) == 0) {
+			free(k.dptr);   /* round the whole file */
+			k.dptr = NULL;
+			break;
+		}
+	}
+	free(k.dptr);
+	if (k.dptr == NULL && gd_db_error(db) != GDBM_NO_ERROR) {
+		while (n > 0)
+			free(keys[--n].dptr);
+		return -1;
+	}
+	return n;
+}
+
+/* Make room for one record: of a sample, remove the expired records or
+ * else the oldest.  Returns how many were removed, -1 on damage. */
+int
+gd_evict(struct cache *c, GDBM_FILE db, struct meta *m)
+{
+	datum keys[EVICT_SAMPLE];
+	char dead[EVICT_SAMPLE];
+	time_t created, expires, oldest_t = 0, now = time(NULL);
+	int n, i, oldest = -1, ndead = 0, removed = 0, last = -1, bad = 0;
+
+	if ((n = sample_keys(c, db, keys)) < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		datum v = gdbm_fetch(db, keys[i]);
+		dead[i] = 0;
+		if (v.dptr == NULL) {
+			if (gd_db_error(db) != GDBM_NO_ERROR)
+				bad = 1;
+			continue;
+		}
+		if (cache_rec_times((unsigned char *)v.dptr, (size_t)v.dsize,
+		    &created, &expires) != 0 || expires <= now) {
+			dead[i] = 1;
+			ndead++;
+		} else if (oldest < 0 || created < oldest_t) {
+			oldest = i;
+			oldest_t = created;
+		}
+		free(v.dptr);
+	}
+	if (!bad && ndead == 0 && oldest >= 0)
+		dead[oldest] = 2;
+	for (i = 0; i < n && !bad; i++) {
+		if (dead[i] == 0) {
+			last = i;
+			continue;
+		}
+		if (gdbm_delete(db, keys[i]) != 0) {
+			if (gd_db_error(db) != GDBM_NO_ERROR)
+				bad = 1;
+			continue;
+		}
+		removed++;
+		m->count--;
+		if (dead[i] == 2) {
+			m->evictions++;
+			c->st->evictions++;
+		} else {
+			c->st->expired++;
+		}
+	}
+	if (last >= 0)
+		set_ev_cursor(c, keys[last]);
+	for (i = 0; i < n; i++)
+		free(keys[i].dptr);
+	return bad ? -1 : removed;
+}
