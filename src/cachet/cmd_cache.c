@@ -145,7 +145,10 @@ open_cache(const char *path, const struct cache_op *op)
 	o.purge_interval = 60;
 	o.uid = st.st_uid;
 	o.gid = st.st_gid;
-	snprintf(spec, sizeof spec, "gdbm:%s", path);
+	if (cache_spec_for_file(path, spec, sizeof spec) != 0) {
+		fprintf(stderr, "cachet cache: %s: path too long\n", path);
+		return NULL;
+	}
 	if ((c = cache_open(spec, &o, NULL, err, sizeof err)) == NULL) {
 		fprintf(stderr, "cachet cache: %s\n", err);
 		return NULL;
