@@ -379,6 +379,36 @@ check_address(struct loader *ld, const struct directive *d,
 #define CC(f)  offsetof(struct cache_conf, f)
 #define LOC(f) offsetof(struct location, f)
 
+/* header = {"Name: value", ...}: a field name, a colon, a value without
+ * control bytes; the framing fields are ours. */
+static int
+check_header(struct loader *ld, const struct directive *d,
+    const struct conf_value *v, const union dval *x)
+{
+	static const char *const ours[] = { "Content-Length", "Connection",
+	    "Transfer-Encoding", "Content-Range", "Date", "Server",
+	    "Content-Type", "Content-Encoding" };
+	const char *h = x->s, *p, *colon = strchr(h, ':');
+	int bad = colon == NULL || colon == h;
+	size_t k;
+
+	(void)d;
+	for (p = h; !bad && p < colon; p++)
+		bad = !(isalnum((unsigned char)*p) ||
+		    strchr("!#$%&'*+-.^_`|~", *p) != NULL);
+	for (p = colon ? colon + 1 : h; !bad && *p; p++)
+		bad = ((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f;
+	if (bad)
+		return fail(ld, &v->at, "header: '%s' is not \"Name: value\"",
+		    h);
+	for (k = 0; k < sizeof ours / sizeof ours[0]; k++)
+		if (strlen(ours[k]) == (size_t)(colon - h) &&
+		    strncasecmp(h, ours[k], (size_t)(colon - h)) == 0)
+			return fail(ld, &v->at, "header: %s is set by cachetd "
+			    "itself", ours[k]);
+	return 0;
+}
+
 static const struct enum_name verify_names[] = {
 	{ "none", VERIFY_NONE }, { "optional", VERIFY_OPTIONAL },
 	{ "require", VERIFY_REQUIRE }, { NULL, 0 }
@@ -406,6 +436,10 @@ static const struct directive top_dirs[] = {
 	{ "protocols", D_PROTOCOLS, 0, 0, NO_AT, check_protocol, NULL },
 	{ "ciphers", D_STR, CF(ciphers), 0, CF(ciphers_at), NULL, NULL },
 	{ "groups", D_STR, CF(groups), 0, CF(groups_at), NULL, NULL },
+	{ "header", D_STRV, CF(headers), CF(nheaders), NO_AT, check_header,
+	    NULL },
+	{ "gzip-static", D_BOOL, CF(gzip_static), 0, NO_AT, NULL, NULL },
+	{ "default-type", D_STR, CF(default_type), 0, NO_AT, NULL, NULL },
 	{ "ciphersuites", D_STR, CF(ciphersuites), 0, CF(suites_at), NULL,
 	    NULL },
 	{ "access-log", D_PATH, CF(access_log), 0, CF(alog_at), NULL, NULL },
@@ -460,6 +494,8 @@ static const struct directive location_dirs[] = {
 	    LOC(acc.nallow_issuer), NO_AT, check_dn, NULL },
 	{ "deny-subject", D_STRV, LOC(acc.deny_subject),
 	    LOC(acc.ndeny_subject), NO_AT, check_dn, NULL },
+	{ "header", D_STRV, LOC(headers), LOC(nheaders), NO_AT, check_header,
+	    NULL },
 	{ NULL, 0, 0, 0, 0, NULL, NULL }
 };
 
@@ -864,6 +900,7 @@ defaults(struct config *cf)
 	cf->proto_max = TLS1_3_VERSION;
 	cf->ciphers = xstrdup(DEFAULT_CIPHERS);
 	cf->groups = xstrdup(DEFAULT_GROUPS);
+	cf->default_type = xstrdup("application/octet-stream");
 	cf->ciphersuites = xstrdup(DEFAULT_SUITES);
 	cf->log_level = LOG_INFO_;
 	cf->handshake_timeout = 10;
@@ -1010,8 +1047,10 @@ config_free(struct config *cf)
 		    cf->locs[i].acc.nallow_issuer);
 		free_strv(cf->locs[i].acc.deny_subject,
 		    cf->locs[i].acc.ndeny_subject);
+		free_strv(cf->locs[i].headers, cf->locs[i].nheaders);
 	}
 	free(cf->locs);
+	free_strv(cf->headers, cf->nheaders);
 	free_strv(cf->certs, cf->ncerts);
 	free_strv(cf->keys, cf->nkeys);
 	free(cf->file);
@@ -1023,6 +1062,7 @@ config_free(struct config *cf)
 	free(cf->ciphers);
 	free(cf->ciphersuites);
 	free(cf->groups);
+	free(cf->default_type);
 	free(cf->access_log);
 	free(cf->error_log);
 	free(cf->pid_file);

@@ -172,7 +172,11 @@ accept_batch(struct worker *w, int lfd)
 			}
 			return;
 		}
-		/* Make room only for a client that is really here. */
+		/* Make room only for a client that is really here.  Like
+		 * nginx, start closing idle connections a little before the
+		 * limit, so that a flood of silent ones cannot fill it. */
+		if ((long)w->nconns >= limit - limit / 16)
+			conn_drain_idle(w, 1);
 		if ((long)w->nconns >= limit && conn_drain_idle(w, 1) == 0) {
 			close(fd);      /* the idle ones turned out busy */
 			w->st->refused++;
