@@ -120,15 +120,16 @@ expect_match "log: client without PHA" "$(cat "$T/error.log")" "403 for /secure/
 # A client that offers TLS 1.2 and 1.3 but no post-handshake auth (as every
 # browser) is held to TLS 1.2, so a renegotiation can ask it; s_client
 # would abort on a downgrade sentinel, so getting in proves there is none.
-out=$(sc -no_ssl3 alice)
+logged() { wait_for 5 grep -qE "$1" "$T/access.log"; }
+out=$(printf 'GET /secure/?nopha HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' | sclient -cert "$CERTS/alice.crt" -key "$CERTS/alice.key")
 expect_match "no PHA, TLS 1.2 offered: alice 200 through renegotiation" "$out" "^HTTP/1.1 200"
-expect_match "no PHA: held to TLS 1.2" "$(tail -n 1 "$T/access.log")" "\"GET /secure/ HTTP/1.1\" 200 .* TLSv1.2 .*\"CN=alice,O=cachet demo\" ok"
+check "no PHA: held to TLS 1.2" logged "\"GET /secure/\\?nopha HTTP/1.1\" 200 .* TLSv1.2 .*\"CN=alice,O=cachet demo\" ok"
 expect_match "no PHA, no certificate: 403" "$(sc -no_ssl3 none)" "^HTTP/1.1 403"
-out=$(printf 'GET /public/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' | sclient)
+out=$(printf 'GET /public/?nopha HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' | sclient)
 expect_match "no PHA, public page: served" "$out" "public page"
-expect_match "no PHA, public page: over TLS 1.2 too (the trade-off)" "$(tail -n 1 "$T/access.log")" "\"GET /public/ HTTP/1.1\" 200 .* TLSv1.2 "
-C --cert "$CERTS/alice.crt" --key "$CERTS/alice.key" -o /dev/null "$(URL /secure/)"
-expect_match "curl offers PHA: stays on TLS 1.3" "$(tail -n 1 "$T/access.log")" "\"GET /secure/ HTTP/1.1\" 200 .* TLSv1.3 .*\"CN=alice,O=cachet demo\" ok"
+check "no PHA, public page: over TLS 1.2 too (the trade-off)" logged "\"GET /public/\\?nopha HTTP/1.1\" 200 .* TLSv1.2 "
+C --cert "$CERTS/alice.crt" --key "$CERTS/alice.key" -o /dev/null "$(URL '/secure/?curlpha')"
+check "curl offers PHA: stays on TLS 1.3" logged "\"GET /secure/\\?curlpha HTTP/1.1\" 200 .* TLSv1.3 .*\"CN=alice,O=cachet demo\" ok"
 
 # --- python's ssl
 A=(--ca "$CERTS/ca.crt")
@@ -144,9 +145,9 @@ out=$($PY "$PORT" /secure/ --tls 1.3 --no-pha "${A[@]}" "${ALICE[@]}")
 # pyget prints the status line, then the body: both halves must be there
 expect_match "python TLS 1.3 without PHA: 403" "$(printf '%s\n' "$out" | head -n 1)" "^HTTP/1\.1 403 Forbidden$"
 expect_match "python TLS 1.3 without PHA: the reason in the body" "$(printf '%s\n' "$out" | tail -n +2)" "post-handshake authentication"
-out=$($PY "$PORT" /secure/ --tls any --no-pha "${A[@]}" "${ALICE[@]}" 2>&1)
+out=$($PY "$PORT" '/secure/?pynopha' --tls any --no-pha "${A[@]}" "${ALICE[@]}" 2>&1)
 expect_match "python without PHA, TLS 1.2 and 1.3 offered: alice 200" "$out" "200 OK"
-expect_match "python without PHA: over TLS 1.2" "$(tail -n 1 "$T/access.log")" "\"GET /secure/ HTTP/1.1\" 200 .* TLSv1.2 "
+check "python without PHA: over TLS 1.2" logged "\"GET /secure/\\?pynopha HTTP/1.1\" 200 .* TLSv1.2 "
 
 # --- resumed sessions
 r0=$(auths)
@@ -270,7 +271,7 @@ start_cachetd "$T/refuse.conf" || exit 1
 out=$(printf 'GET /secure/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' | sclient -cert "$CERTS/alice.crt" -key "$CERTS/alice.key")
 expect_match "refuse: 403" "$out" "^HTTP/1.1 403"
 expect_match "refuse: the page says what the administrator can do" "$out" "tls13-without-pha = tls1.2"
-expect_match "refuse: stayed on TLS 1.3" "$(tail -n 1 "$T/access.log")" "\" 403 .* TLSv1.3 "
+check "refuse: stayed on TLS 1.3" logged "\" 403 .* TLSv1.3 "
 expect_match "refuse: the log says why" "$(cat "$T/error.log")" "tls13-without-pha = refuse; tls1.2 would let browsers in"
 expect_match "refuse: PHA clients still get in" "$(cc alice "$(URL /secure/)")" "alice's secret"
 stop_cachetd
