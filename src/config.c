@@ -94,6 +94,19 @@ fail(struct loader *ld, const struct conf_at *at, const char *fmt, ...)
 	return -1;
 }
 
+/* "line 5", or "other.conf:5" when first was written in another file
+ * than now: for "given twice" messages. */
+static const char *
+first_at(const struct conf_at *first, const struct conf_at *now, char *buf,
+    size_t len)
+{
+	if (strcmp(first->file, now->file) == 0)
+		snprintf(buf, len, "line %d", first->line);
+	else
+		snprintf(buf, len, "%s:%d", first->file, first->line);
+	return buf;
+}
+
 static char *
 xstrdup(const char *s)
 {
@@ -715,10 +728,11 @@ static void *
 open_cache(struct loader *ld, const struct conf_node *n)
 {
 	struct cache_conf *c = &ld->cf->cache;
+	char buf[PATH_MAX + 16];
 
 	if (c->at.line != 0) {
 		fail(ld, &n->at, "session-cache: a second block (the first is "
-		    "at %s:%d)", c->at.file, c->at.line);
+		    "on %s)", first_at(&c->at, &n->at, buf, sizeof buf));
 		return NULL;
 	}
 	c->at = n->at;
@@ -730,7 +744,7 @@ open_location(struct loader *ld, const struct conf_node *n)
 {
 	struct config *cf = ld->cf;
 	const char *prefix = n->vals->text;
-	char canon[PATH_MAX + 2], rel[PATH_MAX];
+	char canon[PATH_MAX + 2], rel[PATH_MAX], buf[PATH_MAX + 16];
 	struct location *l;
 	size_t i;
 	int slash;
@@ -754,9 +768,9 @@ open_location(struct loader *ld, const struct conf_node *n)
 	}
 	for (i = 0; i < cf->nlocs; i++)
 		if (strcmp(cf->locs[i].prefix, prefix) == 0) {
-			fail(ld, &n->at, "location \"%s\": already defined at "
-			    "%s:%d", prefix, cf->locs[i].at.file,
-			    cf->locs[i].at.line);
+			fail(ld, &n->at, "location \"%s\": already defined on "
+			    "%s", prefix, first_at(&cf->locs[i].at, &n->at,
+			    buf, sizeof buf));
 			return NULL;
 		}
 	l = realloc(cf->locs, (cf->nlocs + 1) * sizeof *l);
@@ -829,8 +843,9 @@ enter(struct loader *ld, const struct block *in, const struct block *b,
 		return fail(ld, &n->at, "%s: is a block: %s%s { ... }", b->name,
 		    b->name, b->titled ? " \"...\"" : "");
 	if (!(b->in & in->ctx))
-		return fail(ld, &n->at, "%s: a block not allowed in %s%s",
-		    b->name, in->name ? "a " : "", block_name(in));
+		return fail(ld, &n->at, in->name ? "%s: a block not allowed in "
+		    "a %s block" : "%s: a block not allowed at %s", b->name,
+		    block_name(in));
 	if (b->titled && n->nvals == 0)
 		return fail(ld, &n->at, "%s: needs a name: %s \"...\" { ... }",
 		    b->name, b->name);
@@ -849,6 +864,7 @@ walk(struct loader *ld, const struct block *b, void *target,
 {
 	const struct conf_node *n, *seen[32];
 	const struct directive *d;
+	char buf[PATH_MAX + 16];
 	size_t i;
 
 	memset(seen, 0, sizeof seen);
@@ -860,9 +876,9 @@ walk(struct loader *ld, const struct block *b, void *target,
 			i = (size_t)(d - b->dirs);
 			if (!b->repeat && i < 32 && seen[i] != NULL)
 				return fail(ld, &n->at, "%s: given twice in "
-				    "this %s block (first at %s:%d)", n->name,
-				    b->name, seen[i]->at.file,
-				    seen[i]->at.line);
+				    "this %s block (first on %s)", n->name,
+				    b->name, first_at(&seen[i]->at, &n->at,
+				    buf, sizeof buf));
 			if (i < 32)
 				seen[i] = n;
 			if (set(ld, d, target, n) != 0)

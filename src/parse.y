@@ -69,6 +69,8 @@ struct lexer {
 	int         tok, tok_line, tok_col;
 	const char *tok_text;           /* a value's text, for messages */
 	const char *name_text;          /* the statement's NAME */
+	int         title_line, title_col, title_tok;
+	const char *title_text;         /* the value after NAME */
 	enum expect expect;
 	int         depth;              /* braces open */
 	int         open_line[CONF_MAX_NEST], open_col[CONF_MAX_NEST];
@@ -278,9 +280,9 @@ lex_string(int q)
 			    c == EOF ? "file" : "line");
 			return LEXERR;
 		}
-		if (c == '\0') {
-			syntax_error(lx->line, lx->col - 1, "NUL byte in a "
-			    "string");
+		if ((c < ' ' && c != '\t') || c == 0x7f) {
+			syntax_error(lx->line, lx->col - 1, "unexpected byte "
+			    "0x%02x in a string", (unsigned)c);
 			return LEXERR;
 		}
 		if (c == q)
@@ -404,8 +406,17 @@ lex(void)
 	lx->tok_line = lx->line;
 	lx->tok_col = lx->col;
 	lx->tok_text = NULL;
-	if (c == EOF)
+	if (c == EOF) {
+		/* the end of the last line, not the empty one after it */
+		if (lx->col == 1 && lx->line > 1) {
+			size_t i = lx->len - 1;
+			while (i > 0 && lx->buf[i - 1] != '\n')
+				i--;
+			lx->tok_line = lx->line - 1;
+			lx->tok_col = (int)(lx->len - i);
+		}
 		return 0;
+	}
 	switch (c) {
 	case '{':
 		getc_();
@@ -464,7 +475,18 @@ yylex(void)
 		return LEXERR;
 	}
 	if (!track(tok)) {
-		if (before == X_NAME || before == X_TITLE)
+		/* NAME value, then neither '{' nor a next statement: the value
+		 * was the mistake (a NAME without '='), unless NAME is include */
+		if (before == X_TITLE && strcmp(lx->name_text, "include") != 0)
+			syntax_error(lx->title_line, lx->title_col, "unexpected "
+			    "%s after '%s' (expected '=' or '{')",
+			    describe(lx->title_tok, lx->title_text, what,
+			    sizeof what), lx->name_text);
+		else if (before == X_TITLE)
+			syntax_error(lx->tok_line, lx->tok_col, "unexpected %s "
+			    "(expected %s)", describe(tok, lx->tok_text, what,
+			    sizeof what), expected(X_STMT));
+		else if (before == X_NAME)
 			syntax_error(lx->tok_line, lx->tok_col, "unexpected %s "
 			    "after '%s' (expected %s)", describe(tok,
 			    lx->tok_text, what, sizeof what), lx->name_text,
@@ -485,6 +507,12 @@ yylex(void)
 	}
 	if (tok == WORD && lx->expect == X_NAME)
 		lx->name_text = lx->tok_text;
+	if (lx->expect == X_TITLE) {
+		lx->title_line = lx->tok_line;
+		lx->title_col = lx->tok_col;
+		lx->title_tok = tok;
+		lx->title_text = lx->tok_text;
+	}
 	lx->tok = tok;
 	return tok;
 }
