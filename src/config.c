@@ -15,9 +15,10 @@
  * Checks that need the whole file (a location that needs a CA set after
  * it) run once every statement has been read.
  *
- * Adding a block kind (server "name" { ... }) is a row in blocks[] with
- * its directive table and an open function that returns the struct its
- * directives fill.
+ * Adding a block kind (server "name" { ... }) is a row in blocks[]: the
+ * contexts it may open in, its directive table, and an open function that
+ * gets the enclosing block's struct and returns the one its own
+ * directives fill (a location inside a server joins that server's list).
  */
 #include "config.h"
 
@@ -720,14 +721,16 @@ struct block {
 	int                     titled; /* location "/x" { } */
 	int                     repeat; /* a directive may be given again */
 	const struct directive *dirs;
-	/* the struct the body fills, or NULL (error set) */
-	void                 *(*open)(struct loader *, const struct conf_node *);
+	/* the struct the body fills (parent: the enclosing block's), or
+	 * NULL with the error set */
+	void                 *(*open)(struct loader *, void *parent,
+	                          const struct conf_node *);
 };
 
 static void *
-open_cache(struct loader *ld, const struct conf_node *n)
+open_cache(struct loader *ld, void *parent, const struct conf_node *n)
 {
-	struct cache_conf *c = &ld->cf->cache;
+	struct cache_conf *c = &((struct config *)parent)->cache;
 	char buf[PATH_MAX + 16];
 
 	if (c->at.line != 0) {
@@ -740,9 +743,9 @@ open_cache(struct loader *ld, const struct conf_node *n)
 }
 
 static void *
-open_location(struct loader *ld, const struct conf_node *n)
+open_location(struct loader *ld, void *parent, const struct conf_node *n)
 {
-	struct config *cf = ld->cf;
+	struct config *cf = parent;
 	const char *prefix = n->vals->text;
 	char canon[PATH_MAX + 2], rel[PATH_MAX], buf[PATH_MAX + 16];
 	struct location *l;
@@ -834,8 +837,8 @@ static int walk(struct loader *, const struct block *, void *,
     const struct conf_node *);
 
 static int
-enter(struct loader *ld, const struct block *in, const struct block *b,
-    const struct conf_node *n)
+enter(struct loader *ld, const struct block *in, void *parent,
+    const struct block *b, const struct conf_node *n)
 {
 	void *target;
 
@@ -852,7 +855,7 @@ enter(struct loader *ld, const struct block *in, const struct block *b,
 	if (!b->titled && n->nvals != 0)
 		return fail(ld, &n->at, "%s: takes no name: %s { ... }",
 		    b->name, b->name);
-	if ((target = b->open(ld, n)) == NULL)
+	if ((target = b->open(ld, parent, n)) == NULL)
 		return -1;
 	return walk(ld, b, target, n->body);
 }
@@ -890,7 +893,7 @@ walk(struct loader *ld, const struct block *b, void *target,
 			    strcmp(blocks[i].name, n->name) == 0)
 				break;
 		if (i < NBLOCKS) {
-			if (enter(ld, b, &blocks[i], n) != 0)
+			if (enter(ld, b, target, &blocks[i], n) != 0)
 				return -1;
 			continue;
 		}
