@@ -17,9 +17,11 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/x509.h>
@@ -150,17 +152,32 @@ auth_check(const struct auth_policy *p, SSL *ssl, char *subject,
 
 /* ------------------------------------------------------- building */
 
+/* The trust store of one policy: its CA, the server's CRL.  Errors name
+ * the directive at fault (ca_at for the CA, the CRL's own line). */
 static X509_STORE *
-make_store(const char *ca, const char *crl, long depth, char *err,
-    size_t errlen)
+make_store(const char *ca, const struct conf_at *ca_at,
+    const struct config *cf, char *err, size_t errlen)
 {
-	X509_STORE *st = X509_STORE_new();
+	X509_STORE *st;
 	X509_VERIFY_PARAM *vp;
+	const char *crl = cf->client_crl;
 
-	if (st == NULL)
+	/* A file that is not there is said so, not as OpenSSL's "system
+	 * lib" error. */
+	if (access(ca, R_OK) != 0) {
+		config_err(err, errlen, ca_at, "client-ca '%s': %s", ca,
+		    strerror(errno));
 		return NULL;
+	}
+	if (crl != NULL && access(crl, R_OK) != 0) {
+		config_err(err, errlen, &cf->crl_at, "client-crl '%s': %s", crl,
+		    strerror(errno));
+		return NULL;
+	}
+	if ((st = X509_STORE_new()) == NULL)
+		abort();
 	if (X509_STORE_load_file(st, ca) != 1) {
-		snprintf(err, errlen, "client-ca '%s': %s", ca,
+		config_err(err, errlen, ca_at, "client-ca '%s': %s", ca,
 		    tls_error_string());
 		X509_STORE_free(st);
 		return NULL;
@@ -169,32 +186,28 @@ make_store(const char *ca, const char *crl, long depth, char *err,
 		X509_LOOKUP *lu = X509_STORE_add_lookup(st, X509_LOOKUP_file());
 		if (lu == NULL || X509_load_crl_file(lu, crl, X509_FILETYPE_PEM)
 		    <= 0) {
-			snprintf(err, errlen, "client-crl '%s': %s", crl,
-			    tls_error_string());
+			config_err(err, errlen, &cf->crl_at, "client-crl '%s': "
+			    "%s", crl, tls_error_string());
 			X509_STORE_free(st);
 			return NULL;
 		}
 		X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK);
 	}
 	vp = X509_STORE_get0_param(st);
-	X509_VERIFY_PARAM_set_depth(vp, (int)depth);
+	X509_VERIFY_PARAM_set_depth(vp, (int)cf->verify_depth);
 	return st;
 }
 
 static int
 policy_init(struct auth_policy *p, const struct access *acc, const char *ca,
-    const struct config *cf, int line, char *err, size_t errlen)
+    const struct conf_at *ca_at, const struct config *cf, char *err,
+    size_t errlen)
 {
-	char e[512];
-
 	p->acc = acc;
 	if (ca == NULL)
 		return 0;
-	if ((p->store = make_store(ca, cf->client_crl, cf->verify_depth, e,
-	    sizeof e)) == NULL) {
-		snprintf(err, errlen, "%s:%d: %s", cf->file, line, e);
+	if ((p->store = make_store(ca, ca_at, cf, err, errlen)) == NULL)
 		return -1;
-	}
 	p->ca_names = SSL_load_client_CA_file(ca);
 	ERR_clear_error();
 	return 0;
@@ -222,7 +235,7 @@ auth_build(struct config *cf, SSL_CTX *ctx, char *err, size_t errlen)
 	sa = calloc(1, sizeof *sa);
 	*sa = server_access;
 	sa->verify = cf->verify_client;
-	if (policy_init(&v[0], sa, cf->client_ca, cf, cf->ca_line, err,
+	if (policy_init(&v[0], sa, cf->client_ca, &cf->ca_at, cf, err,
 	    errlen) != 0)
 		goto fail;
 	for (i = 0; i < cf->nlocs; i++) {
@@ -232,8 +245,8 @@ auth_build(struct config *cf, SSL_CTX *ctx, char *err, size_t errlen)
 			continue;
 		}
 		if (policy_init(&v[i + 1], &l->acc, l->acc.client_ca ?
-		    l->acc.client_ca : cf->client_ca, cf, l->line, err,
-		    errlen) != 0)
+		    l->acc.client_ca : cf->client_ca, l->acc.client_ca ?
+		    &l->at : &cf->ca_at, cf, err, errlen) != 0)
 			goto fail;
 	}
 

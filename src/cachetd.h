@@ -33,13 +33,62 @@
 #define HTTP_MAX_BODY    65536  /* body we read and discard: more is 413 */
 #define HTTP_MAX_FIELDS  64     /* header fields: more is 431 */
 
+/* ----------------------------------------------------------------- parse.y */
+
+/* Where something was written: a file of the config and a line (0: not
+ * written, a default).  file points into the config's conf_files. */
+struct conf_at {
+	const char *file;
+	int         line;
+};
+
+/* The statements of a config file, its includes expanded in place: the
+ * syntax, read by parse.y.  config.c gives them a meaning. */
+enum conf_kind {
+	CN_VALUE,           /* name = value */
+	CN_LIST,            /* name = {value, ...} */
+	CN_BLOCK,           /* name [title] { statements } */
+	CN_INCLUDE,         /* include "pattern" (never left in a tree) */
+};
+struct conf_value {
+	const char         *text;       /* quotes removed, escapes resolved */
+	int                 quoted;
+	struct conf_at      at;
+	int                 col;
+	struct conf_value  *next;
+};
+struct conf_node {
+	enum conf_kind      kind;
+	const char         *name;
+	struct conf_at      at;
+	int                 col;
+	struct conf_value  *vals;       /* the value(s), a block's title */
+	size_t              nvals;
+	struct conf_node   *body;       /* CN_BLOCK */
+	struct conf_node   *next;
+};
+/* The names of the files read: kept with the config, for messages. */
+struct conf_files {
+	char              **name;
+	size_t              n;
+};
+struct conf_tree;
+
+/* Parse file and what it includes.  On error returns NULL and writes
+ * "FILE:LINE:COL: problem" to err. */
+struct conf_tree *conf_parse(const char *file, struct conf_files *,
+                     char *err, size_t errlen);
+const struct conf_node *conf_top(const struct conf_tree *);
+void             conf_tree_free(struct conf_tree *);
+void             conf_files_free(struct conf_files *);
+
 /* ---------------------------------------------------------------- config.c */
 
 struct listen_addr {
 	char                    *text;      /* as written: "127.0.0.1:8443" */
 	struct sockaddr_storage  ss;
 	socklen_t                sslen;
-	int                      line;
+	struct conf_at           at;
 };
 
 enum verify_mode { VERIFY_NONE = 0, VERIFY_OPTIONAL, VERIFY_REQUIRE };
@@ -61,7 +110,7 @@ struct access {
 
 struct location {
 	char   *prefix;
-	int     line;
+	struct conf_at at;
 	int     status;             /* serve the status page here */
 	char  **allow_addr;         /* status page: addresses allowed */
 	size_t  nallow_addr;
@@ -78,6 +127,7 @@ struct cache_conf {
 	long    max_entries;
 	long    purge_interval;     /* seconds */
 	char   *seal_key_file;
+	struct conf_at at, store_at, seal_at;
 };
 
 struct config {
@@ -93,7 +143,7 @@ struct config {
 	char              **certs;
 	char              **keys;
 	size_t              ncerts;
-	int                 cert_line;
+	size_t              nkeys;         /* == ncerts once loaded */
 	int                 proto_min;     /* TLS1_2_VERSION ... */
 	int                 proto_max;
 	char               *ciphers;
@@ -122,14 +172,19 @@ struct config {
 	size_t              nheaders;
 	int                 gzip_static;   /* serve file.gz / file.br */
 	char               *default_type;  /* Content-Type of the unknown */
-	/* lines of directives whose value is checked after parsing */
-	int                 root_line, mime_line, alog_line, elog_line;
-	int                 pid_line, user_line, store_line, seal_line;
-	int                 ca_line, crl_line;
+	/* where directives checked after parsing were written */
+	struct conf_at      certs_at, keys_at, root_at, mime_at, alog_at;
+	struct conf_at      elog_at, pid_at, user_at, ca_at, crl_at;
+	struct conf_at      verify_at, ciphers_at, suites_at, groups_at;
+	struct conf_files   files;         /* every file read, for conf_at */
 };
 
 /* Parse FILE.  On error returns NULL and writes "FILE:LINE: problem" to err. */
 struct config   *config_load(const char *file, char *err, size_t errlen);
+/* "FILE:LINE: " (or "FILE: " for a default) and the message, into err. */
+void             config_err(char *err, size_t errlen, const struct conf_at *,
+                     const char *fmt, ...)
+                     __attribute__((format(printf, 4, 5)));
 void             config_free(struct config *);
 char            *config_path(const struct config *, const char *);
 int              parse_listen(const char *, struct sockaddr_storage *,

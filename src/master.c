@@ -61,6 +61,8 @@ static unsigned char master_key[CACHE_KEY_LEN];
 /* Slots of the current generation waiting for a restart. */
 static int pending_restart[MAX_WORKERS];
 
+static void start_error(const char *);
+
 static void
 on_signal(int sig)
 {
@@ -103,8 +105,7 @@ addr_text(const struct sockaddr_storage *ss, char *out, size_t len)
 }
 
 static int
-bind_one(const struct config *cf, const struct listen_addr *la, char *err,
-    size_t errlen)
+bind_one(const struct listen_addr *la, char *err, size_t errlen)
 {
 	struct sockaddr_storage got;
 	socklen_t gl = sizeof got;
@@ -127,8 +128,8 @@ bind_one(const struct config *cf, const struct listen_addr *la, char *err,
 	}
 	return fd;
 fail:
-	snprintf(err, errlen, "%s:%d: listen '%s': %s", cf->file, la->line,
-	    la->text, strerror(errno));
+	config_err(err, errlen, &la->at, "listen '%s': %s", la->text,
+	    strerror(errno));
 	if (fd >= 0)
 		close(fd);
 	return -1;
@@ -163,6 +164,57 @@ cache_logger(int err, const char *msg)
 	log_warn("%s", msg);
 }
 
+/* The folder that holds path must exist: cachetd -t says so at once,
+ * where a start would only log that sessions are not cached. */
+static int
+check_folder(const char *path, const struct conf_at *at, const char *what,
+    int writable, char *err, size_t errlen)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	struct stat st;
+
+	if (slash == NULL)
+		snprintf(dir, sizeof dir, ".");
+	else
+		snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 :
+		    (int)(slash - path), path);
+	if (stat(dir, &st) != 0) {
+		config_err(err, errlen, at, "%s '%s': folder '%s': %s", what,
+		    path, dir, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		config_err(err, errlen, at, "%s '%s': '%s' is not a folder",
+		    what, path, dir);
+		return -1;
+	}
+	/* root may write anywhere; anyone else must be able to create
+	 * the file there */
+	if (writable && access(dir, W_OK | X_OK) != 0) {
+		config_err(err, errlen, at, "%s '%s': folder '%s': %s", what,
+		    path, dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+check_store_folder(const struct config *cf, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (check_folder(cf->cache.store_path, &cf->cache.store_at, "store",
+	    1, err, errlen) != 0)
+		return -1;
+	if (lstat(cf->cache.store_path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		config_err(err, errlen, &cf->cache.store_at, "store '%s': not "
+		    "a regular file", cf->cache.store_path);
+		return -1;
+	}
+	return 0;
+}
+
 /* The session store: the key from seal-key-file or the master's own. */
 static int
 open_cache(struct server *s, int create, char *err, size_t errlen)
@@ -176,10 +228,13 @@ open_cache(struct server *s, int create, char *err, size_t errlen)
 	if (cf->cache.seal_key_file != NULL &&
 	    cache_read_key(cf->cache.seal_key_file, key, cerr,
 	    sizeof cerr) != 0) {
-		snprintf(err, errlen, "%s:%d: %s", cf->file, cf->seal_line,
-		    cerr);
+		config_err(err, errlen, &cf->cache.seal_at, "%s", cerr);
 		return -1;
 	}
+	/* -t: check the folder of a store kept in a file, touch nothing */
+	if (!create && cf->cache.store_path != NULL &&
+	    check_store_folder(cf, err, errlen) != 0)
+		return -1;
 	memset(&o, 0, sizeof o);
 	o.timeout = cf->cache.timeout;
 	o.max_entries = cf->cache.max_entries;
@@ -191,8 +246,7 @@ open_cache(struct server *s, int create, char *err, size_t errlen)
 	/* -t (create == 0) touches no file. */
 	if (s->cache == NULL || (create &&
 	    cache_prepare(s->cache, cerr, sizeof cerr) != 0)) {
-		snprintf(err, errlen, "%s:%d: store: %s", cf->file,
-		    cf->store_line, cerr);
+		config_err(err, errlen, &cf->cache.store_at, "store: %s", cerr);
 		return -1;
 	}
 	cache_set_log(s->cache, cache_logger);
@@ -226,14 +280,13 @@ server_build(struct config *cf, struct server *old, int bind_now, char *err,
 
 	fd = open(cf->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
-		snprintf(err, errlen, "%s:%d: root '%s': %s", cf->file,
-		    cf->root_line, cf->root, strerror(errno));
+		config_err(err, errlen, &cf->root_at, "root '%s': %s", cf->root,
+		    strerror(errno));
 		goto fail;
 	}
 	close(fd);
 	if ((s->mime = mime_load(cf->mime_types, merr, sizeof merr)) == NULL) {
-		snprintf(err, errlen, "%s:%d: mime-types: %s", cf->file,
-		    cf->mime_line, merr);
+		config_err(err, errlen, &cf->mime_at, "mime-types: %s", merr);
 		goto fail;
 	}
 	if (mime_set_default(s->mime, cf->default_type) != 0) {
@@ -244,8 +297,8 @@ server_build(struct config *cf, struct server *old, int bind_now, char *err,
 		const char *user = cf->user ? cf->user : "nobody";
 		struct passwd *pw = getpwnam(user);
 		if (pw == NULL) {
-			snprintf(err, errlen, "%s:%d: user '%s': no such user",
-			    cf->file, cf->user_line, user);
+			config_err(err, errlen, &cf->user_at, "user '%s': no "
+			    "such user", user);
 			goto fail;
 		}
 		s->uid = pw->pw_uid;
@@ -258,15 +311,23 @@ server_build(struct config *cf, struct server *old, int bind_now, char *err,
 		goto fail;
 	if ((s->auth = auth_build(cf, s->ssl, err, errlen)) == NULL)
 		goto fail;
-	if (!bind_now)
+	if (!bind_now) {
+		/* -t: where the logs and the pid file would go */
+		if ((cf->access_log != NULL && check_folder(cf->access_log,
+		    &cf->alog_at, "access-log", 0, err, errlen) != 0) ||
+		    (cf->error_log != NULL && check_folder(cf->error_log,
+		    &cf->elog_at, "error-log", 0, err, errlen) != 0) ||
+		    (cf->pid_file != NULL && check_folder(cf->pid_file,
+		    &cf->pid_at, "pid-file", 0, err, errlen) != 0))
+			goto fail;
 		return s;
+	}
 
 	if (cf->access_log != NULL) {
 		s->access_fd = log_open_file(cf->access_log, s->uid, s->gid);
 		if (s->access_fd < 0) {
-			snprintf(err, errlen, "%s:%d: access-log '%s': %s",
-			    cf->file, cf->alog_line, cf->access_log,
-			    strerror(errno));
+			config_err(err, errlen, &cf->alog_at, "access-log '%s': "
+			    "%s", cf->access_log, strerror(errno));
 			goto fail;
 		}
 	} else {
@@ -284,7 +345,7 @@ server_build(struct config *cf, struct server *old, int bind_now, char *err,
 				break;
 		if (old != NULL && j < old->cf->nlisten)
 			continue;       /* taken over below, once all bind */
-		if ((s->lfds[i] = bind_one(cf, &cf->listen[i], err, errlen)) < 0)
+		if ((s->lfds[i] = bind_one(&cf->listen[i], err, errlen)) < 0)
 			goto fail;
 	}
 	for (i = 0; i < cf->nlisten; i++) {
@@ -450,8 +511,8 @@ open_error_log(const struct config *cf, uid_t uid, gid_t gid, char *err,
 		return 0;
 	}
 	if ((fd = log_open_file(cf->error_log, uid, gid)) < 0) {
-		snprintf(err, errlen, "%s:%d: error-log '%s': %s", cf->file,
-		    cf->elog_line, cf->error_log, strerror(errno));
+		config_err(err, errlen, &cf->elog_at, "error-log '%s': %s",
+		    cf->error_log, strerror(errno));
 		return -1;
 	}
 	if (log_fd() != 2)
@@ -557,8 +618,10 @@ write_pid_file(const struct config *cf)
 		return 0;
 	fd = open(cf->pid_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		log_err("%s:%d: pid-file '%s': %s", cf->file, cf->pid_line,
+		char err[1024];
+		config_err(err, sizeof err, &cf->pid_at, "pid-file '%s': %s",
 		    cf->pid_file, strerror(errno));
+		start_error(err);
 		return -1;
 	}
 	n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
@@ -616,6 +679,16 @@ master_loop(void)
 }
 
 /* ---------------------------------------------------------------- main */
+
+/* An error that stops the start: once on stderr, and in the error log
+ * too when that is a file (so the log says why cachetd is not running). */
+static void
+start_error(const char *msg)
+{
+	fprintf(stderr, "cachetd: %s\n", msg);
+	if (log_fd() != 2)
+		log_err("%s", msg);
+}
 
 static void
 usage(FILE *f)
@@ -698,8 +771,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if ((cur = server_build(cf, NULL, 1, err, sizeof err)) == NULL) {
-		fprintf(stderr, "cachetd: %s\n", err);
-		log_err("%s", err);
+		start_error(err);
 		return 1;
 	}
 	if (cur->uid != (uid_t)-1 && log_fd() != 2)

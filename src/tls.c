@@ -42,28 +42,31 @@ load_pair(SSL_CTX *ctx, const struct config *cf, size_t i, char *err,
 {
 	struct stat st;
 
-	if (access(cf->certs[i], R_OK) != 0 || access(cf->keys[i], R_OK) != 0) {
-		int bad = access(cf->certs[i], R_OK) != 0;
-		snprintf(err, errlen, "%s:%d: %s '%s': %s", cf->file,
-		    cf->cert_line, bad ? "certificate" : "key",
-		    bad ? cf->certs[i] : cf->keys[i], strerror(errno));
+	if (access(cf->certs[i], R_OK) != 0) {
+		config_err(err, errlen, &cf->certs_at, "certificate '%s': %s",
+		    cf->certs[i], strerror(errno));
+		return -1;
+	}
+	if (access(cf->keys[i], R_OK) != 0) {
+		config_err(err, errlen, &cf->keys_at, "key '%s': %s",
+		    cf->keys[i], strerror(errno));
 		return -1;
 	}
 	if (SSL_CTX_use_certificate_chain_file(ctx, cf->certs[i]) != 1) {
-		snprintf(err, errlen, "%s:%d: certificate '%s': %s", cf->file,
-		    cf->cert_line, cf->certs[i], tls_error_string());
+		config_err(err, errlen, &cf->certs_at, "certificate '%s': %s",
+		    cf->certs[i], tls_error_string());
 		return -1;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, cf->keys[i], SSL_FILETYPE_PEM)
 	    != 1) {
-		snprintf(err, errlen, "%s:%d: key '%s': %s", cf->file,
-		    cf->cert_line, cf->keys[i], tls_error_string());
+		config_err(err, errlen, &cf->keys_at, "key '%s': %s",
+		    cf->keys[i], tls_error_string());
 		return -1;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
-		snprintf(err, errlen, "%s:%d: key '%s' does not match "
-		    "certificate '%s'", cf->file, cf->cert_line, cf->keys[i],
-		    cf->certs[i]);
+		ERR_clear_error();
+		config_err(err, errlen, &cf->keys_at, "key '%s' does not match "
+		    "certificate '%s'", cf->keys[i], cf->certs[i]);
 		return -1;
 	}
 	if (stat(cf->keys[i], &st) == 0 && (st.st_mode & 077) != 0)
@@ -152,18 +155,18 @@ tls_ctx_new(const struct config *cf, struct cache *cache, char *err,
 	SSL_CTX_clear_mode(ctx, SSL_MODE_AUTO_RETRY);
 
 	if (SSL_CTX_set_cipher_list(ctx, cf->ciphers) != 1) {
-		snprintf(err, errlen, "%s: ciphers: no usable cipher in '%s'",
-		    cf->file, cf->ciphers);
+		config_err(err, errlen, &cf->ciphers_at, "ciphers: no usable "
+		    "cipher in '%s'", cf->ciphers);
 		goto fail;
 	}
 	if (SSL_CTX_set_ciphersuites(ctx, cf->ciphersuites) != 1) {
-		snprintf(err, errlen, "%s: ciphersuites: no usable suite in "
-		    "'%s'", cf->file, cf->ciphersuites);
+		config_err(err, errlen, &cf->suites_at, "ciphersuites: no "
+		    "usable suite in '%s'", cf->ciphersuites);
 		goto fail;
 	}
 	if (SSL_CTX_set1_groups_list(ctx, cf->groups) != 1) {
-		snprintf(err, errlen, "%s: groups: no usable group in '%s'",
-		    cf->file, cf->groups);
+		config_err(err, errlen, &cf->groups_at, "groups: no usable "
+		    "group in '%s'", cf->groups);
 		goto fail;
 	}
 	for (i = 0; i < cf->ncerts; i++)
