@@ -60,15 +60,17 @@ static const struct {
 };
 
 void
-cache_log(struct cache *c, int err, const char *fmt, ...)
+cache_log(struct cache *c, enum cache_log_kind kind, int err,
+    const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
 	time_t now = time(NULL);
 
-	if (c->log == NULL || (c->last_log != 0 && now - c->last_log < 60))
+	if (c->log == NULL || (c->last_log[kind] != 0 &&
+	    now - c->last_log[kind] < 60))
 		return;
-	c->last_log = now;
+	c->last_log[kind] = now;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
@@ -203,8 +205,8 @@ get_u32(const unsigned char *p)
 }
 
 /* Parse a header: 0 if well formed (version and length agree). */
-static int
-rec_header(const unsigned char *v, size_t vl, time_t *created,
+int
+cache_rec_times(const unsigned char *v, size_t vl, time_t *created,
     time_t *expires)
 {
 	if (vl < REC_HDR + REC_TAG || v[0] != REC_VERSION)
@@ -333,7 +335,7 @@ cache_fetch(struct cache *c, const unsigned char *id, size_t idlen,
 			c->st->errors++;
 		return r;
 	}
-	if (rec_header(v, vl, &created, &expires) != 0) {
+	if (cache_rec_times(v, vl, &created, &expires) != 0) {
 		free(v);
 		c->st->misses++;
 		drop(c, id, idlen);
@@ -407,7 +409,7 @@ mark_expired(const unsigned char *k, size_t kl, const unsigned char *v,
 
 	(void)k;
 	(void)kl;
-	if (rec_header(v, vl, &created, &expires) != 0 || expires <= c->pg_now)
+	if (cache_rec_times(v, vl, &created, &expires) != 0 || expires <= c->pg_now)
 		return 1;
 	c->pg_kept++;
 	return 0;
@@ -466,8 +468,9 @@ cache_purge_step(struct cache *c, time_t now)
 		if (c->pg_done < c->pg_ndead)
 			return 1;
 	}
-	/* A full pass: the records kept are the count. */
-	c->be->meta(c, NULL, NULL, 1, (long)c->pg_kept, 0, 0, 0);
+	/* The count is not set from this pass: records stored or removed by
+	 * other processes between slices would make it drift.  The backend
+	 * keeps it exact at each insert and removal. */
 	purge_reset(c);
 	return 0;
 }
@@ -477,7 +480,7 @@ cache_purge_due(struct cache *c, time_t now)
 {
 	if (!c->be->stores || c->pg_phase != 0)
 		return 0;
-	return c->be->meta(c, NULL, NULL, 0, 0, now, c->o.purge_interval,
+	return c->be->purge_claim(c, now, c->o.purge_interval,
 	    c->o.max_entries) == 1;
 }
 
@@ -486,7 +489,7 @@ cache_purge_due_interval(struct cache *c, time_t now)
 {
 	if (!c->be->stores || c->pg_phase != 0)
 		return 0;
-	return c->be->meta(c, NULL, NULL, 0, 0, now, c->o.purge_interval,
+	return c->be->purge_claim(c, now, c->o.purge_interval,
 	    LONG_MAX) == 1;
 }
 
@@ -526,7 +529,7 @@ visit(const unsigned char *k, size_t kl, const unsigned char *v, size_t vl,
 	e.idlen = kl < sizeof e.id ? kl : sizeof e.id;
 	memcpy(e.id, k, e.idlen);
 	e.size = vl;
-	if (rec_header(v, vl, &e.created, &e.expires) != 0)
+	if (cache_rec_times(v, vl, &e.created, &e.expires) != 0)
 		e.created = e.expires = 0;
 	if (a->info != NULL) {
 		a->info->count++;
@@ -567,6 +570,8 @@ cache_info(struct cache *c, time_t now, struct cache_info *info)
 		return -1;
 	if (c->path != NULL && stat(c->path, &st) == 0)
 		info->file_size = st.st_size;
+	if (c->be->totals != NULL)
+		c->be->totals(c, info);
 	return walk(c, &a);
 }
 

@@ -6,6 +6,7 @@
  * SSL_CTX.  Callers (cachetd, cachet) never see how records are stored:
  *
  *   cache_open(spec)      "gdbm:PATH" | "internal" | "none"  (in the master)
+ *                         (opts.read_only: look, never create or repair)
  *   cache_attach()        per process, after fork (opens the lock file)
  *   cache_store/fetch/remove/purge/stats/close
  *   cache_ssl_setup()     SSL_CTX callbacks, cache mode, ticket policy
@@ -37,8 +38,11 @@ struct cache_stats {
 	uint64_t store_failures;
 	uint64_t removes;
 	uint64_t expired;
-	uint64_t full;          /* not stored: cache at max-entries */
+	uint64_t full;          /* not stored: cache at max-entries and
+	                         * nothing could be evicted */
 	uint64_t errors;        /* backend errors (I/O, damage, locking) */
+	uint64_t repairs;       /* damaged store recovered or recreated */
+	uint64_t evictions;     /* live records removed to make room */
 };
 
 struct cache_opts {
@@ -50,6 +54,8 @@ struct cache_opts {
 	int   block_size;       /* gdbm tuning, for benchmarks: 0 = default */
 	int   use_mmap;         /* gdbm: 1 = mmap (default: GDBM_NOMMAP) */
 	int   cache_size;       /* gdbm bucket cache: 0 = default */
+	int   read_only;        /* tools that look: never create, chmod,
+	                         * repair or write anything */
 };
 
 /* Summary of a store, for `cachet cache stats` and purges. */
@@ -59,6 +65,9 @@ struct cache_info {
 	off_t   file_size;
 	time_t  oldest;         /* created, 0 if empty */
 	time_t  newest;
+	/* Shared totals kept beside the store (0 when it keeps none). */
+	uint64_t repairs;
+	uint64_t evictions;
 };
 
 /* One record as listed (no secret in it). */
@@ -72,12 +81,16 @@ struct cache_entry {
 
 struct cache;
 
-/* Logging hook: called at most once a minute per kind of problem. */
+/* Logging hook: called at most once a minute per kind of problem
+ * (unreachable, damaged, repaired, full). */
 typedef void (*cache_log_fn)(int err, const char *msg);
 
 /* ---------------------------------------------------------- cache.c */
 /* Parse spec and prepare the store (create its file, mode 0600, owned by
- * opts->uid).  key may be NULL for tools that do not open records. */
+ * opts->uid; a symbolic link, a file with other links or one owned by
+ * someone else than root, opts->uid or us is refused: NULL and err).
+ * With opts->read_only nothing is created or changed.  key may be NULL
+ * for tools that do not open records. */
 struct cache *cache_open(const char *spec, const struct cache_opts *,
                   const unsigned char key[CACHE_KEY_LEN], char *err,
                   size_t errlen);
@@ -88,12 +101,14 @@ void          cache_set_stats(struct cache *, struct cache_stats *);
 void          cache_set_log(struct cache *, cache_log_fn);
 const struct cache_stats *cache_stats(const struct cache *);
 
-/* Returns 0 stored, 1 not stored (full), -1 error. */
+/* Returns 0 stored, 1 not stored (full, nothing evictable), -1 error.
+ * At max-entries older records are evicted to make room. */
 int           cache_store(struct cache *, const unsigned char *id,
                   size_t idlen, const unsigned char *data, size_t len,
                   time_t created, time_t expires);
 /* Returns 1 and a malloc'd *data on a hit, 0 on a miss (including
- * expired, damaged, wrong key), -1 on a backend error. */
+ * expired, damaged, wrong key), -1 on a backend error.  A damaged store
+ * is repaired (once, by the first process to see it) and this is a miss. */
 int           cache_fetch(struct cache *, const unsigned char *id,
                   size_t idlen, unsigned char **data, size_t *len);
 int           cache_remove(struct cache *, const unsigned char *id,
@@ -107,6 +122,8 @@ int           cache_purge_due(struct cache *, time_t now);
 /* The same, but only for the interval (not for the cap). */
 int           cache_purge_due_interval(struct cache *, time_t now);
 int           cache_purge_all(struct cache *, time_t now, size_t *removed);
+/* -1 when the store cannot be read whole (damaged): the reason goes to
+ * the log hook. */
 int           cache_info(struct cache *, time_t now, struct cache_info *);
 int           cache_list(struct cache *, int (*fn)(const struct cache_entry *,
                   void *), void *arg);

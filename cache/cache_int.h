@@ -19,6 +19,16 @@ struct cache_key {
 	size_t         kl;
 };
 
+/* Log through the hook, at most once a minute per kind of problem: a
+ * file that cannot be used does not hide a repair, nor a repair the
+ * cache getting full. */
+enum cache_log_kind {
+	CACHE_LOG_IO,           /* file or folder unreachable, locking */
+	CACHE_LOG_DAMAGE,       /* damage seen (read-only: not repaired) */
+	CACHE_LOG_REPAIR,       /* recovered or recreated */
+	CACHE_LOG_FULL,         /* max-entries reached: evicting */
+	CACHE_LOG_KINDS
+};
 struct cache_backend {
 	const char *name;
 	int         stores;     /* 0: "internal" and "none" keep nothing */
@@ -39,10 +49,13 @@ struct cache_backend {
 	 * marked keys are appended to the purge list.  1: more, 0: end. */
 	int  (*scan)(struct cache *, size_t max, cache_mark_fn, void *arg);
 	int  (*clear)(struct cache *);
-	/* Shared bookkeeping: record count and the time of the last purge. */
-	int  (*meta)(struct cache *, long *count, time_t *last_purge,
-	         int set_count, long count_value, time_t claim_now,
-	         long interval, long max_entries);
+	/* Shared totals (repairs, evictions) for cache_info; may be NULL. */
+	void (*totals)(struct cache *, struct cache_info *);
+	/* Claim the next purge for this process: 1 when `interval` seconds
+	 * passed since the last one (or the store is at max_entries and a
+	 * second passed), 0 otherwise, -1 on error. */
+	int  (*purge_claim)(struct cache *, time_t now, long interval,
+	         long max_entries);
 	void (*close)(struct cache *);
 };
 
@@ -57,7 +70,7 @@ struct cache {
 	struct cache_stats    own;
 	struct cache_stats   *st;
 	cache_log_fn          log;
-	time_t                last_log;
+	time_t                last_log[CACHE_LOG_KINDS];
 	void                 *be_data;      /* the backend's own state */
 
 	/* purge in slices */
@@ -71,9 +84,11 @@ struct cache {
 	time_t                pg_now;
 };
 
-/* Log through the hook, at most once a minute per cache. */
-void cache_log(struct cache *, int err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void cache_log(struct cache *, enum cache_log_kind, int err,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Created and expiry times from a record's header: 0 if well formed. */
+int  cache_rec_times(const unsigned char *v, size_t vl, time_t *created,
+    time_t *expires);
 int  cache_keep_dead(struct cache *, const unsigned char *k, size_t kl);
 
 extern const struct cache_backend cache_backend_gdbm;

@@ -11,6 +11,13 @@
  * (SSL_OP_NO_TICKET), whose ticket is the session ID, so the same three
  * callbacks serve both.  One ticket per TLS 1.3 handshake: each ticket is
  * a record, and a client needs only one to come back.
+ *
+ * A TLS 1.3 ticket is single-use (RFC 8446 8.1, and C.4: clients should
+ * not reuse one): the record is removed when it is fetched to resume, and
+ * the resumed connection gets a new ticket.  Every TLS 1.3 resumption
+ * stores one record; without this each would also leave the used one
+ * behind and the cache would fill with spent tickets.  TLS 1.2 session IDs
+ * stay reusable until they expire.
  */
 #include "config.h"
 
@@ -77,10 +84,9 @@ get_cb(SSL *ssl, const unsigned char *id, int idlen, int *copy)
 	sess = d2i_SSL_SESSION(NULL, &p, (long)len);
 	OPENSSL_cleanse(der, len);
 	free(der);
-	if (sess == NULL) {
-		cache_remove(c, id, (size_t)idlen);
-		return NULL;
-	}
+	if (sess == NULL ||
+	    SSL_SESSION_get_protocol_version(sess) == TLS1_3_VERSION)
+		cache_remove(c, id, (size_t)idlen);    /* bad, or spent */
 	return sess;
 }
 

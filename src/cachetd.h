@@ -94,6 +94,7 @@ struct config {
 	double              send_timeout;
 	long                worker_connections;
 	int                 session_tickets;
+	int                 log_level;     /* enum log_level */
 	struct cache_conf   cache;
 	char               *client_ca;
 	char               *client_crl;
@@ -117,9 +118,12 @@ const struct location *config_location(const struct config *, const char *);
 
 /* ------------------------------------------------------------------ log.c */
 
-enum log_level { LOG_ERR_ = 0, LOG_WARN_, LOG_NOTICE_, LOG_INFO_ };
+enum log_level { LOG_ERR_ = 0, LOG_WARN_, LOG_NOTICE_, LOG_INFO_, LOG_DEBUG_ };
 
 void             log_set_fd(int);
+/* Lines above this level are dropped (log-level; default info). */
+void             log_set_level(enum log_level);
+int              log_level_of(const char *name);
 int              log_fd(void);
 void             log_msg(enum log_level, const char *, ...)
                      __attribute__((format(printf, 2, 3)));
@@ -127,6 +131,7 @@ void             log_msg(enum log_level, const char *, ...)
 #define log_warn(...)   log_msg(LOG_WARN_, __VA_ARGS__)
 #define log_notice(...) log_msg(LOG_NOTICE_, __VA_ARGS__)
 #define log_info(...)   log_msg(LOG_INFO_, __VA_ARGS__)
+#define log_debug(...)  log_msg(LOG_DEBUG_, __VA_ARGS__)
 /* Log at most once per interval for the same *last stamp. */
 int              log_ratelimit(time_t *last, time_t interval);
 int              log_open_file(const char *path, uid_t, gid_t);
@@ -213,6 +218,19 @@ const char      *tls_error_string(void);
 
 /* ---------------------------------------------------------------- stats.c */
 
+/* Why a handshake failed, for the status page (conn.c classifies). */
+enum hs_fail {
+	HF_TIMEOUT = 0,     /* handshake-timeout passed */
+	HF_CLOSED,          /* the client closed or reset mid-handshake */
+	HF_NOT_TLS,         /* plain HTTP or other bytes that are not TLS */
+	HF_PROTOCOL,        /* no common protocol version */
+	HF_CIPHER,          /* no common cipher, group or signature */
+	HF_ALERT,           /* the client sent an alert (e.g. unknown CA) */
+	HF_OTHER,
+	HF_COUNT
+};
+extern const char *const hs_fail_name[HF_COUNT];
+
 /* Per-worker counters in memory shared with the master. */
 struct worker_stats {
 	pid_t              pid;
@@ -222,6 +240,10 @@ struct worker_stats {
 	uint64_t           requests;
 	uint64_t           renegotiations;
 	uint64_t           pha;
+	uint64_t           hs_failed[HF_COUNT];
+	uint64_t           key_update_abuse; /* closed: too many KeyUpdates */
+	uint64_t           drained;          /* idle closed to make room */
+	uint64_t           refused;          /* closed unserved: full */
 	struct cache_stats cache;
 };
 
@@ -239,6 +261,7 @@ struct server {
 	gid_t            gid;
 	int              drop;         /* started as root: drop in workers */
 	time_t           started;
+	pid_t            master;       /* workers exit when it is gone */
 	struct worker_stats *stats;    /* MAX_WORKERS slots, shared memory */
 	int              nworkers_now; /* workers of this generation */
 };
@@ -254,6 +277,8 @@ struct worker;
 struct conn;
 void             conn_accept(struct worker *, int lfd);
 void             conn_shutdown_idle(struct worker *);
+size_t           conn_drain_idle(struct worker *, size_t n);
+size_t           conn_refuse(struct worker *, int lfd, size_t max);
 
 /* Worker state shared by worker.c and conn.c. */
 struct worker {
@@ -262,8 +287,10 @@ struct worker {
 	int                 rootfd;
 	int                 slot;
 	int                 stopping;
+	int                 paused;      /* not accepting: full */
 	size_t              nconns;
 	struct conn        *conns;       /* doubly linked */
+	struct conn        *idle_head, *idle_tail; /* idle, oldest first */
 	struct worker_stats *st;       /* this worker's slot, shared */
 };
 void             worker_conn_closed(struct worker *);

@@ -391,7 +391,17 @@ again:
 			} else if (phase == 0 && r != 1) {
 				res->errors[-1 - r]++;
 			}
-			if (phase == 0 && r == 1 && s->sess == NULL)
+			/* A TLS 1.3 ticket is single-use on servers that
+			 * follow RFC 8446 8.1 (cachetd does): with
+			 * --handshake-only nothing reads the new one, so take
+			 * it here, after the timing. */
+			if (r == 1 && phase == 1 && b->handshake_only &&
+			    b->resumed && SSL_version(s->ssl) == TLS1_3_VERSION) {
+				SSL_SESSION_free(s->sess);
+				s->sess = NULL;
+			}
+			if (r == 1 && s->sess == NULL && (phase == 0 ||
+			    (b->handshake_only && b->resumed)))
 				await_ticket(s);
 			slot_close(s);
 			pf[i].fd = -1;

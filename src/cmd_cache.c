@@ -2,7 +2,9 @@
  * cmd_cache.c - `cachet cache stats|list|purge|clear PATH`: look inside a
  * GDBM session cache, or clean it, with the same locking as cachetd (safe
  * while it runs).  Only record headers are read: no key is needed and no
- * secret is shown.
+ * secret is shown.  stats and list open the cache read-only: they never
+ * create, chmod or repair anything, and a file that is damaged or not a
+ * cache is an error (exit 1) with the reason; only purge and clear write.
  */
 #include "config.h"
 
@@ -19,10 +21,12 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: cachet cache stats|list|purge|clear PATH\n"
-	    "  stats  records, expired records, file size, oldest and newest\n"
+	    "  stats  records, expired records, file size, oldest and newest,\n"
+	    "         repairs and evictions (read-only)\n"
 	    "  list   one line per record: ID prefix, created, expires, size\n"
+	    "         (read-only)\n"
 	    "  purge  remove expired records\n"
-	    "  clear  remove every record\n");
+	    "  clear  remove every record (also starts a damaged file afresh)\n");
 }
 
 static const char *
@@ -52,6 +56,14 @@ print_entry(const struct cache_entry *e, void *arg)
 	return 0;
 }
 
+/* The library's reasons (damage, refused files) go to stderr. */
+static void
+log_hook(int err, const char *msg)
+{
+	(void)err;
+	fprintf(stderr, "cachet cache: %s\n", msg);
+}
+
 int
 cmd_cache(int argc, char **argv)
 {
@@ -61,7 +73,7 @@ cmd_cache(int argc, char **argv)
 	struct stat st;
 	char spec[4200], err[512], a[32], b[32];
 	const char *op, *path;
-	int r = 0;
+	int r = 0, look;
 
 	if (argc == 2 && (strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "-h") == 0)) {
@@ -85,16 +97,22 @@ cmd_cache(int argc, char **argv)
 		return 1;
 	}
 	/* Anything (re)created keeps the owner cachetd's workers use. */
+	look = strcmp(op, "stats") == 0 || strcmp(op, "list") == 0;
 	memset(&o, 0, sizeof o);
+	o.read_only = look;
 	o.timeout = 300;
 	o.max_entries = 1L << 40;
 	o.purge_interval = 60;
 	o.uid = st.st_uid;
 	o.gid = st.st_gid;
 	snprintf(spec, sizeof spec, "gdbm:%s", path);
-	if ((c = cache_open(spec, &o, NULL, err, sizeof err)) == NULL ||
-	    cache_attach(c) != 0) {
-		fprintf(stderr, "cachet cache: %s\n", c ? path : err);
+	if ((c = cache_open(spec, &o, NULL, err, sizeof err)) == NULL) {
+		fprintf(stderr, "cachet cache: %s\n", err);
+		return 1;
+	}
+	cache_set_log(c, log_hook);
+	if (cache_attach(c) != 0) {
+		fprintf(stderr, "cachet cache: %s: cannot lock it\n", path);
 		cache_close(c);
 		return 1;
 	}
@@ -102,10 +120,13 @@ cmd_cache(int argc, char **argv)
 		r = cache_info(c, time(NULL), &info);
 		if (r == 0)
 			printf("file: %s\nsize: %lld bytes\nrecords: %zu\n"
-			    "expired: %zu\noldest: %s\nnewest: %s\n", path,
+			    "expired: %zu\noldest: %s\nnewest: %s\n"
+			    "repairs: %llu\nevictions: %llu\n", path,
 			    (long long)info.file_size, info.count, info.expired,
 			    iso(info.oldest, a, sizeof a),
-			    iso(info.newest, b, sizeof b));
+			    iso(info.newest, b, sizeof b),
+			    (unsigned long long)info.repairs,
+			    (unsigned long long)info.evictions);
 	} else if (strcmp(op, "list") == 0) {
 		printf("%-16s  %-20s  %-20s  %s\n", "ID", "CREATED", "EXPIRES",
 		    "SIZE");
@@ -122,8 +143,8 @@ cmd_cache(int argc, char **argv)
 	}
 	cache_close(c);
 	if (r != 0) {
-		fprintf(stderr, "cachet cache: %s: %s failed (see above)\n",
-		    path, op);
+		fprintf(stderr, "cachet cache: %s: %s failed%s\n", path, op,
+		    look ? " (nothing was changed)" : "");
 		return 1;
 	}
 	return 0;

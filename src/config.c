@@ -285,6 +285,20 @@ v_verify(cfg_t *cfg, cfg_opt_t *opt)
 }
 
 static int
+v_log_level(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, 0);
+
+	note_line(cfg, opt);
+	if (log_level_of(s) < 0) {
+		cfg_error(cfg, "log-level: '%s' is not error, warn, notice, "
+		    "info or debug", s);
+		return -1;
+	}
+	return 0;
+}
+
+static int
 v_dn(cfg_t *cfg, cfg_opt_t *opt)
 {
 	unsigned int i;
@@ -364,6 +378,7 @@ static cfg_opt_t top_opts[] = {
 	CFG_STR("access-log", NULL, CFGF_NONE),
 	CFG_STR("error-log", NULL, CFGF_NONE),
 	CFG_STR("pid-file", NULL, CFGF_NONE),
+	CFG_STR("log-level", "info", CFGF_NONE),
 	CFG_FLOAT("handshake-timeout", 10, CFGF_NONE),
 	CFG_FLOAT("header-timeout", 15, CFGF_NONE),
 	CFG_FLOAT("keepalive-timeout", 15, CFGF_NONE),
@@ -619,6 +634,7 @@ load(struct config *cf, cfg_t *cfg)
 	cf->send_timeout = cfg_getfloat(cfg, "send-timeout");
 	cf->worker_connections = cfg_getint(cfg, "worker-connections");
 	cf->session_tickets = cfg_getbool(cfg, "session-tickets");
+	cf->log_level = log_level_of(cfg_getstr(cfg, "log-level"));
 
 	cs = cfg_getsec(cfg, "session-cache");
 	cf->cache.store = xstrdup(cfg_getstr(cs, "store"));
@@ -685,6 +701,7 @@ config_load(const char *file, char *err, size_t errlen)
 	    v_positive);
 	cfg_set_validate_func(cfg, "location|allow-address", v_address);
 	cfg_set_validate_func(cfg, "verify-client", v_verify);
+	cfg_set_validate_func(cfg, "log-level", v_log_level);
 	cfg_set_validate_func(cfg, "location|verify-client", v_verify);
 	cfg_set_validate_func(cfg, "location|allow-subject", v_dn);
 	cfg_set_validate_func(cfg, "location|allow-issuer", v_dn);

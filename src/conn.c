@@ -47,6 +47,7 @@ enum cstate {
 #define OUT_SIZE  16384
 #define LINGER_TIME 2.0
 #define MAX_AUTH_ROUNDS 3       /* server-initiated handshakes per connection */
+#define MAX_KEY_UPDATES 32      /* TLS 1.3 KeyUpdates accepted per connection */
 
 enum auth_kind { AK_NONE = 0, AK_RENEG, AK_PHA };
 
@@ -61,8 +62,12 @@ struct conn {
 	int                 waiting;       /* EV_READ or EV_WRITE */
 	char                peer[INET6_ADDRSTRLEN];
 
-	/* request */
-	char                in[IN_SIZE];
+	struct conn        *idle_next, *idle_prev; /* w->idle queue */
+	int                 idle;          /* on it */
+
+	/* request: in and out are one block, allocated while a request is
+	 * under way and freed while the connection waits idle */
+	char               *in;
 	size_t              inlen;
 	size_t              headlen;       /* head of the current request */
 	long long           body_left;
@@ -76,13 +81,14 @@ struct conn {
 	int                 auth_done;     /* PHA: client Finished seen */
 	int                 asked;         /* asked during this request */
 	unsigned            auth_rounds;
+	unsigned            key_updates;   /* KeyUpdate messages received */
 	int                 close_after;   /* requests were dropped: close */
 	const struct auth_policy *verified; /* policy the peer satisfied */
 	char                subject[256];
 	const char         *verify_res;    /* for the access log */
 
 	/* response */
-	char                out[OUT_SIZE];
+	char               *out;
 	size_t              outlen, outoff;
 	int                 filefd;
 	off_t               file_left;
@@ -94,16 +100,82 @@ struct conn {
 static void conn_run(struct conn *);
 static void conn_free(struct conn *);
 
-/* PHA has no "pending" flag: the client's Finished is the end of it. */
+/* PHA has no "pending" flag: the client's Finished is the end of it.
+ * KeyUpdates are counted here too: OpenSSL accepts any number, each
+ * costing a key derivation, so conn_run() caps them per connection as
+ * renegotiations are capped. */
 static void
 info_cb(const SSL *ssl, int where, int ret)
 {
 	struct conn *c = SSL_get_app_data(ssl);
 
 	(void)ret;
-	if (c != NULL && c->auth == AK_PHA && (where & SSL_CB_LOOP) &&
-	    SSL_get_state(ssl) == TLS_ST_SR_FINISHED)
-		c->auth_done = 1;
+	if (c == NULL || !(where & SSL_CB_LOOP))
+		return;
+	switch (SSL_get_state(ssl)) {
+	case TLS_ST_SR_FINISHED:
+		if (c->auth == AK_PHA)
+			c->auth_done = 1;
+		break;
+	case TLS_ST_SR_KEY_UPDATE:
+		c->key_updates++;
+		break;
+	default:
+		break;
+	}
+}
+
+const char *const hs_fail_name[HF_COUNT] = {
+	[HF_TIMEOUT] = "timeout", [HF_CLOSED] = "closed",
+	[HF_NOT_TLS] = "not TLS", [HF_PROTOCOL] = "protocol version",
+	[HF_CIPHER] = "no common cipher", [HF_ALERT] = "client alert",
+	[HF_OTHER] = "other",
+};
+
+/* Sort a failed handshake into one of the status page's reasons. */
+static enum hs_fail
+hs_fail_reason(struct conn *c, int ret, const char **detail)
+{
+	unsigned long e = ERR_peek_last_error();
+	int err = SSL_get_error(c->ssl, ret);
+
+	*detail = e != 0 ? ERR_reason_error_string(e) : NULL;
+	if (e == 0)
+		return err == SSL_ERROR_SYSCALL || err == SSL_ERROR_ZERO_RETURN ?
+		    HF_CLOSED : HF_OTHER;
+	if (ERR_GET_LIB(e) != ERR_LIB_SSL)
+		return HF_OTHER;
+	switch (ERR_GET_REASON(e)) {
+	case SSL_R_UNEXPECTED_EOF_WHILE_READING:
+		return HF_CLOSED;
+	case SSL_R_HTTP_REQUEST:
+	case SSL_R_HTTPS_PROXY_REQUEST:
+	case SSL_R_WRONG_VERSION_NUMBER:
+	case SSL_R_UNKNOWN_PROTOCOL:
+	case SSL_R_PACKET_LENGTH_TOO_LONG:
+	case SSL_R_RECORD_LENGTH_MISMATCH:
+		return HF_NOT_TLS;
+	case SSL_R_UNSUPPORTED_PROTOCOL:
+	case SSL_R_VERSION_TOO_LOW:
+	case SSL_R_VERSION_TOO_HIGH:
+		return HF_PROTOCOL;
+	case SSL_R_NO_SHARED_CIPHER:
+	case SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM:
+	case SSL_R_NO_SHARED_GROUPS:
+	case SSL_R_NO_SUITABLE_KEY_SHARE:
+		return HF_CIPHER;
+	default:
+		return ERR_GET_REASON(e) >= SSL_AD_REASON_OFFSET ? HF_ALERT :
+		    HF_OTHER;
+	}
+}
+
+static void
+hs_failed(struct conn *c, enum hs_fail why, const char *detail)
+{
+	c->w->st->hs_failed[why]++;
+	log_debug("%s: handshake failed: %s%s%s", c->peer, hs_fail_name[why],
+	    detail != NULL ? ": " : "", detail != NULL ? detail : "");
 }
 
 /* ------------------------------------------------------------ waiting */
@@ -144,6 +216,69 @@ ssl_wait(struct conn *c, int ret)
 	default:
 		return -1;
 	}
+}
+
+/* ------------------------------------------------- buffers, idle queue */
+
+static int
+conn_buffers(struct conn *c)
+{
+	if ((c->in = malloc(IN_SIZE + OUT_SIZE)) == NULL)
+		return -1;
+	c->out = c->in + IN_SIZE;
+	return 0;
+}
+
+/* A connection between requests (or before its first) holds no request
+ * buffer and none of OpenSSL's: an idle connection costs its struct and
+ * the SSL object, as in nginx. */
+static void
+conn_release_buffers(struct conn *c)
+{
+	free(c->in);
+	c->in = c->out = NULL;
+	c->outlen = c->outoff = 0;
+	SSL_free_buffers(c->ssl);
+}
+
+/* The idle queue, oldest first: connections waiting for a request with
+ * nothing buffered.  At worker-connections the oldest are closed to make
+ * room for new clients (conn_drain_idle), as nginx reuses keep-alive
+ * connections. */
+static void
+idle_enter(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	if (c->idle)
+		return;
+	c->idle = 1;
+	c->idle_next = NULL;
+	c->idle_prev = w->idle_tail;
+	if (w->idle_tail != NULL)
+		w->idle_tail->idle_next = c;
+	else
+		w->idle_head = c;
+	w->idle_tail = c;
+}
+
+static void
+idle_leave(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	if (!c->idle)
+		return;
+	c->idle = 0;
+	if (c->idle_prev != NULL)
+		c->idle_prev->idle_next = c->idle_next;
+	else
+		w->idle_head = c->idle_next;
+	if (c->idle_next != NULL)
+		c->idle_next->idle_prev = c->idle_prev;
+	else
+		w->idle_tail = c->idle_prev;
+	c->idle_next = c->idle_prev = NULL;
 }
 
 /* ------------------------------------------------------------ closing */
@@ -264,7 +399,7 @@ start_response(struct conn *c, int status, const char *type,
 	int n;
 
 	c->status = status;
-	n = snprintf(c->out, sizeof c->out,
+	n = snprintf(c->out, OUT_SIZE,
 	    "HTTP/1.1 %d %s\r\n"
 	    "Server: %s\r\n"
 	    "Date: %s\r\n"
@@ -275,7 +410,7 @@ start_response(struct conn *c, int status, const char *type,
 	    status, http_reason(status), CACHETD_NAME, date_now(),
 	    type ? "Content-Type: " : "", type ? type : "", type ? "\r\n" : "",
 	    length, extra ? extra : "", c->keepalive ? "keep-alive" : "close");
-	c->outlen = n > 0 && (size_t)n < sizeof c->out ? (size_t)n : 0;
+	c->outlen = n > 0 && (size_t)n < OUT_SIZE ? (size_t)n : 0;
 	c->outoff = 0;
 	c->state = CS_WRITE;
 	set_deadline(c, c->w->srv->cf->send_timeout);
@@ -298,7 +433,7 @@ error_response(struct conn *c, int status, const char *extra_hdr,
 	    detail ? "<p>" : "", detail ? detail : "", detail ? "</p>" : "");
 	start_response(c, status, "text/html; charset=utf-8", bl, extra_hdr);
 	if (!(c->have_req && c->req.method == M_HEAD) &&
-	    c->outlen + (size_t)bl <= sizeof c->out) {
+	    c->outlen + (size_t)bl <= OUT_SIZE) {
 		memcpy(c->out + c->outlen, body, (size_t)bl);
 		c->outlen += (size_t)bl;
 		c->body_bytes = bl;
@@ -318,7 +453,7 @@ serve_file(struct conn *c, int fd, const char *name, const struct stat *st)
 		close(fd);
 		snprintf(extra, sizeof extra, "Last-Modified: %s\r\n", lm);
 		c->status = 304;
-		c->outlen = (size_t)snprintf(c->out, sizeof c->out,
+		c->outlen = (size_t)snprintf(c->out, OUT_SIZE,
 		    "HTTP/1.1 304 Not Modified\r\nServer: %s\r\nDate: %s\r\n"
 		    "%sConnection: %s\r\n\r\n", CACHETD_NAME, date_now(), extra,
 		    c->keepalive ? "keep-alive" : "close");
@@ -354,7 +489,7 @@ serve_status(struct conn *c, const struct location *loc)
 	start_response(c, 200, json ? "application/json" :
 	    "text/plain; charset=utf-8", (long long)n,
 	    "Cache-Control: no-store\r\n");
-	if (c->req.method != M_HEAD && c->outlen + n <= sizeof c->out) {
+	if (c->req.method != M_HEAD && c->outlen + n <= OUT_SIZE) {
 		memcpy(c->out + c->outlen, body, n);
 		c->outlen += n;
 		c->body_bytes = (long long)n;
@@ -614,13 +749,15 @@ step_handshake(struct conn *c)
 		set_deadline(c, c->w->srv->cf->header_timeout);
 		return 1;
 	}
-	switch (ssl_wait(c, r)) {
-	case 1:
+	if (ssl_wait(c, r) == 1)
 		return 0;
-	default:
-		close_hard(c, NULL);    /* not TLS, or a failed handshake */
-		return -1;
+	{
+		const char *detail;
+		enum hs_fail why = hs_fail_reason(c, r, &detail);
+		hs_failed(c, why, detail);
 	}
+	close_hard(c, NULL);            /* not TLS, or a failed handshake */
+	return -1;
 }
 
 static int
@@ -647,7 +784,11 @@ step_read(struct conn *c)
 		begin_shutdown(c);
 		return 1;
 	}
-	r = SSL_read(c->ssl, c->in + c->inlen, (int)(sizeof c->in - c->inlen));
+	if (c->in == NULL && conn_buffers(c) != 0) {
+		close_hard(c, "out of memory for a request");
+		return -1;
+	}
+	r = SSL_read(c->ssl, c->in + c->inlen, (int)(IN_SIZE - c->inlen));
 	if (r > 0) {
 		if (c->inlen == 0 && c->status == 0)
 			set_deadline(c, c->w->srv->cf->header_timeout);
@@ -680,7 +821,7 @@ step_body(struct conn *c)
 		respond(c);
 		return 1;
 	}
-	r = SSL_read(c->ssl, c->in + c->inlen, (int)(sizeof c->in - c->inlen));
+	r = SSL_read(c->ssl, c->in + c->inlen, (int)(IN_SIZE - c->inlen));
 	if (r > 0) {
 		c->inlen += (size_t)r;
 		return 1;
@@ -744,7 +885,7 @@ step_write(struct conn *c)
 	int r;
 
 	if (c->outoff == c->outlen && c->file_left > 0) {
-		size_t room = sizeof c->out;
+		size_t room = OUT_SIZE;
 		ssize_t n = read(c->filefd, c->out,
 		    (off_t)room < c->file_left ? room : (size_t)c->file_left);
 		if (n <= 0) {
@@ -760,9 +901,9 @@ step_write(struct conn *c)
 		c->file_left -= n;
 		c->body_bytes += n;
 	} else if (c->outoff == 0 && c->file_left > 0 &&
-	    c->outlen < sizeof c->out) {
+	    c->outlen < OUT_SIZE) {
 		/* Headers and the first part of the file in one record. */
-		size_t room = sizeof c->out - c->outlen;
+		size_t room = OUT_SIZE - c->outlen;
 		ssize_t n = read(c->filefd, c->out + c->outlen,
 		    (off_t)room < c->file_left ? room : (size_t)c->file_left);
 		if (n > 0) {
@@ -828,6 +969,7 @@ conn_run(struct conn *c)
 {
 	int r;
 
+	idle_leave(c);
 	do {
 		ERR_clear_error();
 		switch (c->state) {
@@ -856,7 +998,25 @@ conn_run(struct conn *c)
 			r = -1;
 			break;
 		}
+		if (r >= 0 && c->key_updates > MAX_KEY_UPDATES) {
+			static time_t last;
+			c->w->st->key_update_abuse++;
+			if (log_ratelimit(&last, 60))
+				log_notice("%s: closing: more than %d TLS 1.3 "
+				    "KeyUpdate messages", c->peer,
+				    MAX_KEY_UPDATES);
+			close_hard(c, NULL);
+			return;
+		}
 	} while (r == 1);
+	if (r < 0)
+		return;         /* freed */
+	if (c->state == CS_READ && c->inlen == 0) {
+		conn_release_buffers(c);
+		idle_enter(c);
+	} else if (c->state == CS_LINGER && c->in != NULL) {
+		conn_release_buffers(c);
+	}
 }
 
 /* ------------------------------------------------------- libev callbacks */
@@ -890,7 +1050,8 @@ timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		conn_run(c);
 		return;
 	case CS_HANDSHAKE:
-		close_hard(c, "handshake timeout");
+		hs_failed(c, HF_TIMEOUT, NULL);
+		close_hard(c, NULL);
 		return;
 	case CS_AUTH:
 		close_hard(c, "no answer to the client certificate request");
@@ -913,8 +1074,10 @@ conn_free(struct conn *c)
 
 	ev_io_stop(w->loop, &c->io);
 	ev_timer_stop(w->loop, &c->tm);
+	idle_leave(c);
 	if (c->filefd >= 0)
 		close(c->filefd);
+	free(c->in);
 	SSL_free(c->ssl);
 	close(c->fd);
 	if (c->prev != NULL)
@@ -943,18 +1106,26 @@ peer_text(const struct sockaddr_storage *ss, char *out, size_t len)
 	}
 }
 
+/* Accept up to a batch of connections from lfd.  At worker-connections the
+ * oldest idle connections make room; when none is idle the worker stops
+ * accepting (worker_pause_accept), so that workers with room take the
+ * clients, and refuses what is still queued a moment later. */
 void
 conn_accept(struct worker *w, int lfd)
 {
+	long limit = w->srv->cf->worker_connections;
 	int i;
 
-	for (i = 0; i < 32 && !w->stopping &&
-	    (long)w->nconns < w->srv->cf->worker_connections; i++) {
+	for (i = 0; i < 32 && !w->stopping; i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof ss;
 		struct conn *c;
 		int fd, one = 1;
 
+		if ((long)w->nconns >= limit && conn_drain_idle(w, 1) == 0) {
+			worker_pause_accept(w, 1);
+			return;
+		}
 		fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
@@ -964,8 +1135,12 @@ conn_accept(struct worker *w, int lfd)
 				return;
 			if (log_ratelimit(&last, 60))
 				log_err("accept: %s", strerror(errno));
-			if (errno == EMFILE || errno == ENFILE)
-				worker_pause_accept(w, 1);
+			if (errno == EMFILE || errno == ENFILE) {
+				/* Closing idle connections frees descriptors;
+				 * with none, wait for some to close. */
+				if (conn_drain_idle(w, 8) == 0)
+					worker_pause_accept(w, 1);
+			}
 			return;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -1000,8 +1175,53 @@ conn_accept(struct worker *w, int lfd)
 		ev_timer_start(w->loop, &c->tm);
 		c->state = CS_HANDSHAKE;
 	}
-	if ((long)w->nconns >= w->srv->cf->worker_connections)
-		worker_pause_accept(w, 1);
+}
+
+/* Close up to n of the oldest idle connections (waiting for a request,
+ * nothing buffered) to make room.  Their clients see a closed keep-alive
+ * connection, which HTTP allows and every client retries.  Returns how
+ * many were closed. */
+size_t
+conn_drain_idle(struct worker *w, size_t n)
+{
+	size_t k = 0;
+	static time_t last;
+
+	while (k < n && w->idle_head != NULL) {
+		struct conn *c = w->idle_head;
+		/* close_notify if it fits in the socket buffer now, so the
+		 * session stays resumable; never wait for it */
+		SSL_shutdown(c->ssl);
+		conn_free(c);
+		k++;
+	}
+	if (k > 0) {
+		w->st->drained += k;
+		if (log_ratelimit(&last, 60))
+			log_warn("worker-connections (%ld) reached: closing idle "
+			    "keep-alive connections to make room",
+			    w->srv->cf->worker_connections);
+	}
+	return k;
+}
+
+/* Accept and close what is queued on lfd (up to max): the worker is full
+ * and nothing is idle, so a client learns it at once instead of waiting
+ * in the backlog.  Returns how many were refused. */
+size_t
+conn_refuse(struct worker *w, int lfd, size_t max)
+{
+	size_t k = 0;
+
+	while (k < max) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			break;
+		close(fd);
+		k++;
+	}
+	w->st->refused += k;
+	return k;
 }
 
 /* Graceful stop: connections idle between requests close now; the others

@@ -20,13 +20,32 @@
 #include "cachetd.h"
 
 static int errfd = 2;
+static enum log_level threshold = LOG_INFO_;
 
 static const char *const level_name[] = {
 	[LOG_ERR_] = "error",
 	[LOG_WARN_] = "warn",
 	[LOG_NOTICE_] = "notice",
 	[LOG_INFO_] = "info",
+	[LOG_DEBUG_] = "debug",
 };
+
+void
+log_set_level(enum log_level lvl)
+{
+	threshold = lvl;
+}
+
+int
+log_level_of(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof level_name / sizeof level_name[0]; i++)
+		if (strcmp(name, level_name[i]) == 0)
+			return (int)i;
+	return -1;
+}
 
 void
 log_set_fd(int fd)
@@ -49,6 +68,8 @@ log_msg(enum log_level lvl, const char *fmt, ...)
 	va_list ap;
 	int n, m;
 
+	if (lvl > threshold)
+		return;
 	gmtime_r(&now, &tm);
 	n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02dZ [%s] "
 	    "%ld: ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,

@@ -228,6 +228,7 @@ server_build(struct config *cf, struct server *old, int bind_now, char *err,
 	s->gid = (gid_t)-1;
 	s->stats = stats;
 	s->started = old != NULL ? old->started : time(NULL);
+	s->master = getpid();
 
 	fd = open(cf->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
@@ -442,6 +443,7 @@ open_error_log(const struct config *cf, uid_t uid, gid_t gid, char *err,
 {
 	int fd;
 
+	log_set_level(cf->log_level);
 	if (cf->error_log == NULL) {
 		if (log_fd() != 2) {
 			close(log_fd());

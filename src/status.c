@@ -48,6 +48,11 @@ status_render(const struct server *srv, int json, char *out, size_t cap)
 		t.requests += s->requests;
 		t.renegotiations += s->renegotiations;
 		t.pha += s->pha;
+		t.drained += s->drained;
+		t.key_update_abuse += s->key_update_abuse;
+		for (n = 0; n < HF_COUNT; n++)
+			t.hs_failed[n] += s->hs_failed[n];
+		t.refused += s->refused;
 		t.cache.hits += s->cache.hits;
 		t.cache.misses += s->cache.misses;
 		t.cache.stores += s->cache.stores;
@@ -56,14 +61,26 @@ status_render(const struct server *srv, int json, char *out, size_t cap)
 		t.cache.expired += s->cache.expired;
 		t.cache.full += s->cache.full;
 		t.cache.errors += s->cache.errors;
+		t.cache.repairs += s->cache.repairs;
+		t.cache.evictions += s->cache.evictions;
 	}
 #define FIELDS(F) \
 	F("uptime", (unsigned long long)(time(NULL) - srv->started)) \
 	F("workers", (unsigned long long)workers) \
 	F("connections", (unsigned long long)t.connections) \
 	F("requests", (unsigned long long)t.requests) \
+	F("connections_drained", (unsigned long long)t.drained) \
+	F("connections_refused", (unsigned long long)t.refused) \
+	F("key_update_limit", (unsigned long long)t.key_update_abuse) \
 	F("handshakes_full", (unsigned long long)t.handshakes_full) \
 	F("handshakes_resumed", (unsigned long long)t.handshakes_resumed) \
+	F("handshakes_failed_timeout", (unsigned long long)t.hs_failed[HF_TIMEOUT]) \
+	F("handshakes_failed_closed", (unsigned long long)t.hs_failed[HF_CLOSED]) \
+	F("handshakes_failed_not_tls", (unsigned long long)t.hs_failed[HF_NOT_TLS]) \
+	F("handshakes_failed_protocol", (unsigned long long)t.hs_failed[HF_PROTOCOL]) \
+	F("handshakes_failed_cipher", (unsigned long long)t.hs_failed[HF_CIPHER]) \
+	F("handshakes_failed_alert", (unsigned long long)t.hs_failed[HF_ALERT]) \
+	F("handshakes_failed_other", (unsigned long long)t.hs_failed[HF_OTHER]) \
 	F("renegotiations", (unsigned long long)t.renegotiations) \
 	F("post_handshake_auth", (unsigned long long)t.pha) \
 	F("cache_hits", (unsigned long long)t.cache.hits) \
@@ -73,7 +90,9 @@ status_render(const struct server *srv, int json, char *out, size_t cap)
 	F("cache_removes", (unsigned long long)t.cache.removes) \
 	F("cache_expired", (unsigned long long)t.cache.expired) \
 	F("cache_full", (unsigned long long)t.cache.full) \
-	F("cache_errors", (unsigned long long)t.cache.errors)
+	F("cache_errors", (unsigned long long)t.cache.errors) \
+	F("cache_repairs", (unsigned long long)t.cache.repairs) \
+	F("cache_evictions", (unsigned long long)t.cache.evictions)
 
 	n = 0;
 #define TEXT(name, v) \

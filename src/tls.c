@@ -111,6 +111,9 @@ tls_ctx_new(const struct config *cf, struct cache *cache, char *err,
 		if (load_pair(ctx, cf, i, err, errlen) != 0)
 			goto fail;
 
+	/* DHE suites, when a cipher list names them, need parameters: the
+	 * RFC 7919 groups sized to the certificate's key. */
+	SSL_CTX_set_dh_auto(ctx, 1);
 	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof sid_ctx - 1);
 	if (cache_ssl_setup(ctx, cache, cf->cache.timeout,
 	    cf->session_tickets) != 0) {

@@ -12,6 +12,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@
 #include "cachetd.h"
 
 #define STOP_BOUND 10.0         /* seconds a stopping worker may take */
+#define FULL_TICK  0.1          /* a full worker looks again this often */
 
 static struct worker W;
 static ev_io    *accept_w;
@@ -65,33 +67,63 @@ accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 	conn_accept(&W, io->fd);
 }
 
+/* Accepting stops when the worker is full (worker-connections, or out of
+ * descriptors) and starts again as soon as there is room: whenever a
+ * connection closes, and on a timer that also refuses what waits in the
+ * backlog while the worker stays full.  Nothing depends on timing: every
+ * close looks, and the timer repeats until accepting is back. */
 void
 worker_pause_accept(struct worker *w, int pause)
 {
 	size_t i;
 
+	if (pause == w->paused)
+		return;
+	if (pause && w->stopping)
+		return;
+	w->paused = pause;
 	for (i = 0; i < w->srv->cf->nlisten; i++) {
 		if (pause)
 			ev_io_stop(w->loop, &accept_w[i]);
 		else if (!w->stopping)
 			ev_io_start(w->loop, &accept_w[i]);
 	}
-	if (pause && !ev_is_active(&resume_timer)) {
-		/* Out of descriptors, or at worker-connections: look again
-		 * soon (also resumed as connections close). */
-		ev_timer_set(&resume_timer, 1., 0.);
+	if (pause) {
+		ev_timer_set(&resume_timer, FULL_TICK, FULL_TICK);
 		ev_timer_start(w->loop, &resume_timer);
+	} else {
+		ev_timer_stop(w->loop, &resume_timer);
 	}
+}
+
+static int
+has_room(const struct worker *w)
+{
+	return (long)w->nconns < w->srv->cf->worker_connections;
 }
 
 static void
 resume_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
+	static time_t last;
+	size_t i, refused = 0;
+
 	(void)loop;
 	(void)t;
 	(void)revents;
-	if ((long)W.nconns < W.srv->cf->worker_connections)
+	if (W.stopping)
+		return;
+	if (has_room(&W) || conn_drain_idle(&W, 32) > 0) {
 		worker_pause_accept(&W, 0);
+		return;
+	}
+	/* Still full after a tick, nothing idle: the workers with room had
+	 * their chance at the backlog; refuse the rest now. */
+	for (i = 0; i < W.srv->cf->nlisten; i++)
+		refused += conn_refuse(&W, W.srv->lfds[i], 256);
+	if (refused > 0 && log_ratelimit(&last, 60))
+		log_warn("worker-connections (%ld) reached, none idle: "
+		    "refusing new connections", W.srv->cf->worker_connections);
 }
 
 void
@@ -102,11 +134,8 @@ worker_conn_closed(struct worker *w)
 			ev_break(w->loop, EVBREAK_ALL);
 		return;
 	}
-	if (ev_is_active(&resume_timer) &&
-	    (long)w->nconns < w->srv->cf->worker_connections) {
-		ev_timer_stop(w->loop, &resume_timer);
+	if (w->paused && has_room(w))
 		worker_pause_accept(w, 0);
-	}
 }
 
 static void
@@ -185,6 +214,14 @@ worker_run(struct server *srv, int slot)
 	}
 	if (drop_privileges(srv) != 0)
 		_exit(2);
+	/* A master killed with -9 cannot stop its workers: the kernel tells
+	 * them (set after dropping privileges, which clears it).  TERM means
+	 * a graceful stop, and the ports are free for a new master. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 ||
+	    getppid() != srv->master) {
+		log_err("worker: the master is gone; exiting");
+		_exit(0);
+	}
 
 	cache_set_stats(srv->cache, &W.st->cache);
 	cache_attach(srv->cache);

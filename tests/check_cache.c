@@ -1,6 +1,9 @@
 /* check_cache.c - the session cache library on real GDBM files: store,
- * fetch, remove, expiry, purge, cap, sealing (tampering, wrong key),
- * damaged files, key files, and four processes at once. */
+ * fetch, remove, expiry, purge, the cap and eviction, sealing (tampering,
+ * wrong key), damaged files (at open, in the middle of operations, a
+ * writer killed while writing) and their repair, read-only opens, planted
+ * symbolic and hard links, a removed lock file, key files, and four
+ * processes at once. */
 #include "config.h"
 
 #include <check.h>
@@ -11,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -156,27 +160,53 @@ START_TEST(expiry_and_purge)
 }
 END_TEST
 
+static int
+put_at(struct cache *c, const char *id, time_t created, time_t expires)
+{
+	return cache_store(c, (const unsigned char *)id, strlen(id),
+	    (const unsigned char *)"v", 1, created, expires);
+}
+
 START_TEST(cap)
 {
 	struct cache *c = open_cache(key1, 10);
+	struct cache_info info;
+	time_t now = time(NULL);
 	char id[32];
-	int i;
+	int i, kept = 0;
 
 	for (i = 0; i < 10; i++) {
 		snprintf(id, sizeof id, "k%d", i);
-		ck_assert_int_eq(put(c, id, "v", time(NULL) + (i < 4 ? -1 : 100)),
-		    0);
+		ck_assert_int_eq(put(c, id, "v", now + (i < 4 ? -1 : 100)), 0);
 	}
-	ck_assert_int_eq(put(c, "eleventh", "v", time(NULL) + 100), 1);
-	ck_assert_uint_eq(cache_stats(c)->full, 1);
-	/* replacing a known record is not growth */
-	ck_assert_int_eq(put(c, "k5", "v2", time(NULL) + 100), 0);
-	/* the cap makes a purge due, and the purge makes room */
-	ck_assert_int_eq(cache_purge_due(c, time(NULL) + 1), 1);
-	ck_assert_int_eq(cache_purge_due(c, time(NULL) + 1), 0);
-	ck_assert_int_eq(cache_purge_all(c, time(NULL), NULL), 0);
-	ck_assert_int_eq(put(c, "eleventh", "v", time(NULL) + 100), 0);
+	/* full: the expired records make room first */
+	ck_assert_int_eq(put(c, "eleventh", "v", now + 100), 0);
+	ck_assert_uint_eq(cache_stats(c)->full, 0);
+	ck_assert_uint_ge(cache_stats(c)->expired, 1);
+	ck_assert_uint_eq(cache_stats(c)->evictions, 0);
 	ck_assert_int_eq(fetch_eq(c, "eleventh", "v"), 1);
+	/* replacing a known record is not growth */
+	ck_assert_int_eq(put(c, "k5", "v2", now + 100), 0);
+	/* a flood: every store is kept, the count never passes the cap,
+	 * the oldest go first */
+	for (i = 0; i < 200; i++) {
+		snprintf(id, sizeof id, "flood-%d", i);
+		ck_assert_int_eq(put_at(c, id, now + i, now + 1000), 0);
+		ck_assert_int_eq(cache_info(c, now, &info), 0);
+		ck_assert_uint_le(info.count, 10);
+	}
+	ck_assert_uint_eq(info.count, 10);
+	ck_assert_uint_eq(cache_stats(c)->full, 0);
+	ck_assert_uint_ge(cache_stats(c)->evictions, 190);
+	ck_assert_uint_eq(info.evictions, cache_stats(c)->evictions);
+	ck_assert_int_eq(fetch_eq(c, "flood-199", "v"), 1);
+	ck_assert_int_eq(fetch_eq(c, "flood-198", "v"), 1);
+	for (i = 190; i < 200; i++) {
+		snprintf(id, sizeof id, "flood-%d", i);
+		kept += fetch_eq(c, id, "v") == 1;
+	}
+	ck_assert_int_ge(kept, 8);      /* the newest ten, or nearly */
+	ck_assert_int_eq(fetch_eq(c, "flood-0", "v"), 0);
 	cache_close(c);
 }
 END_TEST
@@ -294,6 +324,272 @@ START_TEST(damaged_file)
 	ck_assert_int_eq(put(c, "again", "z", time(NULL) + 100), 0);
 	ck_assert_int_eq(fetch_eq(c, "again", "z"), 1);
 	ck_assert_uint_gt(cache_stats(c)->errors + cache_stats(c)->misses, 0);
+	cache_close(c);
+}
+END_TEST
+
+/* Overwrite the file from `from` to its end with junk, keeping its size:
+ * the header still opens, buckets do not. */
+static void
+junk_tail(off_t from)
+{
+	struct stat st;
+	char junk[4096];
+	int fd, i;
+
+	for (i = 0; i < (int)sizeof junk; i++)
+		junk[i] = (char)(i * 131 + 7);
+	ck_assert_int_eq(stat(db, &st), 0);
+	ck_assert_int_gt(st.st_size, from);
+	fd = open(db, O_WRONLY);
+	ck_assert_int_ge(fd, 0);
+	while (from < st.st_size) {
+		ck_assert_int_gt(pwrite(fd, junk, sizeof junk, from), 0);
+		from += sizeof junk;
+	}
+	close(fd);
+}
+
+static char logged[4096];
+static void
+log_to_buf(int err, const char *msg)
+{
+	(void)err;
+	strncat(logged, msg, sizeof logged - strlen(logged) - 2);
+	strcat(logged, "\n");
+}
+
+static void
+fill(struct cache *c, const char *prefix, int n)
+{
+	char id[32];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(id, sizeof id, "%s-%d", prefix, i);
+		ck_assert_int_eq(put(c, id, "a session of a decent length, "
+		    "a session of a decent length", time(NULL) + 100), 0);
+	}
+}
+
+/* Damage an opened file shows only when a bucket is read: repaired under
+ * the exclusive lock by the first process that sees it, once, logged;
+ * the other process then finds a good file and repairs nothing. */
+START_TEST(damage_in_operations)
+{
+	struct cache *c1 = open_cache(key1, 100000), *c2;
+	struct cache_info info;
+	char id[32];
+	int i, hits = 0;
+
+	fill(c1, "rec", 400);
+	c2 = open_cache(key1, 100000);
+	logged[0] = '\0';
+	cache_set_log(c1, log_to_buf);
+	cache_set_log(c2, log_to_buf);
+	junk_tail(3 * 4096);
+	/* whatever each call meets, no crash; c1 repairs */
+	for (i = 0; i < 400; i++) {
+		snprintf(id, sizeof id, "rec-%d", i);
+		hits += fetch_eq(c1, id, "x") == -2;
+	}
+	(void)hits;
+	ck_assert_uint_eq(cache_stats(c1)->repairs, 1);
+	ck_assert_ptr_nonnull(strstr(logged, "was damaged"));
+	ck_assert_ptr_nonnull(strstr(logged, "recovered") ?
+	    strstr(logged, "recovered") : strstr(logged, "recreated"));
+	/* the other process sees a good file: stores, fetches, scans */
+	ck_assert_int_eq(put(c2, "after", "y", time(NULL) + 100), 0);
+	ck_assert_int_eq(fetch_eq(c2, "after", "y"), 1);
+	ck_assert_int_eq(fetch_eq(c1, "after", "y"), 1);
+	ck_assert_int_eq(cache_info(c2, time(NULL), &info), 0);
+	ck_assert_uint_ge(info.count, 1);
+	ck_assert_uint_eq(info.repairs, 1);
+	ck_assert_uint_eq(cache_stats(c2)->repairs, 0);
+	/* damage met by a store */
+	fill(c2, "more", 400);
+	junk_tail(3 * 4096);
+	for (i = 0; i < 20; i++) {
+		snprintf(id, sizeof id, "new-%d", i);
+		put(c2, id, "z", time(NULL) + 100);
+	}
+	ck_assert_uint_eq(cache_stats(c2)->repairs, 1);
+	ck_assert_int_eq(put(c2, "last", "z", time(NULL) + 100), 0);
+	ck_assert_int_eq(fetch_eq(c1, "last", "z"), 1);
+	/* damage met by a scan (a purge) */
+	fill(c2, "again", 400);
+	junk_tail(3 * 4096);
+	ck_assert_int_ne(cache_purge_all(c1, time(NULL), NULL), 0);
+	ck_assert_uint_eq(cache_stats(c1)->repairs, 2);
+	ck_assert_int_eq(cache_purge_all(c1, time(NULL), NULL), 0);
+	ck_assert_int_eq(cache_info(c1, time(NULL), &info), 0);
+	ck_assert_uint_eq(info.repairs, 3);
+	cache_close(c2);
+	cache_close(c1);
+}
+END_TEST
+
+/* A writer killed while it holds the exclusive lock, again and again:
+ * the file stays usable, every record stored since is found, and the
+ * count stays exact. */
+START_TEST(writer_killed)
+{
+	struct cache *c = open_cache(key1, 1000000);
+	struct cache_info info;
+	GDBM_FILE f;
+	gdbm_count_t n;
+	int round, status;
+
+	cache_close(c);
+	for (round = 0; round < 30; round++) {
+		pid_t kid = fork();
+		if (kid == 0) {
+			struct cache *me = open_cache(key1, 1000000);
+			char id[32];
+			int j;
+			for (j = 0; ; j++) {
+				snprintf(id, sizeof id, "r%d-%d", round, j);
+				put(me, id, "a value long enough to need a block "
+				    "of its own now and then, a value", time(NULL) +
+				    300);
+			}
+		}
+		usleep(2000 + (useconds_t)(round * 997) % 8000);
+		kill(kid, SIGKILL);
+		ck_assert_int_eq(waitpid(kid, &status, 0), kid);
+	}
+	c = open_cache(key1, 1000000);
+	ck_assert_int_eq(put(c, "survivor", "s", time(NULL) + 100), 0);
+	ck_assert_int_eq(fetch_eq(c, "survivor", "s"), 1);
+	ck_assert_int_eq(cache_info(c, time(NULL), &info), 0);
+	cache_close(c);
+	f = gdbm_open(db, 0, GDBM_READER | GDBM_NOLOCK, 0600, NULL);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(gdbm_count(f, &n), 0);
+	gdbm_close(f);
+	ck_assert_uint_eq(info.count, (size_t)n);
+}
+END_TEST
+
+/* stats and list open read-only: a file that is not a cache keeps its
+ * bytes and mode, no lock file appears, the reason is logged. */
+START_TEST(read_only_open)
+{
+	struct cache_opts o = { .timeout = 300, .max_entries = 10,
+	    .purge_interval = 60, .uid = (uid_t)-1, .gid = (gid_t)-1,
+	    .read_only = 1 };
+	const char text[] = "not a cache at all\n";
+	char err[256], lockp[1200], buf[64];
+	struct cache_info info;
+	struct stat st;
+	struct cache *c;
+	int fd;
+
+	fd = open(db, O_WRONLY | O_CREAT, 0644);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	chmod(db, 0644);
+	c = cache_open(spec, &o, NULL, err, sizeof err);
+	ck_assert_msg(c != NULL, "%s", err);
+	logged[0] = '\0';
+	cache_set_log(c, log_to_buf);
+	ck_assert_int_eq(cache_attach(c), 0);
+	ck_assert_int_eq(cache_info(c, time(NULL), &info), -1);
+	ck_assert_ptr_nonnull(strstr(logged, "cannot be read"));
+	ck_assert_int_eq(cache_list(c, NULL, NULL), -1);
+	ck_assert_int_eq(cache_store(c, (const unsigned char *)"a", 1,
+	    (const unsigned char *)"b", 1, time(NULL), time(NULL) + 9), -1);
+	ck_assert_int_eq(cache_clear(c), -1);
+	cache_close(c);
+	ck_assert_int_eq(stat(db, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0644);
+	fd = open(db, O_RDONLY);
+	ck_assert_int_eq(read(fd, buf, sizeof buf), (ssize_t)strlen(text));
+	close(fd);
+	ck_assert_int_eq(memcmp(buf, text, strlen(text)), 0);
+	snprintf(lockp, sizeof lockp, "%s.lock", db);
+	ck_assert_int_ne(access(lockp, F_OK), 0);
+}
+END_TEST
+
+/* Links planted at the cache and lock paths are refused: the targets
+ * keep their bytes and mode. */
+START_TEST(planted_links)
+{
+	struct cache_opts o = { .timeout = 300, .max_entries = 10,
+	    .purge_interval = 60, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+	char target[1200], lockp[1200], err[256];
+	struct stat st;
+	int fd;
+
+	snprintf(target, sizeof target, "%s/precious", dir);
+	snprintf(lockp, sizeof lockp, "%s.lock", db);
+	fd = open(target, O_WRONLY | O_CREAT, 0644);
+	ck_assert_int_eq(write(fd, "precious\n", 9), 9);
+	close(fd);
+	chmod(target, 0644);
+	/* symbolic link at the cache path */
+	ck_assert_int_eq(symlink(target, db), 0);
+	ck_assert_ptr_null(cache_open(spec, &o, key1, err, sizeof err));
+	ck_assert_ptr_nonnull(strstr(err, "symbolic link"));
+	ck_assert_ptr_nonnull(strstr(err, db));
+	unlink(db);
+	unlink(lockp);
+	/* symbolic link at the lock path */
+	ck_assert_int_eq(symlink(target, lockp), 0);
+	ck_assert_ptr_null(cache_open(spec, &o, key1, err, sizeof err));
+	ck_assert_ptr_nonnull(strstr(err, "symbolic link"));
+	ck_assert_ptr_nonnull(strstr(err, lockp));
+	unlink(lockp);
+	unlink(db);
+	/* hard link at the lock path */
+	ck_assert_int_eq(link(target, lockp), 0);
+	ck_assert_ptr_null(cache_open(spec, &o, key1, err, sizeof err));
+	ck_assert_ptr_nonnull(strstr(err, "hard links"));
+	unlink(lockp);
+	ck_assert_int_eq(stat(target, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0644);
+	ck_assert_int_eq(st.st_size, 9);
+}
+END_TEST
+
+/* The lock file removed while in use: the next operation locks a new
+ * one at the path, as every process opening the path now does. */
+START_TEST(lock_file_removed)
+{
+	struct cache *c = open_cache(key1, 1000);
+	char lockp[1200];
+	struct stat st;
+	int fd;
+
+	snprintf(lockp, sizeof lockp, "%s.lock", db);
+	ck_assert_int_eq(put(c, "one", "1", time(NULL) + 100), 0);
+	ck_assert_int_eq(unlink(lockp), 0);
+	ck_assert_int_eq(put(c, "two", "2", time(NULL) + 100), 0);
+	ck_assert_int_eq(stat(lockp, &st), 0);
+	/* another process holds the new lock file: we must wait for it */
+	fd = open(lockp, O_RDWR);
+	ck_assert_int_eq(flock(fd, LOCK_EX), 0);
+	{
+		pid_t kid = fork();
+		int status;
+		if (kid == 0) {
+			struct cache *me;
+			alarm(5);
+			me = open_cache(key1, 1000);
+			/* blocks until the parent lets go */
+			_exit(put(me, "three", "3", time(NULL) + 100) == 0 ?
+			    0 : 1);
+		}
+		usleep(300000);
+		ck_assert_int_eq(waitpid(kid, &status, WNOHANG), 0);
+		flock(fd, LOCK_UN);
+		ck_assert_int_eq(waitpid(kid, &status, 0), kid);
+		ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	close(fd);
+	ck_assert_int_eq(fetch_eq(c, "three", "3"), 1);
+	ck_assert_int_eq(fetch_eq(c, "one", "1"), 1);
 	cache_close(c);
 }
 END_TEST
@@ -440,6 +736,11 @@ main(void)
 	tcase_add_test(tc, wrong_key);
 	tcase_add_test(tc, no_plaintext_on_disk);
 	tcase_add_test(tc, damaged_file);
+	tcase_add_test(tc, damage_in_operations);
+	tcase_add_test(tc, writer_killed);
+	tcase_add_test(tc, read_only_open);
+	tcase_add_test(tc, planted_links);
+	tcase_add_test(tc, lock_file_removed);
 	tcase_add_test(tc, missing_folder_comes_back);
 	tcase_add_test(tc, key_files);
 	tcase_add_test(tc, four_processes);

@@ -16,12 +16,19 @@ sess() {
 		-connect "127.0.0.1:$PORT" -CAfile "$CERTS/ca.crt" -ign_eof "$@" 2>/dev/null |
 		grep -E '^(New|Reused),'
 }
-# reuse_count VERSION N: first connection saves, N more offer it
+# reuse_count VERSION N: first connection saves, N more offer it (TLS 1.2:
+# the same session ID; TLS 1.3: the newest ticket, a ticket is single-use)
 reuse_count() {
 	local v=$1 n=$2 i out reused=0
 	sess "-tls$v" -sess_out "$T/s$v" >/dev/null
 	for i in $(seq "$n"); do
-		out=$(sess "-tls$v" -sess_in "$T/s$v")
+		if [ "$v" = 1_3 ]; then
+			rm -f "$T/s$v.next"
+			out=$(sess "-tls$v" -sess_in "$T/s$v" -sess_out "$T/s$v.next")
+			[ -s "$T/s$v.next" ] && mv -f "$T/s$v.next" "$T/s$v"
+		else
+			out=$(sess "-tls$v" -sess_in "$T/s$v")
+		fi
 		case $out in Reused*) reused=$((reused + 1)) ;; esac
 	done
 	echo "$reused"

@@ -86,4 +86,23 @@ expect_eq "workers gone" "$alive" 0
 check "stopped within the bound ($((SECONDS - t0)) s)" test $((SECONDS - t0)) -le 13
 check "pid file removed" test ! -e "$T/cachetd.pid"
 expect_match "stop logged" "$(tail -n 1 "$T/error.log")" "stopped"
+# --- kill -9 of the master: the workers notice and go, freeing the port
+start_cachetd "$T/c.conf" || exit 1
+oldport=$PORT
+workers=$(worker_pids)
+expect_eq "two workers again" "$(echo $workers | wc -w)" 2
+kill -KILL "$MASTER"
+wait "$MASTER" 2>/dev/null
+alive=1
+for _ in $(seq 100); do
+	alive=0; for p in $workers; do kill -0 "$p" 2>/dev/null && alive=1; done
+	[ $alive = 0 ] && break
+	sleep 0.1
+done
+expect_eq "orphaned workers exit" "$alive" 0
+sed -i "s|^listen = .*|listen = {\"127.0.0.1:$oldport\"}|" "$T/c.conf"
+start_cachetd "$T/c.conf" || exit 1
+expect_eq "a new master binds the same port" "$PORT" "$oldport"
+expect_eq "and serves" "$(C "$(URL /which.txt)")" two
+stop_cachetd
 finish

@@ -57,4 +57,56 @@ C --tlsv1.2 --tls-max 1.2 "$(URL /hello.txt)" >/dev/null 2>&1; rc=$?
 expect_eq "TLS 1.3 only: a TLS 1.2 client fails (curl 35)" "$rc" 35
 expect_eq "TLS 1.3 only: TLS 1.3 works" "$(C --tlsv1.3 "$(URL /hello.txt)")" "hello, world"
 stop_cachetd
+# DHE suites work (automatic RFC 7919 parameters), not just pass -t
+write_conf "$T/dhe.conf" 'ciphers = "DHE-RSA-AES128-GCM-SHA256"' 'protocols = {"TLSv1.2"}'
+check "DHE-only config passes -t" "$CACHETD" -t -c "$T/dhe.conf"
+start_cachetd "$T/dhe.conf" || exit 1
+out=$(C -v --tlsv1.2 --tls-max 1.2 --ciphers DHE-RSA-AES128-GCM-SHA256 "$(URL /hello.txt)" 2>&1)
+expect_match "DHE handshake" "$out" "using TLSv1.2 / DHE-RSA-AES128-GCM-SHA256"
+expect_match "DHE fetch" "$out" "hello, world"
+stop_cachetd
+
+# Failed handshakes are counted by reason and logged at debug level;
+# KeyUpdates are capped per connection.
+write_conf "$T/dbg.conf" 'log-level = "debug"' 'handshake-timeout = 1' \
+	'location "/status" {' 'status = true' 'allow-address = {"127.0.0.1"}' '}'
+start_cachetd "$T/dbg.conf" || exit 1
+counter() { C "$(URL /status)" | sed -n "s/^$1: //p"; }
+printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\n' | timeout 5 python3 -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=4)
+s.sendall(sys.stdin.buffer.read())
+try:
+    s.recv(100)
+except OSError:
+    pass' "$PORT"
+printf 'Q\n' | timeout 10 openssl s_client -connect "127.0.0.1:$PORT" -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0' >/dev/null 2>&1
+printf 'Q\n' | timeout 10 openssl s_client -connect "127.0.0.1:$PORT" -tls1_2 -cipher AES128-SHA >/dev/null 2>&1
+curl -s --max-time 5 --cacert "$CERTS/bob.crt" "$(URL /)" >/dev/null 2>&1
+python3 -c '
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+t = time.time() + 5
+while time.time() < t:      # bounded: until the server closes (timeout)
+    try:
+        if not s.recv(100):
+            break
+    except OSError:
+        break' "$PORT"
+expect_eq "failed: plain HTTP counted as not TLS" "$(counter handshakes_failed_not_tls)" 1
+expect_eq "failed: TLS 1.1 counted as protocol" "$(counter handshakes_failed_protocol)" 1
+expect_eq "failed: no common cipher counted" "$(counter handshakes_failed_cipher)" 1
+expect_eq "failed: client's alert (unknown CA) counted" "$(counter handshakes_failed_alert)" 1
+expect_eq "failed: silent client counted as timeout" "$(counter handshakes_failed_timeout)" 1
+expect_match "debug log names the reason" "$(cat "$T/error.log")" "\[debug\] .*handshake failed: not TLS: http request"
+out=$(python3 "$top_srcdir/tests/keyupdate.py" "$PORT" "$CERTS/ca.crt" 10)
+expect_match "10 KeyUpdates: still served" "$out" "^served"
+out=$(python3 "$top_srcdir/tests/keyupdate.py" "$PORT" "$CERTS/ca.crt" 60)
+expect_match "60 KeyUpdates: closed" "$out" "^closed"
+expect_eq "KeyUpdate limit counted" "$(counter key_update_limit)" 1
+expect_match "KeyUpdate limit logged" "$(cat "$T/error.log")" "more than 32 TLS 1.3 KeyUpdate messages"
+stop_cachetd
+write_conf "$T/bad.conf" 'log-level = "chatty"'
+out=$("$CACHETD" -t -c "$T/bad.conf" 2>&1)
+expect_match "bad log-level: file, line and choices" "$out" "bad.conf:[0-9]+: .*log-level: 'chatty' is not error, warn, notice, info or debug"
 finish

@@ -1,0 +1,77 @@
+#!/bin/bash
+# A worker at worker-connections: idle keep-alive connections make room
+# for new clients (oldest first); with none idle the excess is refused at
+# once instead of waiting in the backlog; and accepting always resumes as
+# soon as there is room, however long the worker was full.
+. "$top_srcdir/tests/lib.sh"
+make_site "$T/site"
+WORKERS=1 write_conf "$T/c.conf" 'worker-connections = 10' \
+	'keepalive-timeout = 50' 'header-timeout = 50' 'handshake-timeout = 50' \
+	'location "/status" {' 'status = true' 'allow-address = {"127.0.0.1"}' '}'
+start_cachetd "$T/c.conf" || exit 1
+HOLD="python3 $top_srcdir/tests/holdconns.py"
+counter() { C "$(URL /status)" | sed -n "s/^$1: //p"; }
+
+wait_file() { # file: bounded poll
+	local i
+	for i in $(seq 200); do [ -s "$1" ] && return 0; sleep 0.05; done
+	return 1
+}
+hold() { # n mode tag: hold n connections until release_tag appears
+	rm -f "$T/ready.$3" "$T/release.$3"
+	$HOLD "$PORT" "$CERTS/ca.crt" "$1" "$2" "$T/ready.$3" "$T/release.$3" &
+	PIDS="$PIDS $!"
+	wait_file "$T/ready.$3"
+}
+
+# --- 10 idle keep-alive connections fill the worker; a new client is
+# served all the same, because the oldest idle one makes room
+hold 10 idle idle || fail "could not hold 10 idle connections"
+expect_eq "full of idle connections: a new client is served" \
+	"$(C --max-time 5 "$(URL /hello.txt)")" "hello, world"
+expect_eq "the next one too" "$(C --max-time 5 "$(URL /hello.txt)")" "hello, world"
+drained=$(counter connections_drained)
+check "idle connections were closed to make room ($drained)" [ "${drained:-0}" -ge 2 ]
+expect_match "logged once" "$(grep -c 'closing idle keep-alive connections' "$T/error.log")" "^1$"
+touch "$T/release.idle"
+
+# --- 10 slow clients (half a request each) fill the worker and none is
+# idle: new clients are refused promptly, not left in the backlog ...
+for i in $(seq 50); do [ "$(counter connections)" = 1 ] && break; sleep 0.1; done
+hold 10 slow slow || fail "could not hold 10 slow connections"
+for i in 1 2 3; do
+	t0=$(date +%s%N)
+	out=$(C --max-time 8 "$(URL /hello.txt)" 2>&1); rc=$?
+	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+	if [ $rc -ne 0 ] && [ $rc -ne 28 ] && [ $ms -lt 3000 ]; then
+		ok "full, none idle: attempt $i refused in $ms ms (curl $rc)"
+	else
+		fail "full, none idle: attempt $i: curl $rc after $ms ms: $out"
+	fi
+done
+expect_match "refusal logged" "$(cat "$T/error.log")" "worker-connections \(10\) reached, none idle: refusing"
+# ... and once they go, accepting resumes (the worker was full for longer
+# than any one-shot timer)
+touch "$T/release.slow"
+served=no
+for i in $(seq 50); do
+	if [ "$(C --max-time 2 "$(URL /hello.txt)" 2>/dev/null)" = "hello, world" ]; then served=yes; break; fi
+	sleep 0.1
+done
+expect_eq "room again: accepting resumed" "$served" yes
+refused=$(counter connections_refused)
+check "refused connections counted ($refused)" [ "${refused:-0}" -ge 3 ]
+
+# --- raw TCP connections that never start TLS fill it the same way; the
+# handshake timeout would free them, but accepting must not wait for it
+hold 10 raw raw || fail "could not hold 10 raw connections"
+out=$(C --max-time 8 "$(URL /hello.txt)" 2>&1); rc=$?
+check "raw flood: a new client is refused, not hung (curl $rc)" [ $rc -ne 0 ] && [ $rc -ne 28 ]
+touch "$T/release.raw"
+served=no
+for i in $(seq 50); do
+	if [ "$(C --max-time 2 "$(URL /hello.txt)" 2>/dev/null)" = "hello, world" ]; then served=yes; break; fi
+	sleep 0.1
+done
+expect_eq "raw flood gone: served again" "$served" yes
+finish
