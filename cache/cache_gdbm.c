@@ -19,12 +19,26 @@
  *   else than root, the worker user or us.  Owner and mode are changed on
  *   the descriptor that was checked, never by path: the master runs as
  *   root in a folder that may be world-writable.
- * - The lock file starts with numbers shared by all processes (struct
- *   meta), read and written under the lock: the exact record count
- *   (changed at each insert and removal, recounted with gdbm_count() when
- *   unknown), the last purge (so one process claims each purge), totals of
- *   repairs and evictions, and a dirty mark that a writer sets while it is
- *   inside the database.
+ * - The lock file is a header of numbers shared by all processes (struct
+ *   meta, META_SIZE bytes), mapped MAP_SHARED by each process and read and
+ *   written in memory under the lock, so an operation costs no system call
+ *   for them: the exact record count (changed at each insert and removal,
+ *   recounted with gdbm_count() when unknown), the last purge (so one
+ *   process claims each purge), totals of repairs and evictions, and a
+ *   dirty mark that a writer sets while it is inside the database.  A
+ *   store to the map is in the shared page at once: seen by the next
+ *   holder of the lock, and left there by a process SIGKILLed meanwhile.
+ *   No msync: the numbers are not durable across a power loss or a crash
+ *   of the host, which is fine since the lock file can be recreated (a
+ *   fresh header means "count unknown": the next writer recounts).
+ * - The map is made only over a file at least META_SIZE long, checked on
+ *   the fstat that every lock already does, so a map never reaches past
+ *   the end of the file (no SIGBUS).  The lock file only grows: it is
+ *   extended to META_SIZE (ftruncate) when its header is (re)initialised,
+ *   and nothing here ever shrinks it.  A header of the wrong size or
+ *   content (an older format, junk) gives fresh numbers under a shared
+ *   lock and is re-initialised under the exclusive lock.  A lock file
+ *   reopened because it was removed or replaced is mapped again.
  * - Damage is repaired under the exclusive lock, once, by the first
  *   process that sees it: a GDBM error that says the file is bad, on open
  *   or in the middle of a store, fetch, delete or scan, or a dirty mark
@@ -50,6 +64,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -57,20 +72,26 @@
 
 #include "cache_int.h"
 
-#define META_MAGIC   0x63616332u        /* "cac2": the layout below */
+#define META_MAGIC   0x63616333u        /* "cac3": the layout below, mapped */
+#define META_SIZE    64                 /* the lock file's size, at least */
 #define LOCK_TRIES   8                  /* lock file replaced meanwhile */
 #define EVICT_SAMPLE 16                 /* records looked at per eviction */
 #define EVICT_ROUNDS 4                  /* samples per store, at most */
 
+struct meta;
+
 struct gdbm_state {
 	char          *lockpath;
 	int            lockfd;          /* -1: none (read-only, no file) */
+	struct meta   *map;             /* lockfd's header, MAP_SHARED; NULL:
+	                                 * not mapped (yet) */
 	int            block_size;
 	unsigned char *ev_cursor;       /* where the last sample ended */
 	size_t         ev_cursor_len;
 };
 
-/* At the start of the lock file, shared by every process. */
+/* The lock file's header, mapped by every process; only read or written
+ * under the lock. */
 struct meta {
 	uint32_t magic;
 	uint32_t dirty;         /* a writer is in the database: seen by the
@@ -81,12 +102,15 @@ struct meta {
 	uint64_t evictions;     /* total */
 	int64_t  full_since;    /* max-entries met (logged); 0: not full */
 };
+_Static_assert(sizeof(struct meta) <= META_SIZE, "META_SIZE too small");
 
-/* One operation's hold on the store: the lock and the numbers read
- * under it. */
+/* One operation's hold on the store: the lock and the numbers under it:
+ * the shared header, or (no usable header) this process's own fresh
+ * numbers, dropped at the end. */
 struct hold {
-	int         how;        /* LOCK_SH, LOCK_EX, 0: lost */
-	struct meta m;
+	int          how;       /* LOCK_SH, LOCK_EX, 0: lost */
+	struct meta *m;
+	struct meta  own;
 };
 
 static struct gdbm_state *
@@ -173,29 +197,124 @@ open_lockfile(struct cache *c)
 	return -1;
 }
 
-/* Is the locked descriptor still the file at the lock path? */
-static int
-lock_current(struct cache *c)
-{
-	struct stat a, b;
-
-	if (fstat(G(c)->lockfd, &a) != 0 || a.st_nlink == 0 ||
-	    lstat(G(c)->lockpath, &b) != 0)
-		return 0;
-	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
-}
-
-static int
-lock(struct cache *c, int how)
+static void
+close_lockfile(struct cache *c)
 {
 	struct gdbm_state *g = G(c);
+
+	if (g->map != NULL)
+		munmap(g->map, META_SIZE);
+	g->map = NULL;
+	if (g->lockfd >= 0)
+		close(g->lockfd);
+	g->lockfd = -1;
+}
+
+/* Is the locked descriptor still the file at the lock path?  *st: its
+ * status, taken under the lock. */
+static int
+lock_current(struct cache *c, struct stat *st)
+{
+	struct stat b;
+
+	if (fstat(G(c)->lockfd, st) != 0 || st->st_nlink == 0 ||
+	    lstat(G(c)->lockpath, &b) != 0)
+		return 0;
+	return st->st_dev == b.st_dev && st->st_ino == b.st_ino;
+}
+
+/* Map the lock file's header: only ever over a file at least META_SIZE
+ * long (the caller checked, under the lock). */
+static int
+map_lockfile(struct cache *c)
+{
+	struct gdbm_state *g = G(c);
+	void *p = mmap(NULL, META_SIZE, PROT_READ |
+	    (c->o.read_only ? 0 : PROT_WRITE), MAP_SHARED, g->lockfd, 0);
+
+	if (p == MAP_FAILED) {
+		cache_log(c, CACHE_LOG_IO, errno, "session cache lock '%s': "
+		    "mmap: %s; no shared record count or crash mark meanwhile",
+		    g->lockpath, strerror(errno));
+		return -1;
+	}
+	g->map = p;
+	return 0;
+}
+
+static void
+meta_fresh(struct meta *m)
+{
+	memset(m, 0, sizeof *m);
+	m->magic = META_MAGIC;
+	m->count = -1;
+}
+
+/*
+ * Under the lock (st: the lock file's status then, NULL when there is no
+ * lock file): point h->m at the shared header if it holds our numbers.
+ * Else, under the exclusive lock, (re)initialise it: a new lock file, an
+ * older format, junk; the file is extended to META_SIZE, never shrunk,
+ * so every process's map stays inside it.  Otherwise (a shared lock, a
+ * read-only cache, a map that cannot be made) h->m is fresh numbers of
+ * our own, count unknown, dropped at the end of the operation.
+ */
+static void
+meta_get(struct cache *c, const struct stat *st, int how, struct hold *h)
+{
+	struct gdbm_state *g = G(c);
+	struct meta *m;
+
+	meta_fresh(&h->own);
+	h->m = &h->own;
+	if (st == NULL || g->lockfd < 0)
+		return;
+	if (g->map != NULL && st->st_size < META_SIZE) {
+		/* Shrunk behind our back (not by us): never touch it. */
+		munmap(g->map, META_SIZE);
+		g->map = NULL;
+	}
+	if (g->map == NULL && st->st_size >= META_SIZE)
+		(void)map_lockfile(c);
+	m = g->map;
+	if (m != NULL && m->magic == META_MAGIC && m->dirty <= 1 &&
+	    m->count >= -1) {
+		h->m = m;
+		return;
+	}
+	if (how != LOCK_EX || c->o.read_only)
+		return;
+	if (m == NULL) {
+		if (st->st_size < META_SIZE &&
+		    ftruncate(g->lockfd, META_SIZE) != 0) {
+			cache_log(c, CACHE_LOG_IO, errno, "session cache lock "
+			    "'%s': %s", g->lockpath, strerror(errno));
+			return;
+		}
+		if (map_lockfile(c) != 0)
+			return;
+		m = g->map;
+	}
+	memset(m, 0, META_SIZE);
+	*m = h->own;
+	h->m = m;
+}
+
+/* Take the lock, on the file at the lock path now, and its numbers. */
+static int
+lock(struct cache *c, int how, struct hold *h)
+{
+	struct gdbm_state *g = G(c);
+	struct stat st;
 	int i;
 
 	for (i = 0; i < LOCK_TRIES; i++) {
 		if (open_lockfile(c) != 0)
 			return -1;
-		if (g->lockfd < 0)
+		if (g->lockfd < 0) {
+			meta_get(c, NULL, how, h);
 			return 0;
+		}
 		while (flock(g->lockfd, how) != 0) {
 			if (errno != EINTR) {
 				cache_log(c, CACHE_LOG_IO, errno, "session cache "
@@ -204,12 +323,13 @@ lock(struct cache *c, int how)
 				return -1;
 			}
 		}
-		if (lock_current(c))
+		if (lock_current(c, &st)) {
+			meta_get(c, &st, how, h);
 			return 0;
+		}
 		/* Removed or replaced: lock what is there now (or a new
-		 * one), not the orphan. */
-		close(g->lockfd);
-		g->lockfd = -1;
+		 * one), not the orphan; map it afresh. */
+		close_lockfile(c);
 	}
 	cache_log(c, CACHE_LOG_IO, 0, "session cache lock '%s' keeps being "
 	    "replaced", g->lockpath);
@@ -223,26 +343,12 @@ unlock(struct cache *c)
 		flock(G(c)->lockfd, LOCK_UN);
 }
 
-/* 1 if the lock file holds our numbers; else fresh ones, count unknown. */
-static int
-meta_read(struct cache *c, struct meta *m)
-{
-	int fd = G(c)->lockfd;
-
-	if (fd >= 0 && pread(fd, m, sizeof *m, 0) == (ssize_t)sizeof *m &&
-	    m->magic == META_MAGIC)
-		return 1;
-	memset(m, 0, sizeof *m);
-	m->magic = META_MAGIC;
-	m->count = -1;
-	return 0;
-}
-
+/* The write-in-progress mark: a plain store into the shared page, kept
+ * in program order with the database writes around it. */
 static void
-meta_write(struct cache *c, const struct meta *m)
+mark_dirty(struct meta *m, uint32_t v)
 {
-	if (G(c)->lockfd >= 0 && !c->o.read_only)
-		(void)!pwrite(G(c)->lockfd, m, sizeof *m, 0);
+	__atomic_store_n(&m->dirty, v, __ATOMIC_SEQ_CST);
 }
 
 /* ---------------------------------------------------------- database */
@@ -371,10 +477,9 @@ repair(struct cache *c, struct meta *m, const char *why)
 			close(fd);
 	}
 	m->count = (int64_t)n;
-	m->dirty = 0;
+	mark_dirty(m, 0);
 	m->repairs++;
 	m->full_since = 0;
-	meta_write(c, m);
 	c->st->repairs++;
 	cache_log(c, CACHE_LOG_REPAIR, 0, "session cache '%s' was damaged (%s):"
 	    " %s, %llu record(s) kept; full handshakes meanwhile", c->path,
@@ -389,7 +494,7 @@ repair(struct cache *c, struct meta *m, const char *why)
 static void
 fix_damage(struct cache *c, struct hold *h, const char *why)
 {
-	uint64_t gen = h->m.repairs;
+	uint64_t gen = h->m->repairs;
 
 	if (c->o.read_only) {
 		cache_log(c, CACHE_LOG_DAMAGE, 0, "session cache '%s' cannot "
@@ -402,14 +507,13 @@ fix_damage(struct cache *c, struct hold *h, const char *why)
 	if (h->how != LOCK_EX) {
 		unlock(c);
 		h->how = 0;
-		if (lock(c, LOCK_EX) != 0)
+		if (lock(c, LOCK_EX, h) != 0)
 			return;
 		h->how = LOCK_EX;
-		meta_read(c, &h->m);
-		if (h->m.repairs != gen && !h->m.dirty)
+		if (h->m->repairs != gen && !h->m->dirty)
 			return;         /* another process repaired it */
 	}
-	repair(c, &h->m, why);
+	repair(c, h->m, why);
 }
 
 /* Take the lock and the shared numbers; a writer marks the file dirty
@@ -419,31 +523,26 @@ static int
 begin(struct cache *c, int how, struct hold *h)
 {
 	h->how = 0;
-	if (lock(c, how) != 0)
+	if (lock(c, how, h) != 0)
 		return -1;
 	h->how = how;
-	meta_read(c, &h->m);
-	if (h->m.dirty) {
+	if (h->m->dirty) {
 		fix_damage(c, h, "a process died while writing it");
 		if (c->o.read_only || h->how == 0) {
 			unlock(c);
 			return -1;
 		}
 	}
-	if (h->how == LOCK_EX && !c->o.read_only) {
-		h->m.dirty = 1;
-		meta_write(c, &h->m);
-	}
+	if (h->how == LOCK_EX && !c->o.read_only)
+		mark_dirty(h->m, 1);
 	return 0;
 }
 
 static void
 end(struct cache *c, struct hold *h)
 {
-	if (h->how == LOCK_EX && !c->o.read_only) {
-		h->m.dirty = 0;
-		meta_write(c, &h->m);
-	}
+	if (h->how == LOCK_EX && !c->o.read_only)
+		mark_dirty(h->m, 0);
 	if (h->how != 0)
 		unlock(c);
 }
@@ -455,14 +554,14 @@ writer_open(struct cache *c, struct hold *h, int mode, int *e, int *se)
 	GDBM_FILE db = db_open(c, mode, e, se);
 	gdbm_count_t n;
 
-	if (db == NULL || h->m.count >= 0)
+	if (db == NULL || h->m->count >= 0)
 		return db;
 	if (gdbm_count(db, &n) != 0) {
 		*e = db_error(db);
 		gdbm_close(db);
 		return NULL;
 	}
-	h->m.count = (int64_t)n;
+	h->m->count = (int64_t)n;
 	return db;
 }
 
@@ -626,6 +725,8 @@ g_prepare(struct cache *c, char *err, size_t errlen)
 	}
 	if (fd >= 0)
 		close(fd);
+	/* The exclusive lock sizes a new lock file (ftruncate to META_SIZE)
+	 * and writes its header, before any worker maps it. */
 	if (begin(c, LOCK_EX, &h) == 0) {
 		db = writer_open(c, &h, GDBM_WRCREAT, &e, &se);
 		if (db == NULL && damaged(e)) {
@@ -639,21 +740,17 @@ g_prepare(struct cache *c, char *err, size_t errlen)
 			    se != 0 ? strerror(se) : gdbm_strerror(e));
 		end(c, &h);
 	}
-	close(g->lockfd);
-	g->lockfd = -1;
+	close_lockfile(c);
 	return 0;
 }
 
 static int
 g_attach(struct cache *c)
 {
-	struct gdbm_state *g = G(c);
-
 	/* An inherited descriptor shares one open file description with the
-	 * master and every sibling: flock() on it excludes nobody. */
-	if (g->lockfd >= 0)
-		close(g->lockfd);
-	g->lockfd = -1;
+	 * master and every sibling: flock() on it excludes nobody.  Its map
+	 * goes with it; the first lock maps the file opened here. */
+	close_lockfile(c);
 	return open_lockfile(c);
 }
 
@@ -717,7 +814,7 @@ g_put(struct cache *c, const unsigned char *k, size_t kl,
 			fix_damage(c, &h, gdbm_strerror(e));
 			continue;
 		}
-		ret = put_locked(c, db, &h.m, key, val, &e);
+		ret = put_locked(c, db, h.m, key, val, &e);
 		gdbm_close(db);
 		if (ret != -2)
 			break;
@@ -806,7 +903,7 @@ g_del(struct cache *c, const struct cache_key *keys, size_t n,
 		datum key = { (char *)keys[i].k, (int)keys[i].kl };
 		if (gdbm_delete(db, key) == 0) {
 			(*removed)++;
-			h.m.count--;
+			h.m->count--;
 		} else if ((e = db_error(db)) != GDBM_NO_ERROR) {
 			ret = -1;
 			break;
@@ -818,8 +915,8 @@ g_del(struct cache *c, const struct cache_key *keys, size_t n,
 	else if (ret != 0)
 		cache_log(c, CACHE_LOG_IO, 0, "session cache '%s': delete: %s",
 		    c->path, gdbm_strerror(e));
-	if (h.m.count < 0)
-		h.m.count = -1;         /* unknown: the next writer recounts */
+	if (h.m->count < 0)
+		h.m->count = -1;         /* unknown: the next writer recounts */
 	end(c, &h);
 	return ret;
 }
@@ -921,8 +1018,8 @@ g_clear(struct cache *c)
 		return -1;
 	}
 	gdbm_close(db);
-	h.m.count = 0;
-	h.m.full_since = 0;
+	h.m->count = 0;
+	h.m->full_since = 0;
 	end(c, &h);
 	return 0;
 }
@@ -930,30 +1027,27 @@ g_clear(struct cache *c)
 static void
 g_totals(struct cache *c, struct cache_info *info)
 {
-	struct meta m;
+	struct hold h;
 
-	if (lock(c, LOCK_SH) != 0)
+	if (lock(c, LOCK_SH, &h) != 0)
 		return;
-	meta_read(c, &m);
+	info->repairs = h.m->repairs;
+	info->evictions = h.m->evictions;
 	unlock(c);
-	info->repairs = m.repairs;
-	info->evictions = m.evictions;
 }
 
 static int
 g_purge_claim(struct cache *c, time_t now, long interval, long max_entries)
 {
-	struct meta m;
+	struct hold h;
 	time_t since;
 	int ret = 0;
 
-	if (c->o.read_only || lock(c, LOCK_EX) != 0)
+	if (c->o.read_only || lock(c, LOCK_EX, &h) != 0)
 		return -1;
-	meta_read(c, &m);
-	since = now - (time_t)m.last_purge;
-	if (since >= interval || (m.count >= max_entries && since >= 1)) {
-		m.last_purge = now;
-		meta_write(c, &m);
+	since = now - (time_t)h.m->last_purge;
+	if (since >= interval || (h.m->count >= max_entries && since >= 1)) {
+		h.m->last_purge = now;
 		ret = 1;
 	}
 	unlock(c);
@@ -967,8 +1061,7 @@ g_close(struct cache *c)
 
 	if (g == NULL)
 		return;
-	if (g->lockfd >= 0)
-		close(g->lockfd);
+	close_lockfile(c);
 	free(g->ev_cursor);
 	free(g->lockpath);
 	free(g);

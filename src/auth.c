@@ -210,7 +210,7 @@ verify_accept(int preverify_ok, X509_STORE_CTX *x)
 
 /* The server's own policy is index 0, then one per location. */
 struct auth_policy *
-auth_build(const struct config *cf, SSL_CTX *ctx, char *err, size_t errlen)
+auth_build(struct config *cf, SSL_CTX *ctx, char *err, size_t errlen)
 {
 	static const struct access server_access = { .verify = VERIFY_NONE };
 	struct auth_policy *v = calloc(cf->nlocs + 1, sizeof *v);
@@ -258,6 +258,9 @@ auth_build(const struct config *cf, SSL_CTX *ctx, char *err, size_t errlen)
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 		break;
 	}
+	cf->policy = &v[0];
+	for (i = 0; i < cf->nlocs; i++)
+		cf->locs[i].policy = &v[i + 1];
 	return v;
 fail:
 	auth_free(v, cf->nlocs);
@@ -277,14 +280,6 @@ auth_free(struct auth_policy *v, size_t nlocs)
 	}
 	free((void *)v[0].acc);
 	free(v);
-}
-
-const struct auth_policy *
-auth_policy_for(const struct server *s, const struct location *loc)
-{
-	if (loc == NULL)
-		return &s->auth[0];     /* the server's own */
-	return &s->auth[1 + (size_t)(loc - s->cf->locs)];
 }
 
 const struct access *

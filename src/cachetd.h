@@ -5,8 +5,11 @@
  *
  * Process shape: the master (master.c) reads the config (config.c), binds,
  * builds the SSL_CTX (tls.c) and forks workers (worker.c).  Each worker runs
- * one libev loop over many connections (conn.c); a connection parses
- * requests (http.c) and serves files under the root (files.c).
+ * one libev loop, accepts, and hands each connection to the state machine
+ * (conn.c, over the record in conn.h).  A connection parses requests
+ * (http.c); serve.c routes each one on its canonical path and builds the
+ * response, from files under the root (files.c); auth.c holds the client-
+ * certificate policies and auth_conn.c asks a connection for one.
  */
 #ifndef CACHETD_H
 #define CACHETD_H
@@ -41,6 +44,13 @@ struct listen_addr {
 
 enum verify_mode { VERIFY_NONE = 0, VERIFY_OPTIONAL, VERIFY_REQUIRE };
 
+/* A TLS 1.3 client that did not offer post-handshake authentication
+ * cannot be asked for a certificate later (browsers never offer it). */
+enum pha_policy {
+	PHA_TLS12 = 0,      /* hold it to TLS 1.2: renegotiation can ask */
+	PHA_REFUSE,         /* keep TLS 1.3; protected paths answer 403 */
+};
+
 /* Who may see a location: client-certificate policy (auth.c). */
 struct access {
 	enum verify_mode verify;
@@ -56,6 +66,7 @@ struct location {
 	char  **allow_addr;         /* status page: addresses allowed */
 	size_t  nallow_addr;
 	struct access acc;
+	const struct auth_policy *policy; /* acc made real (auth_build) */
 };
 
 struct cache_conf {
@@ -85,6 +96,7 @@ struct config {
 	int                 proto_max;
 	char               *ciphers;
 	char               *ciphersuites;
+	char               *groups;        /* key exchange groups */
 	char               *access_log;
 	char               *error_log;
 	char               *pid_file;
@@ -100,8 +112,10 @@ struct config {
 	char               *client_crl;
 	long                verify_depth;
 	enum verify_mode    verify_client;  /* at the initial handshake */
+	enum pha_policy     tls13_without_pha;
 	struct location    *locs;
 	size_t              nlocs;
+	const struct auth_policy *policy;  /* server-wide (auth_build) */
 	/* lines of directives whose value is checked after parsing */
 	int                 root_line, mime_line, alog_line, elog_line;
 	int                 pid_line, user_line, store_line, seal_line;
@@ -184,6 +198,8 @@ size_t           path_encode(const char *path, char *out, size_t outlen);
 /* Open rel beneath the root descriptor; symlinks may not leave it.  Returns
  * an fd (and its stat in *st) or -STATUS (403, 404, 500, 503). */
 int              path_open(int rootfd, const char *rel, struct stat *st);
+/* Tests: use the fallback walk as on a kernel without openat2. */
+void             path_open_force_walk(int on);
 
 /* ------------------------------------------------------------------ auth.c */
 
@@ -194,11 +210,11 @@ enum auth_result {
 struct auth_policy;
 struct server;
 
-struct auth_policy *auth_build(const struct config *, SSL_CTX *, char *err,
+/* The policies of the server and of each location, made real (CA store,
+ * CA names); sets cf->policy and every cf->locs[i].policy. */
+struct auth_policy *auth_build(struct config *, SSL_CTX *, char *err,
                      size_t errlen);
 void             auth_free(struct auth_policy *, size_t nlocs);
-const struct auth_policy *auth_policy_for(const struct server *,
-                     const struct location *);
 const struct access *auth_access(const struct auth_policy *);
 int              auth_needs_cert(const struct access *);
 enum auth_result auth_check(const struct auth_policy *, SSL *,
@@ -212,13 +228,7 @@ void             auth_prepare(const struct auth_policy *, SSL *);
 
 /* ------------------------------------------------------------------- tls.c */
 
-SSL_CTX         *tls_ctx_new(const struct config *, struct cache *,
-                     char *err, size_t errlen);
-const char      *tls_error_string(void);
-
-/* ---------------------------------------------------------------- stats.c */
-
-/* Why a handshake failed, for the status page (conn.c classifies). */
+/* Why a handshake failed, for the status page (tls.c classifies). */
 enum hs_fail {
 	HF_TIMEOUT = 0,     /* handshake-timeout passed */
 	HF_CLOSED,          /* the client closed or reset mid-handshake */
@@ -230,6 +240,16 @@ enum hs_fail {
 	HF_COUNT
 };
 extern const char *const hs_fail_name[HF_COUNT];
+
+SSL_CTX         *tls_ctx_new(const struct config *, struct cache *,
+                     char *err, size_t errlen);
+const char      *tls_error_string(void);
+/* Why a handshake failed (an SSL_do_handshake result), and OpenSSL's
+ * reason string for the debug log. */
+enum hs_fail     tls_fail_reason(SSL *, int ret, const char **detail);
+
+/* ---------------------------------------------------------------- stats.c */
+
 
 /* Per-worker counters in memory shared with the master. */
 struct worker_stats {
@@ -254,7 +274,7 @@ struct server {
 	SSL_CTX         *ssl;
 	struct mime     *mime;
 	struct cache    *cache;
-	struct auth_policy *auth;      /* [0] server, [1 + i] location i */
+	struct auth_policy *auth;      /* owns cf->policy, cf->locs[i].policy */
 	int             *lfds;         /* parallel to cf->listen */
 	int              access_fd;
 	uid_t            uid;          /* worker identity (if dropping) */
@@ -267,20 +287,22 @@ struct server {
 };
 
 #define MAX_WORKERS 256
+#define WORKER_STOP_BOUND 10.0  /* seconds a stopping worker may take */
 
 /* worker.c */
 void             worker_run(struct server *, int slot)
                      __attribute__((noreturn));
 
-/* conn.c */
+/* conn.c: connections, as the worker sees them */
 struct worker;
 struct conn;
-void             conn_accept(struct worker *, int lfd);
+int              conn_new(struct worker *, int fd,
+                     const struct sockaddr_storage *);
 void             conn_shutdown_idle(struct worker *);
 size_t           conn_drain_idle(struct worker *, size_t n);
-size_t           conn_refuse(struct worker *, int lfd, size_t max);
 
-/* Worker state shared by worker.c and conn.c. */
+/* Worker state shared by worker.c and conn.c; conn.c calls back through
+ * conn_closed and knows nothing else of worker.c. */
 struct worker {
 	struct server      *srv;
 	struct ev_loop     *loop;
@@ -292,9 +314,8 @@ struct worker {
 	struct conn        *conns;       /* doubly linked */
 	struct conn        *idle_head, *idle_tail; /* idle, oldest first */
 	struct worker_stats *st;       /* this worker's slot, shared */
+	void              (*conn_closed)(struct worker *);
 };
-void             worker_conn_closed(struct worker *);
-void             worker_pause_accept(struct worker *, int pause);
 
 /* status.c */
 int              status_allowed(const struct location *, const char *peer);
@@ -302,6 +323,15 @@ size_t           status_render(const struct server *, int json, char *out,
                      size_t cap);
 
 /* access log (log.c) */
+struct access_entry {
+	const char *peer, *request_line, *referer, *user_agent;
+	const char *protocol, *cipher, *subject, *verify;
+	int         status;
+	long long   bytes;
+	int         reused;
+};
+size_t           access_log_format(const struct access_entry *, char *line,
+                     size_t cap);
 void             access_log_write(int fd, const char *line, size_t len);
 
 #endif

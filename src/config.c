@@ -197,6 +197,24 @@ v_positive(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* A reload runs two generations side by side, each in its own slots of
+ * the shared statistics: one generation may use half of them. */
+static int
+v_workers(cfg_t *cfg, cfg_opt_t *opt)
+{
+	long v = cfg_opt_getnint(opt, 0);
+
+	if (v_positive(cfg, opt) != 0)
+		return -1;
+	if (v > MAX_WORKERS / 2) {
+		cfg_error(cfg, "workers: at most %d (a reload runs two "
+		    "generations of workers side by side), not %ld",
+		    MAX_WORKERS / 2, v);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 v_timeout(cfg_t *cfg, cfg_opt_t *opt)
 {
@@ -299,6 +317,20 @@ v_log_level(cfg_t *cfg, cfg_opt_t *opt)
 }
 
 static int
+v_pha(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, 0);
+
+	note_line(cfg, opt);
+	if (strcmp(s, "tls1.2") != 0 && strcmp(s, "refuse") != 0) {
+		cfg_error(cfg, "tls13-without-pha: '%s' is not tls1.2 or "
+		    "refuse", s);
+		return -1;
+	}
+	return 0;
+}
+
+static int
 v_dn(cfg_t *cfg, cfg_opt_t *opt)
 {
 	unsigned int i;
@@ -339,6 +371,10 @@ v_address(cfg_t *cfg, cfg_opt_t *opt)
 	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
 	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
 	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+/* Key exchange: elliptic curves only.  OpenSSL's default list also holds
+ * the finite-field groups up to ffdhe8192, which let any client make a
+ * handshake cost the server ~170 ms of CPU (CVE-2002-20001, "D(HE)at"). */
+#define DEFAULT_GROUPS "X25519:P-256:X448:P-384"
 #define DEFAULT_SUITES \
 	"TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:" \
 	"TLS_CHACHA20_POLY1305_SHA256"
@@ -374,6 +410,7 @@ static cfg_opt_t top_opts[] = {
 	CFG_STR_LIST("key", NULL, CFGF_NODEFAULT),
 	CFG_STR_LIST("protocols", "{\"TLSv1.2\", \"TLSv1.3\"}", CFGF_NONE),
 	CFG_STR("ciphers", DEFAULT_CIPHERS, CFGF_NONE),
+	CFG_STR("groups", DEFAULT_GROUPS, CFGF_NONE),
 	CFG_STR("ciphersuites", DEFAULT_SUITES, CFGF_NONE),
 	CFG_STR("access-log", NULL, CFGF_NONE),
 	CFG_STR("error-log", NULL, CFGF_NONE),
@@ -390,6 +427,7 @@ static cfg_opt_t top_opts[] = {
 	CFG_STR("client-crl", NULL, CFGF_NONE),
 	CFG_INT("verify-depth", 5, CFGF_NONE),
 	CFG_STR("verify-client", "none", CFGF_NONE),
+	CFG_STR("tls13-without-pha", "tls1.2", CFGF_NONE),
 	CFG_SEC("location", location_opts, CFGF_MULTI | CFGF_TITLE |
 	    CFGF_NO_TITLE_DUPES),
 	CFG_END()
@@ -488,6 +526,24 @@ load_locations(struct config *cf, cfg_t *cfg)
 			seterr(cf->file, l->line, "location \"%s\": prefix must "
 			    "start with /", l->prefix);
 			return -1;
+		}
+		{
+			/* Requests are matched on their canonical path: a
+			 * prefix in any other spelling would never match, and
+			 * leave its folder unprotected. */
+			char canon[PATH_MAX + 2], rel[PATH_MAX];
+			int slash;
+			canon[0] = '\0';
+			if (path_canonical(l->prefix, canon, sizeof canon, rel,
+			    sizeof rel, &slash) != 0 ||
+			    strcmp(canon, l->prefix) != 0) {
+				seterr(cf->file, l->line, "location \"%s\": not "
+				    "a canonical path (requests are matched on "
+				    "the decoded, normalised path%s%s%s)",
+				    l->prefix, canon[0] ? ": write \"" : "",
+				    canon, canon[0] ? "\"" : "");
+				return -1;
+			}
 		}
 		l->status = cfg_getbool(s, "status");
 		l->nallow_addr = cfg_size(s, "allow-address");
@@ -625,6 +681,7 @@ load(struct config *cf, cfg_t *cfg)
 	}
 	cf->ciphers = xstrdup(cfg_getstr(cfg, "ciphers"));
 	cf->ciphersuites = xstrdup(cfg_getstr(cfg, "ciphersuites"));
+	cf->groups = xstrdup(cfg_getstr(cfg, "groups"));
 	cf->access_log = config_path(cf, cfg_getstr(cfg, "access-log"));
 	cf->error_log = config_path(cf, cfg_getstr(cfg, "error-log"));
 	cf->pid_file = config_path(cf, cfg_getstr(cfg, "pid-file"));
@@ -652,6 +709,8 @@ load(struct config *cf, cfg_t *cfg)
 	cf->crl_line = opt_line(cfg, "client-crl");
 	cf->verify_depth = cfg_getint(cfg, "verify-depth");
 	cf->verify_client = verify_mode_of(cfg_getstr(cfg, "verify-client"));
+	cf->tls13_without_pha = strcmp(cfg_getstr(cfg, "tls13-without-pha"),
+	    "refuse") == 0 ? PHA_REFUSE : PHA_TLS12;
 	if (cf->verify_client != VERIFY_NONE && cf->client_ca == NULL) {
 		seterr(cf->file, opt_line(cfg, "verify-client"), "verify-client "
 		    "needs client-ca");
@@ -687,7 +746,7 @@ config_load(const char *file, char *err, size_t errlen)
 	cfg = cfg_init(top_opts, CFGF_NONE);
 	cfg_set_error_function(cfg, errfunc);
 	cfg_set_validate_func(cfg, "listen", v_listen);
-	cfg_set_validate_func(cfg, "workers", v_positive);
+	cfg_set_validate_func(cfg, "workers", v_workers);
 	cfg_set_validate_func(cfg, "worker-connections", v_positive);
 	cfg_set_validate_func(cfg, "protocols", v_protocol);
 	cfg_set_validate_func(cfg, "handshake-timeout", v_timeout);
@@ -702,6 +761,7 @@ config_load(const char *file, char *err, size_t errlen)
 	cfg_set_validate_func(cfg, "location|allow-address", v_address);
 	cfg_set_validate_func(cfg, "verify-client", v_verify);
 	cfg_set_validate_func(cfg, "log-level", v_log_level);
+	cfg_set_validate_func(cfg, "tls13-without-pha", v_pha);
 	cfg_set_validate_func(cfg, "location|verify-client", v_verify);
 	cfg_set_validate_func(cfg, "location|allow-subject", v_dn);
 	cfg_set_validate_func(cfg, "location|allow-issuer", v_dn);
@@ -781,6 +841,7 @@ config_free(struct config *cf)
 	free(cf->mime_types);
 	free(cf->ciphers);
 	free(cf->ciphersuites);
+	free(cf->groups);
 	free(cf->access_log);
 	free(cf->error_log);
 	free(cf->pid_file);

@@ -175,34 +175,124 @@ errno_status(int e)
 	}
 }
 
-/* Without openat2 (old kernels): walk the path and follow no symlink. */
-static int
-open_walk(int rootfd, const char *rel)
-{
-	char buf[PATH_MAX], *save, *seg;
-	int fd = dup(rootfd);
+/* Without openat2 (kernels before 5.6, valgrind): the same rules by hand.
+ * Walk one segment at a time with O_NOFOLLOW; a symlink is read, its
+ * target put in its place and the path normalised again, so a link
+ * inside the root is followed and one that leaves it (absolute, or ".."
+ * above the root) is refused with EXDEV, as RESOLVE_BENEATH does. */
+#define MAX_LINKS 40            /* as the kernel's own limit */
 
-	if (fd < 0)
+static int path_force_walk;     /* tests: as if openat2 were missing */
+
+void
+path_open_force_walk(int on)
+{
+	path_force_walk = on;
+}
+
+/* Replace the segment at seg (within path) by the link target, keep what
+ * follows, and resolve "." and ".." lexically: everything before seg is a
+ * real folder, so a lexical ".." is the physical parent. */
+static int
+splice_link(char *path, size_t seg, size_t seglen, const char *target)
+{
+	char joined[PATH_MAX], out[PATH_MAX], *save, *p;
+	size_t o = 0;
+	int n;
+
+	if (target[0] == '/') {
+		errno = EXDEV;
 		return -1;
-	if (strlen(rel) >= sizeof buf) {
-		close(fd);
+	}
+	n = snprintf(joined, sizeof joined, "%.*s%s%s", (int)seg, path,
+	    target, path + seg + seglen);
+	if (n < 0 || (size_t)n >= sizeof joined) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	strcpy(buf, rel);
-	for (seg = strtok_r(buf, "/", &save); seg != NULL;
-	    seg = strtok_r(NULL, "/", &save)) {
-		int nfd = openat(fd, seg, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
-		    O_NONBLOCK);
-		int e = errno;
-		close(fd);
-		if (nfd < 0) {
-			errno = e;
+	for (p = strtok_r(joined, "/", &save); p != NULL;
+	    p = strtok_r(NULL, "/", &save)) {
+		if (strcmp(p, ".") == 0)
+			continue;
+		if (strcmp(p, "..") == 0) {
+			if (o == 0) {
+				errno = EXDEV;  /* above the root */
+				return -1;
+			}
+			while (o > 0 && out[o - 1] != '/')
+				o--;
+			if (o > 0)
+				o--;
+			continue;
+		}
+		n = snprintf(out + o, sizeof out - o, "%s%s", o ? "/" : "", p);
+		if (n < 0 || (size_t)n >= sizeof out - o) {
+			errno = ENAMETOOLONG;
 			return -1;
 		}
-		fd = nfd;
+		o += (size_t)n;
 	}
-	return fd;
+	out[o] = '\0';
+	memcpy(path, out, o + 1);
+	return 0;
+}
+
+static int
+open_walk(int rootfd, const char *rel)
+{
+	char path[PATH_MAX], target[PATH_MAX];
+	int links = 0;
+
+	if (strlen(rel) >= sizeof path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(path, rel);
+restart:
+	{
+		size_t at = 0;
+		int fd = dup(rootfd);
+		if (fd < 0)
+			return -1;
+		while (path[at] != '\0') {
+			size_t len = strcspn(path + at, "/");
+			char seg[NAME_MAX + 1];
+			int nfd, e;
+			ssize_t tl;
+			if (len > NAME_MAX) {
+				close(fd);
+				errno = ENAMETOOLONG;
+				return -1;
+			}
+			memcpy(seg, path + at, len);
+			seg[len] = '\0';
+			nfd = openat(fd, seg, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+			    O_NONBLOCK);
+			if (nfd >= 0) {
+				close(fd);
+				fd = nfd;
+				at += len + (path[at + len] == '/');
+				continue;
+			}
+			e = errno;
+			tl = e == ELOOP ? readlinkat(fd, seg, target,
+			    sizeof target - 1) : -1;
+			close(fd);
+			if (tl < 0) {
+				errno = e;
+				return -1;
+			}
+			target[tl] = '\0';
+			if (++links > MAX_LINKS) {
+				errno = ELOOP;
+				return -1;
+			}
+			if (splice_link(path, at, len, target) != 0)
+				return -1;
+			goto restart;
+		}
+		return fd;
+	}
 }
 
 int
@@ -214,8 +304,13 @@ path_open(int rootfd, const char *rel, struct stat *st)
 	memset(&how, 0, sizeof how);
 	how.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK;
 	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-	fd = syscall(SYS_openat2, rootfd, rel[0] ? rel : ".", &how,
-	    sizeof how);
+	if (path_force_walk) {
+		fd = -1;
+		errno = ENOSYS;
+	} else {
+		fd = syscall(SYS_openat2, rootfd, rel[0] ? rel : ".", &how,
+		    sizeof how);
+	}
 	if (fd < 0 && errno == ENOSYS)
 		fd = open_walk(rootfd, rel);
 	if (fd < 0)

@@ -111,6 +111,56 @@ log_open_file(const char *path, uid_t uid, gid_t gid)
 	return fd;
 }
 
+/* Copy s into the log line with quotes and control bytes escaped. */
+static size_t
+log_escape(char *out, size_t cap, const char *s)
+{
+	size_t o = 0;
+
+	if (s == NULL || *s == '\0')
+		s = "-";
+	for (; *s != '\0' && o + 5 < cap; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch < 0x20 || ch >= 0x7f || ch == '"' || ch == '\\')
+			o += (size_t)snprintf(out + o, cap - o, "\\x%02x", ch);
+		else
+			out[o++] = (char)ch;
+	}
+	out[o] = '\0';
+	return o;
+}
+
+/* One access-log line: Combined Log Format, then the TLS fields
+ * (protocol, cipher, "client subject", verification, r(esumed) or .,
+ * worker pid).  Returns its length (at most cap - 1). */
+size_t
+access_log_format(const struct access_entry *e, char *line, size_t cap)
+{
+	char rl[1100], ref[600], ua[600], tbuf[64], bytes[24], subj[1100];
+	struct tm tm;
+	time_t now = time(NULL);
+	int n;
+
+	gmtime_r(&now, &tm);
+	strftime(tbuf, sizeof tbuf, "%d/%b/%Y:%H:%M:%S +0000", &tm);
+	log_escape(rl, sizeof rl, e->request_line);
+	log_escape(ref, sizeof ref, e->referer);
+	log_escape(ua, sizeof ua, e->user_agent);
+	log_escape(subj, sizeof subj, e->subject);
+	if (e->bytes > 0)
+		snprintf(bytes, sizeof bytes, "%lld", e->bytes);
+	else
+		strcpy(bytes, "-");
+	n = snprintf(line, cap, "%s - - [%s] \"%s\" %d %s \"%s\" "
+	    "\"%s\" %s %s \"%s\" %s %c %ld\n", e->peer, tbuf, rl, e->status,
+	    bytes, ref, ua, e->protocol, e->cipher, subj,
+	    e->verify ? e->verify : "-", e->reused ? 'r' : '.',
+	    (long)getpid());
+	if (n < 0)
+		return 0;
+	return (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
 void
 access_log_write(int fd, const char *line, size_t len)
 {

@@ -37,7 +37,9 @@
 
 #include "cachetd.h"
 
-#define MASTER_STOP_BOUND 12    /* seconds; workers take at most 10 */
+#define LISTEN_BACKLOG 511      /* as nginx and Apache */
+/* The master waits a little longer than a worker's own bound. */
+#define MASTER_STOP_BOUND (WORKER_STOP_BOUND + 2)
 
 struct child {
 	pid_t   pid;
@@ -117,7 +119,7 @@ bind_one(const struct config *cf, const struct listen_addr *la, char *err,
 	if (la->ss.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
 	if (bind(fd, (const struct sockaddr *)&la->ss, la->sslen) != 0 ||
-	    listen(fd, 511) != 0)
+	    listen(fd, LISTEN_BACKLOG) != 0)
 		goto fail;
 	if (getsockname(fd, (struct sockaddr *)&got, &gl) == 0) {
 		addr_text(&got, text, sizeof text);

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,13 +29,35 @@ status_allowed(const struct location *loc, const char *peer)
 	return 0;
 }
 
+/* Append to out (cap bytes, n used); a line that does not fit is left
+ * out whole and nothing after it is written.  Returns the new length, or
+ * cap once full. */
+static size_t __attribute__((format(printf, 4, 5)))
+put(char *out, size_t cap, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+	int m;
+
+	if (n >= cap)
+		return n;               /* full already */
+	va_start(ap, fmt);
+	m = vsnprintf(out + n, cap - n, fmt, ap);
+	va_end(ap);
+	if (m < 0 || (size_t)m >= cap - n) {
+		out[n] = '\0';
+		return cap;             /* full: later lines are dropped */
+	}
+	return n + (size_t)m;
+}
+
 size_t
 status_render(const struct server *srv, int json, char *out, size_t cap)
 {
 	struct worker_stats t;
 	const struct worker_stats *s;
 	long workers = 0;
-	int i, n;
+	size_t n;
+	int i, k;
 
 	memset(&t, 0, sizeof t);
 	for (i = 0; i < MAX_WORKERS; i++) {
@@ -50,8 +73,8 @@ status_render(const struct server *srv, int json, char *out, size_t cap)
 		t.pha += s->pha;
 		t.drained += s->drained;
 		t.key_update_abuse += s->key_update_abuse;
-		for (n = 0; n < HF_COUNT; n++)
-			t.hs_failed[n] += s->hs_failed[n];
+		for (k = 0; k < HF_COUNT; k++)
+			t.hs_failed[k] += s->hs_failed[k];
 		t.refused += s->refused;
 		t.cache.hits += s->cache.hits;
 		t.cache.misses += s->cache.misses;
@@ -95,20 +118,22 @@ status_render(const struct server *srv, int json, char *out, size_t cap)
 	F("cache_evictions", (unsigned long long)t.cache.evictions)
 
 	n = 0;
+	if (cap == 0)
+		return 0;
+	out[0] = '\0';
 #define TEXT(name, v) \
-	n += snprintf(out + n, cap - (size_t)n, "%s: %llu\n", name, v);
+	n = put(out, cap, n, "%s: %llu\n", name, v);
 #define JSON(name, v) \
-	n += snprintf(out + n, cap - (size_t)n, "%s\"%s\": %llu", \
-	    n > 1 ? ", " : "", name, v);
+	n = put(out, cap, n, "%s\"%s\": %llu", n > 1 ? ", " : "", name, v);
 	if (json) {
-		n += snprintf(out + n, cap, "{");
+		n = put(out, cap, n, "{");
 		FIELDS(JSON)
-		n += snprintf(out + n, cap - (size_t)n, ", \"cache_store\": "
-		    "\"%s\"}\n", cache_kind(srv->cache));
+		n = put(out, cap, n, ", \"cache_store\": \"%s\"}\n",
+		    cache_kind(srv->cache));
 	} else {
 		FIELDS(TEXT)
-		n += snprintf(out + n, cap - (size_t)n, "cache_store: %s\n",
+		n = put(out, cap, n, "cache_store: %s\n",
 		    cache_kind(srv->cache));
 	}
-	return (size_t)n < cap ? (size_t)n : cap - 1;
+	return n >= cap ? strlen(out) : n;
 }

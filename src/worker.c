@@ -21,7 +21,8 @@
 
 #include "cachetd.h"
 
-#define STOP_BOUND 10.0         /* seconds a stopping worker may take */
+#define ACCEPT_BATCH 32         /* accepts per readiness, then other work */
+#define PURGE_SLICE 0.002       /* seconds between purge slices */
 #define FULL_TICK  0.1          /* a full worker looks again this often */
 
 static struct worker W;
@@ -30,6 +31,8 @@ static ev_timer  stop_timer, resume_timer;
 static ev_signal sig_term, sig_int;
 static ev_timer  purge_check, purge_step;
 static uint64_t  last_full;
+
+static size_t refuse_queued(struct worker *, int lfd, size_t max);
 
 /* A purge runs in slices, one per turn of the loop, so handshakes go on
  * between them; cache_purge_due() lets only one process start it. */
@@ -54,26 +57,19 @@ purge_check_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	if (full != last_full ? cache_purge_due(W.srv->cache, time(NULL)) :
 	    cache_purge_due_interval(W.srv->cache, time(NULL))) {
 		last_full = full;
-		ev_timer_set(&purge_step, 0., 0.002);
+		ev_timer_set(&purge_step, 0., PURGE_SLICE);
 		ev_timer_start(loop, &purge_step);
 	}
 }
 
-static void
-accept_cb(struct ev_loop *loop, ev_io *io, int revents)
-{
-	(void)loop;
-	(void)revents;
-	conn_accept(&W, io->fd);
-}
 
 /* Accepting stops when the worker is full (worker-connections, or out of
  * descriptors) and starts again as soon as there is room: whenever a
  * connection closes, and on a timer that also refuses what waits in the
  * backlog while the worker stays full.  Nothing depends on timing: every
  * close looks, and the timer repeats until accepting is back. */
-void
-worker_pause_accept(struct worker *w, int pause)
+static void
+pause_accept(struct worker *w, int pause)
 {
 	size_t i;
 
@@ -114,20 +110,20 @@ resume_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	if (W.stopping)
 		return;
 	if (has_room(&W) || conn_drain_idle(&W, 32) > 0) {
-		worker_pause_accept(&W, 0);
+		pause_accept(&W, 0);
 		return;
 	}
 	/* Still full after a tick, nothing idle: the workers with room had
 	 * their chance at the backlog; refuse the rest now. */
 	for (i = 0; i < W.srv->cf->nlisten; i++)
-		refused += conn_refuse(&W, W.srv->lfds[i], 256);
+		refused += refuse_queued(&W, W.srv->lfds[i], 256);
 	if (refused > 0 && log_ratelimit(&last, 60))
 		log_warn("worker-connections (%ld) reached, none idle: "
 		    "refusing new connections", W.srv->cf->worker_connections);
 }
 
-void
-worker_conn_closed(struct worker *w)
+static void
+conn_closed(struct worker *w)
 {
 	if (w->stopping) {
 		if (w->nconns == 0)
@@ -135,8 +131,89 @@ worker_conn_closed(struct worker *w)
 		return;
 	}
 	if (w->paused && has_room(w))
-		worker_pause_accept(w, 0);
+		pause_accept(w, 0);
 }
+
+/* Accept up to a batch of connections from lfd.  At worker-connections the
+ * oldest idle connections make room; when none is idle the worker stops
+ * accepting (worker_pause_accept), so that workers with room take the
+ * clients, and refuses what is still queued a moment later. */
+static void
+accept_batch(struct worker *w, int lfd)
+{
+	long limit = w->srv->cf->worker_connections;
+	int i;
+
+	for (i = 0; i < ACCEPT_BATCH && !w->stopping; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof ss;
+		int fd;
+
+		/* Full with nothing idle: leave the client to a worker with
+		 * room (resume_cb refuses it if none takes it). */
+		if ((long)w->nconns >= limit && w->idle_head == NULL) {
+			pause_accept(w, 1);
+			return;
+		}
+		fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			static time_t last;
+			if (errno == EAGAIN || errno == EWOULDBLOCK ||
+			    errno == EINTR || errno == ECONNABORTED)
+				return;
+			if (log_ratelimit(&last, 60))
+				log_err("accept: %s", strerror(errno));
+			if (errno == EMFILE || errno == ENFILE) {
+				/* Closing idle connections frees descriptors;
+				 * with none, wait for some to close. */
+				if (conn_drain_idle(w, 8) == 0)
+					pause_accept(w, 1);
+			}
+			return;
+		}
+		/* Make room only for a client that is really here.  Like
+		 * nginx, start closing idle connections a little before the
+		 * limit, so that a flood of silent ones cannot fill it. */
+		if ((long)w->nconns >= limit - limit / 16)
+			conn_drain_idle(w, 1);
+		if ((long)w->nconns >= limit && conn_drain_idle(w, 1) == 0) {
+			close(fd);      /* the idle ones turned out busy */
+			w->st->refused++;
+			pause_accept(w, 1);
+			return;
+		}
+		if (conn_new(w, fd, &ss) != 0)
+			return;
+	}
+}
+
+/* Accept and close what is queued on lfd (up to max): the worker is full
+ * and nothing is idle, so a client learns it at once instead of waiting
+ * in the backlog.  Returns how many were refused. */
+static size_t
+refuse_queued(struct worker *w, int lfd, size_t max)
+{
+	size_t k = 0;
+
+	while (k < max) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			break;
+		close(fd);
+		k++;
+	}
+	w->st->refused += k;
+	return k;
+}
+static void
+accept_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+	(void)loop;
+	(void)revents;
+	accept_batch(&W, io->fd);
+}
+
 
 static void
 stop_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
@@ -144,7 +221,7 @@ stop_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	(void)t;
 	(void)revents;
 	log_warn("worker stop: %zu connection(s) still open after %.0f s; "
-	    "closing them", W.nconns, STOP_BOUND);
+	    "closing them", W.nconns, WORKER_STOP_BOUND);
 	ev_break(loop, EVBREAK_ALL);
 }
 
@@ -170,7 +247,7 @@ term_cb(struct ev_loop *loop, ev_signal *s, int revents)
 		ev_break(loop, EVBREAK_ALL);
 		return;
 	}
-	ev_timer_init(&stop_timer, stop_timeout_cb, STOP_BOUND, 0.);
+	ev_timer_init(&stop_timer, stop_timeout_cb, WORKER_STOP_BOUND, 0.);
 	ev_timer_start(loop, &stop_timer);
 }
 
@@ -202,6 +279,7 @@ worker_run(struct server *srv, int slot)
 	W.srv = srv;
 	W.slot = slot;
 	W.st = &srv->stats[slot];
+	W.conn_closed = conn_closed;
 	W.st->pid = getpid();
 	W.st->connections = 0;
 
@@ -229,7 +307,7 @@ worker_run(struct server *srv, int slot)
 
 	W.loop = ev_default_loop(EVFLAG_AUTO);
 	ev_timer_init(&purge_check, purge_check_cb, 1., 1.);
-	ev_timer_init(&purge_step, purge_step_cb, 0., 0.002);
+	ev_timer_init(&purge_step, purge_step_cb, 0., PURGE_SLICE);
 	if (strcmp(cache_kind(srv->cache), "gdbm") == 0)
 		ev_timer_start(W.loop, &purge_check);
 	accept_w = calloc(srv->cf->nlisten, sizeof *accept_w);

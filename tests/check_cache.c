@@ -2,7 +2,8 @@
  * fetch, remove, expiry, purge, the cap and eviction, sealing (tampering,
  * wrong key), damaged files (at open, in the middle of operations, a
  * writer killed while writing) and their repair, read-only opens, planted
- * symbolic and hard links, a removed lock file, key files, and four
+ * symbolic and hard links, a removed lock file, the lock file's shared
+ * header (mapped; wrong size or content), key files, and four
  * processes at once. */
 #include "config.h"
 
@@ -553,6 +554,50 @@ START_TEST(planted_links)
 }
 END_TEST
 
+/* The lock file's header as cache_gdbm.c lays it out (struct meta),
+ * read with pread() beside the processes that map it. */
+#define HDR_SIZE  64
+#define HDR_MAGIC 0x63616333u           /* "cac3" */
+struct hdr {
+	uint32_t magic, dirty;
+	int64_t  count, last_purge;
+	uint64_t repairs, evictions;
+};
+
+static void
+read_hdr(const char *path, struct hdr *h)
+{
+	int fd = open(path, O_RDONLY);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, h, sizeof *h, 0), (ssize_t)sizeof *h);
+	close(fd);
+}
+
+static void
+write_file(const char *path, const void *p, size_t n)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC);
+
+	ck_assert_int_ge(fd, 0);
+	if (n > 0)
+		ck_assert_int_eq(write(fd, p, n), (ssize_t)n);
+	close(fd);
+}
+
+static int
+same_bytes(const char *path, const void *p, size_t n)
+{
+	char buf[9000];
+	int fd = open(path, O_RDONLY);
+	ssize_t r;
+
+	ck_assert_int_ge(fd, 0);
+	r = read(fd, buf, sizeof buf);
+	close(fd);
+	return r == (ssize_t)n && memcmp(buf, p, n) == 0;
+}
+
 /* The lock file removed while in use: the next operation locks a new
  * one at the path, as every process opening the path now does. */
 START_TEST(lock_file_removed)
@@ -560,13 +605,24 @@ START_TEST(lock_file_removed)
 	struct cache *c = open_cache(key1, 1000);
 	char lockp[1200];
 	struct stat st;
-	int fd;
+	struct hdr h;
+	int fd, orphan;
 
 	snprintf(lockp, sizeof lockp, "%s.lock", db);
 	ck_assert_int_eq(put(c, "one", "1", time(NULL) + 100), 0);
+	orphan = open(lockp, O_RDONLY);
+	ck_assert_int_ge(orphan, 0);
 	ck_assert_int_eq(unlink(lockp), 0);
 	ck_assert_int_eq(put(c, "two", "2", time(NULL) + 100), 0);
 	ck_assert_int_eq(stat(lockp, &st), 0);
+	/* the numbers are kept in the new file (mapped anew, recounted),
+	 * not in the orphan */
+	read_hdr(lockp, &h);
+	ck_assert_uint_eq(h.magic, HDR_MAGIC);
+	ck_assert_int_eq(h.count, 2);
+	ck_assert_int_eq(pread(orphan, &h, sizeof h, 0), (ssize_t)sizeof h);
+	ck_assert_int_eq(h.count, 1);
+	close(orphan);
 	/* another process holds the new lock file: we must wait for it */
 	fd = open(lockp, O_RDWR);
 	ck_assert_int_eq(flock(fd, LOCK_EX), 0);
@@ -590,6 +646,197 @@ START_TEST(lock_file_removed)
 	close(fd);
 	ck_assert_int_eq(fetch_eq(c, "three", "3"), 1);
 	ck_assert_int_eq(fetch_eq(c, "one", "1"), 1);
+	cache_close(c);
+}
+END_TEST
+
+/* The numbers live in a shared map of the lock file: what a process
+ * stores there is in the file at once, and a write-in-progress mark
+ * left in it (a writer that died) is repaired by the next process to
+ * lock, once. */
+START_TEST(lock_file_header)
+{
+	struct cache *c1 = open_cache(key1, 1000), *c2;
+	struct cache_info info;
+	char lockp[1200];
+	struct hdr h;
+	struct stat st;
+	uint32_t one = 1;
+	int fd;
+
+	snprintf(lockp, sizeof lockp, "%s.lock", db);
+	ck_assert_int_eq(stat(lockp, &st), 0);
+	ck_assert_int_eq(st.st_size, HDR_SIZE);
+	ck_assert_int_eq(put(c1, "a", "1", time(NULL) + 100), 0);
+	ck_assert_int_eq(put(c1, "b", "2", time(NULL) + 100), 0);
+	ck_assert_int_eq(put(c1, "c", "3", time(NULL) + 100), 0);
+	read_hdr(lockp, &h);
+	ck_assert_uint_eq(h.magic, HDR_MAGIC);
+	ck_assert_uint_eq(h.dirty, 0);
+	ck_assert_int_eq(h.count, 3);
+	ck_assert_uint_eq(h.repairs, 0);
+	c2 = open_cache(key1, 1000);
+	/* a writer died inside the database: its mark is left */
+	fd = open(lockp, O_WRONLY);
+	ck_assert_int_eq(pwrite(fd, &one, sizeof one, 4), (ssize_t)sizeof one);
+	close(fd);
+	logged[0] = '\0';
+	cache_set_log(c1, log_to_buf);
+	cache_set_log(c2, log_to_buf);
+	/* a reader sees it, under the lock, and repairs once */
+	ck_assert_int_eq(fetch_eq(c1, "a", "1"), 1);
+	ck_assert_uint_eq(cache_stats(c1)->repairs, 1);
+	ck_assert_ptr_nonnull(strstr(logged, "died while writing"));
+	read_hdr(lockp, &h);
+	ck_assert_uint_eq(h.dirty, 0);
+	ck_assert_uint_eq(h.repairs, 1);
+	ck_assert_int_eq(h.count, 3);
+	/* the other process finds it repaired: nothing more to do */
+	ck_assert_int_eq(fetch_eq(c2, "b", "2"), 1);
+	ck_assert_int_eq(put(c2, "d", "4", time(NULL) + 100), 0);
+	ck_assert_uint_eq(cache_stats(c2)->repairs, 0);
+	ck_assert_int_eq(cache_info(c2, time(NULL), &info), 0);
+	ck_assert_uint_eq(info.repairs, 1);
+	ck_assert_uint_eq(info.count, 4);
+	/* a writer's mark too: the next writer repairs, once */
+	fd = open(lockp, O_WRONLY);
+	ck_assert_int_eq(pwrite(fd, &one, sizeof one, 4), (ssize_t)sizeof one);
+	close(fd);
+	ck_assert_int_eq(put(c2, "e", "5", time(NULL) + 100), 0);
+	ck_assert_int_eq(put(c1, "f", "6", time(NULL) + 100), 0);
+	ck_assert_uint_eq(cache_stats(c2)->repairs, 1);
+	ck_assert_uint_eq(cache_stats(c1)->repairs, 1);
+	read_hdr(lockp, &h);
+	ck_assert_uint_eq(h.dirty, 0);
+	ck_assert_uint_eq(h.repairs, 2);
+	ck_assert_int_eq(h.count, 6);
+	cache_close(c2);
+	cache_close(c1);
+}
+END_TEST
+
+/* A lock file of the wrong size or content (empty, short, the older
+ * layout, junk, longer), put there while processes have it mapped:
+ * no crash; a reader gets on without changing it; the next writer
+ * re-initialises it (recounting), never shrinks it; read-only opens
+ * never change it. */
+START_TEST(lock_file_wrong)
+{
+	struct cache_opts ro = { .timeout = 300, .max_entries = 1000,
+	    .purge_interval = 60, .uid = (uid_t)-1, .gid = (gid_t)-1,
+	    .read_only = 1 };
+	struct cache *c = open_cache(key1, 1000), *r;
+	struct cache_info info;
+	static char junk[8192];
+	struct { uint32_t magic, dirty; int64_t count, purge; uint64_t rep,
+	    ev; int64_t full; } old = { 0x63616332u, 0, 5, 0, 0, 0, 0 };
+	struct { const void *p; size_t n; off_t size; } v[] = {
+		{ junk, 0, HDR_SIZE },
+		{ junk, 10, HDR_SIZE },
+		{ &old, sizeof old, HDR_SIZE },
+		{ junk, HDR_SIZE, HDR_SIZE },
+		{ junk, sizeof junk, sizeof junk },
+	};
+	char lockp[1200], err[256], id[32];
+	struct hdr h;
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < sizeof junk; i++)
+		junk[i] = (char)(i * 131 + 7);
+	snprintf(lockp, sizeof lockp, "%s.lock", db);
+	ck_assert_int_eq(put(c, "keep", "k", time(NULL) + 100), 0);
+	for (i = 0; i < sizeof v / sizeof v[0]; i++) {
+		write_file(lockp, v[i].p, v[i].n);
+		/* a reader: served, the file left as it is */
+		ck_assert_int_eq(fetch_eq(c, "keep", "k"), 1);
+		ck_assert(same_bytes(lockp, v[i].p, v[i].n));
+		/* read-only (cachet cache stats): changes nothing */
+		r = cache_open(spec, &ro, key1, err, sizeof err);
+		ck_assert_ptr_nonnull(r);
+		ck_assert_int_eq(cache_info(r, time(NULL), &info), 0);
+		ck_assert_uint_eq(info.count, i + 1);
+		cache_close(r);
+		ck_assert(same_bytes(lockp, v[i].p, v[i].n));
+		/* a writer: a good header again, the count recounted */
+		snprintf(id, sizeof id, "w%zu", i);
+		ck_assert_int_eq(put(c, id, "w", time(NULL) + 100), 0);
+		ck_assert_int_eq(stat(lockp, &st), 0);
+		ck_assert_int_eq(st.st_size, v[i].size);
+		read_hdr(lockp, &h);
+		ck_assert_uint_eq(h.magic, HDR_MAGIC);
+		ck_assert_uint_eq(h.dirty, 0);
+		ck_assert_int_eq(h.count, (int64_t)i + 2);
+		ck_assert_uint_eq(cache_stats(c)->repairs, 0);
+	}
+	/* the master finds junk at start: re-initialised there */
+	write_file(lockp, junk, 20);
+	r = open_cache(key1, 1000);
+	ck_assert_int_eq(stat(lockp, &st), 0);
+	ck_assert_int_eq(st.st_size, HDR_SIZE);
+	read_hdr(lockp, &h);
+	ck_assert_uint_eq(h.magic, HDR_MAGIC);
+	ck_assert_int_eq(h.count, (int64_t)i + 1);
+	ck_assert_int_eq(fetch_eq(r, "keep", "k"), 1);
+	cache_close(r);
+	cache_close(c);
+}
+END_TEST
+
+/* A writer killed while it holds the exclusive lock, at a known point:
+ * parked by the log hook, which a store calls under the lock when the
+ * cache becomes full.  Its mark is in the lock file at once, stays
+ * there, and the next process to lock repairs, once. */
+static int park_fd = -1;
+static void
+park(int err, const char *msg)
+{
+	(void)err;
+	(void)msg;
+	(void)!write(park_fd, "p", 1);
+	for (;;)
+		pause();
+}
+
+START_TEST(killed_holding_lock)
+{
+	struct cache *c = open_cache(key1, 2), *c2;
+	char lockp[1200], b;
+	struct hdr h;
+	int p[2], status;
+	pid_t kid;
+
+	snprintf(lockp, sizeof lockp, "%s.lock", db);
+	ck_assert_int_eq(put(c, "one", "1", time(NULL) + 100), 0);
+	ck_assert_int_eq(put(c, "two", "2", time(NULL) + 100), 0);
+	c2 = open_cache(key1, 2);
+	ck_assert_int_eq(pipe(p), 0);
+	if ((kid = fork()) == 0) {
+		struct cache *me = open_cache(key1, 2);
+		close(p[0]);
+		park_fd = p[1];
+		alarm(10);
+		cache_set_log(me, park);
+		put(me, "three", "3", time(NULL) + 100);
+		_exit(1);
+	}
+	close(p[1]);
+	ck_assert_int_eq(read(p[0], &b, 1), 1);
+	close(p[0]);
+	read_hdr(lockp, &h);
+	ck_assert_uint_eq(h.dirty, 1);          /* seen while it is inside */
+	kill(kid, SIGKILL);
+	ck_assert_int_eq(waitpid(kid, &status, 0), kid);
+	read_hdr(lockp, &h);
+	ck_assert_uint_eq(h.dirty, 1);          /* and left by its death */
+	ck_assert_int_eq(fetch_eq(c, "one", "1"), 1);
+	ck_assert_uint_eq(cache_stats(c)->repairs, 1);
+	ck_assert_int_eq(fetch_eq(c2, "two", "2"), 1);
+	ck_assert_uint_eq(cache_stats(c2)->repairs, 0);
+	read_hdr(lockp, &h);
+	ck_assert_uint_eq(h.dirty, 0);
+	ck_assert_uint_eq(h.repairs, 1);
+	cache_close(c2);
 	cache_close(c);
 }
 END_TEST
@@ -741,6 +988,9 @@ main(void)
 	tcase_add_test(tc, read_only_open);
 	tcase_add_test(tc, planted_links);
 	tcase_add_test(tc, lock_file_removed);
+	tcase_add_test(tc, lock_file_header);
+	tcase_add_test(tc, lock_file_wrong);
+	tcase_add_test(tc, killed_holding_lock);
 	tcase_add_test(tc, missing_folder_comes_back);
 	tcase_add_test(tc, key_files);
 	tcase_add_test(tc, four_processes);

@@ -238,7 +238,9 @@ mk(const char *rel, const char *content)
 	fclose(f);
 }
 
-START_TEST(open_beneath)
+/* The same rules with openat2 and with the fallback walk. */
+static void
+open_beneath_checks(int walk)
 {
 	char p[PATH_MAX], q[PATH_MAX];
 	struct stat st;
@@ -262,10 +264,25 @@ START_TEST(open_beneath)
 	ck_assert_int_eq(symlink("/etc", p), 0);
 	snprintf(p, sizeof p, "%s/www/fifo", tmpl);
 	ck_assert_int_eq(mkfifo(p, 0644), 0);
+	/* links that stay inside through "..", a chain, a loop, one that
+	 * climbs out through "..", one inside a linked folder */
+	snprintf(p, sizeof p, "%s/www/sub/back", tmpl);
+	ck_assert_int_eq(symlink("../in.txt", p), 0);
+	snprintf(p, sizeof p, "%s/www/chain", tmpl);
+	ck_assert_int_eq(symlink("sub/back", p), 0);
+	snprintf(p, sizeof p, "%s/www/loop1", tmpl);
+	ck_assert_int_eq(symlink("loop2", p), 0);
+	snprintf(p, sizeof p, "%s/www/loop2", tmpl);
+	ck_assert_int_eq(symlink("loop1", p), 0);
+	snprintf(p, sizeof p, "%s/www/sub/climb", tmpl);
+	ck_assert_int_eq(symlink("../../secret", p), 0);
+	snprintf(p, sizeof p, "%s/www/subl", tmpl);
+	ck_assert_int_eq(symlink("sub", p), 0);
 
 	snprintf(q, sizeof q, "%s/www", tmpl);
 	root = open(q, O_PATH | O_DIRECTORY);
 	ck_assert_int_ge(root, 0);
+	path_open_force_walk(walk);
 
 	fd = path_open(root, "in.txt", &st);
 	ck_assert_int_ge(fd, 0);
@@ -284,9 +301,37 @@ START_TEST(open_beneath)
 	ck_assert_int_eq(path_open(root, "abs", &st), -403);
 	ck_assert_int_eq(path_open(root, "sub/dirlink/passwd", &st), -403);
 	ck_assert_int_eq(path_open(root, "fifo", &st), -403);
+	fd = path_open(root, "sub/back", &st);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(st.st_size, 6);
+	close(fd);
+	fd = path_open(root, "chain", &st);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(st.st_size, 6);
+	close(fd);
+	fd = path_open(root, "subl/back", &st);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_int_eq(path_open(root, "loop1", &st), -403);
+	ck_assert_int_eq(path_open(root, "sub/climb", &st), -403);
+	ck_assert_int_eq(path_open(root, "subl/climb", &st), -403);
+	ck_assert_int_eq(path_open(root, "sub/dirlink", &st), -403);
+	path_open_force_walk(0);
 	close(root);
 	snprintf(p, sizeof p, "rm -rf '%s'", tmpl);
 	ck_assert_int_eq(system(p), 0);
+	strcpy(tmpl, "/tmp/check_files.XXXXXX");
+}
+
+START_TEST(open_beneath)
+{
+	open_beneath_checks(0);
+}
+END_TEST
+
+START_TEST(open_beneath_walk)
+{
+	open_beneath_checks(1);
 }
 END_TEST
 
@@ -299,6 +344,7 @@ main(void)
 	tcase_add_test(tc, normalize_ok);
 	tcase_add_test(tc, normalize_refused);
 	tcase_add_test(tc, open_beneath);
+	tcase_add_test(tc, open_beneath_walk);
 	tcase_add_test(tc, decision_ignores_spelling);
 	tcase_add_test(tc, redirect_stays_here);
 	suite_add_tcase(s, tc);

@@ -2,7 +2,7 @@
 """pyget.py - one HTTPS request with python's ssl module (a client we did
 not write), for the tests.  Prints the status line, then the body.
 
-  pyget.py PORT PATH [--tls 1.2|1.3] [--cert F --key F] [--pha|--no-pha]
+  pyget.py PORT PATH [--tls 1.2|1.3|any] [--cert F --key F] [--pha|--no-pha]
            [--ca FILE] [--stall SECONDS]
 
 --stall sends the request and then does not read for SECONDS (so a
@@ -25,8 +25,11 @@ a = ap.parse_args()
 
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 ctx.load_verify_locations(a.ca)
-v = ssl.TLSVersion.TLSv1_2 if a.tls == "1.2" else ssl.TLSVersion.TLSv1_3
-ctx.minimum_version = ctx.maximum_version = v
+if a.tls == "any":
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+else:
+    v = ssl.TLSVersion.TLSv1_2 if a.tls == "1.2" else ssl.TLSVersion.TLSv1_3
+    ctx.minimum_version = ctx.maximum_version = v
 ctx.post_handshake_auth = a.pha
 if a.cert:
     ctx.load_cert_chain(a.cert, a.key)

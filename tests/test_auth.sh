@@ -20,6 +20,7 @@ AUTHCONF=(
 	'location "/secure/" {' 'verify-client = require' 'allow-subject = {"CN=alice,O=cachet demo"}' '}'
 	'location "/admin/" {' 'allow-subject = {"CN=bob,*"}' '}'
 	'location "/opt/" {' 'verify-client = optional' '}'
+	'location "/docs/index.html" {' 'verify-client = require' 'allow-subject = {"CN=alice,O=cachet demo"}' '}'
 	'location "/status" {' 'status = true' 'allow-address = {"127.0.0.1"}' '}'
 	'session-cache {' "store = \"gdbm:$T/sessions.db\"" '}'
 )
@@ -68,6 +69,18 @@ for sp in '/%73ecure/' '//secure/' '/./secure/' '/sub/../secure/' \
 	done
 	expect_match "alice reaches $sp" "$(cc alice --path-as-is "$(URL "$sp")")" "alice's secret"
 done
+# a location on the index file holds for the folder URL too (the index
+# path is routed again)
+mkdir -p "$T/site/docs"; echo "docs index" > "$T/site/docs/index.html"; chmod -R a+rX "$T/site/docs"
+for sp in /docs/ /docs/index.html '/docs/?x' '/docs//' /%64ocs/; do
+	expect_eq "index location: $sp without certificate" "$(C --path-as-is -o /dev/null -w '%{http_code}' "$(URL "$sp")")" 403
+	expect_eq "index location: $sp for alice" "$(cc alice --path-as-is "$(URL "$sp")")" "docs index"
+done
+# the path in the error log is escaped: no forged lines
+C -g --path-as-is -o /dev/null "$(URL '/secure/%0a2026-01-01T00:00:00Z%20[error]%201:%20FORGED%1b[31m')"
+expect_nomatch "no forged error-log line" "$(cat "$T/error.log")" "^2026-01-01T00:00:00Z"
+expect_match "the path is logged escaped" "$(cat "$T/error.log")" "403 for /secure/%0A2026-01-01T00%3A00%3A00Z%20%5Berror%5D%201%3A%20FORGED%1B%5B31m"
+
 # the status page too, whatever the spelling (allowed from 127.0.0.1 only:
 # served here, and its location is found through every spelling)
 for sp in '/%73tatus' '//status' '/./status' '/x/../status'; do
@@ -103,7 +116,19 @@ expect_match "s_client TLS 1.3 -enable_pha: mallory 403" "$(sc -tls1_3 mallory -
 out=$(sc -tls1_3 alice)
 expect_match "s_client TLS 1.3 without PHA: 403" "$out" "^HTTP/1.1 403"
 expect_match "s_client TLS 1.3 without PHA: says why" "$out" "post-handshake authentication"
-expect_match "log: client without PHA" "$(cat "$T/error.log")" "403 for /secure/: client did not offer TLS 1.3 post-handshake authentication"
+expect_match "log: client without PHA" "$(cat "$T/error.log")" "403 for /secure/: client did not offer TLS 1.3 post-handshake authentication, nor TLS 1.2"
+# A client that offers TLS 1.2 and 1.3 but no post-handshake auth (as every
+# browser) is held to TLS 1.2, so a renegotiation can ask it; s_client
+# would abort on a downgrade sentinel, so getting in proves there is none.
+out=$(sc -no_ssl3 alice)
+expect_match "no PHA, TLS 1.2 offered: alice 200 through renegotiation" "$out" "^HTTP/1.1 200"
+expect_match "no PHA: held to TLS 1.2" "$(tail -n 1 "$T/access.log")" "\"GET /secure/ HTTP/1.1\" 200 .* TLSv1.2 .*\"CN=alice,O=cachet demo\" ok"
+expect_match "no PHA, no certificate: 403" "$(sc -no_ssl3 none)" "^HTTP/1.1 403"
+out=$(printf 'GET /public/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' | sclient)
+expect_match "no PHA, public page: served" "$out" "public page"
+expect_match "no PHA, public page: over TLS 1.2 too (the trade-off)" "$(tail -n 1 "$T/access.log")" "\"GET /public/ HTTP/1.1\" 200 .* TLSv1.2 "
+C --cert "$CERTS/alice.crt" --key "$CERTS/alice.key" -o /dev/null "$(URL /secure/)"
+expect_match "curl offers PHA: stays on TLS 1.3" "$(tail -n 1 "$T/access.log")" "\"GET /secure/ HTTP/1.1\" 200 .* TLSv1.3 .*\"CN=alice,O=cachet demo\" ok"
 
 # --- python's ssl
 A=(--ca "$CERTS/ca.crt")
@@ -117,6 +142,9 @@ expect_match "python TLS 1.3 PHA: bob 403" "$($PY "$PORT" /secure/ --tls 1.3 "${
 expect_match "python TLS 1.3 PHA: revoked 403" "$($PY "$PORT" /secure/ --tls 1.3 "${A[@]}" --cert "$CERTS/revoked.crt" --key "$CERTS/revoked.key")" "403 Forbidden"
 out=$($PY "$PORT" /secure/ --tls 1.3 --no-pha "${A[@]}" "${ALICE[@]}")
 expect_match "python TLS 1.3 without PHA: 403 with the reason" "$out" "403 Forbidden.*|post-handshake authentication"
+out=$($PY "$PORT" /secure/ --tls any --no-pha "${A[@]}" "${ALICE[@]}" 2>&1)
+expect_match "python without PHA, TLS 1.2 and 1.3 offered: alice 200" "$out" "200 OK"
+expect_match "python without PHA: over TLS 1.2" "$(tail -n 1 "$T/access.log")" "\"GET /secure/ HTTP/1.1\" 200 .* TLSv1.2 "
 
 # --- resumed sessions
 r0=$(auths)
@@ -184,6 +212,21 @@ wait $S1 $S2
 expect_match "TLS 1.2 staller dropped" "$(cat "$T/stall12")" "CLOSED"
 expect_match "TLS 1.3 staller dropped" "$(cat "$T/stall13")" "CLOSED|^$"
 expect_eq "stall log: two clients timed out" "$(grep -c 'no answer to the client certificate request' "$T/error.log")" 2
+expect_match "stalled certificate requests are logged: 408" "$(cat "$T/access.log")" "\"GET /secure/ HTTP/1.1\" 408 "
+# a client that drops the connection instead of answering the certificate
+# request (Chromium does, to show its picker) leaves a 499 line
+python3 - "$PORT" "$CERTS/ca.crt" <<'PY'
+import socket, ssl, sys
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.load_verify_locations(sys.argv[2])
+ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5), server_hostname="localhost")
+s.sendall(b"GET /secure/?dropped HTTP/1.1\r\nHost: localhost\r\n\r\n")
+s.close()
+PY
+seen=no
+for _ in $(seq 50); do grep -q 'GET /secure/?dropped HTTP/1.1" 499 ' "$T/access.log" && { seen=yes; break; }; sleep 0.1; done
+expect_eq "a dropped certificate exchange is logged as 499" "$seen" yes
 stop_cachetd
 
 # --- server-wide verify-client
@@ -206,4 +249,18 @@ sleep 0.2
 expect_match "optional: subject recorded" "$(cat "$T/access.log")" "\"CN=alice,O=cachet demo\" ok"
 expect_match "optional: no subject recorded as -" "$(cat "$T/access.log")" "\"-\" - [r.] [0-9]+$"
 stop_cachetd
+# --- tls13-without-pha = refuse: clients without PHA keep TLS 1.3 and get
+# a 403 that says what can be done
+WORKERS=1 write_conf "$T/refuse.conf" "client-ca = \"$CERTS/ca.crt\"" 'tls13-without-pha = refuse' \
+	'location "/secure/" {' 'verify-client = require' '}'
+start_cachetd "$T/refuse.conf" || exit 1
+out=$(printf 'GET /secure/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' | sclient -cert "$CERTS/alice.crt" -key "$CERTS/alice.key")
+expect_match "refuse: 403" "$out" "^HTTP/1.1 403"
+expect_match "refuse: the page says what the administrator can do" "$out" "tls13-without-pha = tls1.2"
+expect_match "refuse: stayed on TLS 1.3" "$(tail -n 1 "$T/access.log")" "\" 403 .* TLSv1.3 "
+expect_match "refuse: the log says why" "$(cat "$T/error.log")" "tls13-without-pha = refuse; tls1.2 would let browsers in"
+expect_match "refuse: PHA clients still get in" "$(cc alice "$(URL /secure/)")" "alice's secret"
+stop_cachetd
+write_conf "$T/badpha.conf" 'tls13-without-pha = sometimes'
+expect_match "bad tls13-without-pha: file, line, choices" "$("$CACHETD" -t -c "$T/badpha.conf" 2>&1)" "badpha.conf:[0-9]+: .*tls13-without-pha: 'sometimes' is not tls1.2 or refuse"
 finish

@@ -50,4 +50,21 @@ expect_match "port in use: said" "$out" "listen '127.0.0.1:$PORT': Address alrea
 stop_cachetd
 
 check "usage error exits 2" test "$("$CACHETD" -x >/dev/null 2>&1; echo $?)" = 2
+# workers beyond what a reload can hold (two generations side by side)
+write_conf "$T/many.conf" 'workers = 140'
+out=$("$CACHETD" -t -c "$T/many.conf" 2>&1); rc=$?
+expect_eq "workers = 140 refused" "$rc" 1
+expect_match "workers limit: file, line, reason" "$out" "many.conf:[0-9]+: workers: at most 128 \(a reload runs two generations"
+write_conf "$T/max.conf" 'workers = 128'
+check "workers = 128 accepted" "$CACHETD" -t -c "$T/max.conf"
+# location prefixes must be written as the canonical paths they match
+for pre in '/./secure/' '/%73ecure/' '/secure//' '/secure/../public/' '/x/%zz'; do
+	write_conf "$T/loc.conf" "location \"$pre\" {" 'verify-client = optional' '}'
+	sed -i "1i client-ca = \"$CERTS/ca.crt\"" "$T/loc.conf"
+	out=$("$CACHETD" -t -c "$T/loc.conf" 2>&1); rc=$?
+	expect_eq "location \"$pre\" refused" "$rc" 1
+	expect_match "location \"$pre\": says why" "$out" "loc.conf:[0-9]+: location \"$pre\": not a canonical path"
+done
+write_conf "$T/loc.conf" 'location "/secure//" {' '}'
+expect_match "the canonical spelling is suggested" "$("$CACHETD" -t -c "$T/loc.conf" 2>&1)" 'write "/secure/"'
 finish

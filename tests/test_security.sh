@@ -45,6 +45,15 @@ for t in '//evil.example/x/..%2f..%2fsub' '//evil.example/../sub' \
 	esac
 done
 
+# a file named with a final slash is no file (as nginx)
+expect_eq "/hello.txt/ is 404" "$(status_of "$(URL /hello.txt/)")" 404
+
+# plain HTTP sent to the TLS port gets a short answer that says so
+out=$(curl -s --max-time 5 -w ' status=%{http_code}' "http://127.0.0.1:$PORT/hello.txt")
+expect_match "plain HTTP to the TLS port: 400" "$out" "status=400$"
+expect_match "plain HTTP to the TLS port: says to use https" "$out" "This port speaks HTTPS"
+expect_nomatch "plain HTTP to the TLS port: no file" "$out" "hello, world"
+
 # --- bytes that are not TLS: dropped, and the worker keeps serving
 out=$(python3 - "$PORT" <<'PY'
 import socket, sys

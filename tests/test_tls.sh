@@ -57,6 +57,24 @@ C --tlsv1.2 --tls-max 1.2 "$(URL /hello.txt)" >/dev/null 2>&1; rc=$?
 expect_eq "TLS 1.3 only: a TLS 1.2 client fails (curl 35)" "$rc" 35
 expect_eq "TLS 1.3 only: TLS 1.3 works" "$(C --tlsv1.3 "$(URL /hello.txt)")" "hello, world"
 stop_cachetd
+# Key exchange is on elliptic curves only by default: a client cannot
+# make the server compute an 8192-bit finite-field exchange (D(HE)at).
+start_cachetd "$T/c.conf" || exit 1
+out=$(printf 'Q\n' | timeout 10 openssl s_client -connect "127.0.0.1:$PORT" -tls1_3 -groups ffdhe8192 -CAfile "$CERTS/ca.crt" 2>&1)
+expect_match "TLS 1.3 ffdhe8192 refused" "$out" "alert handshake failure|no suitable key share|handshake failure"
+out=$(printf 'Q\n' | timeout 10 openssl s_client -connect "127.0.0.1:$PORT" -tls1_3 -groups X25519 -CAfile "$CERTS/ca.crt" 2>&1)
+expect_match "TLS 1.3 X25519 works" "$out" "Server Temp Key: X25519"
+stop_cachetd
+write_conf "$T/grp.conf" 'groups = "P-384"'
+start_cachetd "$T/grp.conf" || exit 1
+out=$(printf 'Q\n' | timeout 10 openssl s_client -connect "127.0.0.1:$PORT" -tls1_3 -CAfile "$CERTS/ca.crt" 2>&1)
+expect_match "groups = P-384 is used" "$out" "Server Temp Key: ECDH, (secp384r1|P-384)"
+stop_cachetd
+write_conf "$T/nogrp.conf" 'groups = "nosuchgroup"'
+out=$("$CACHETD" -t -c "$T/nogrp.conf" 2>&1); rc=$?
+expect_eq "unknown group: -t fails" "$rc" 1
+expect_match "unknown group: says so" "$out" "groups: no usable group in 'nosuchgroup'"
+
 # DHE suites work (automatic RFC 7919 parameters), not just pass -t
 write_conf "$T/dhe.conf" 'ciphers = "DHE-RSA-AES128-GCM-SHA256"' 'protocols = {"TLSv1.2"}'
 check "DHE-only config passes -t" "$CACHETD" -t -c "$T/dhe.conf"

@@ -1,0 +1,105 @@
+/*
+ * conn.h - the connection record, shared by the three files that act on
+ * one connection: conn.c (the state machine: TLS, reading, writing,
+ * deadlines), serve.c (routing a request and building its response) and
+ * auth.c (asking for a client certificate in the middle of a connection).
+ * Nothing else sees a struct conn.
+ */
+#ifndef CONN_H
+#define CONN_H
+
+#include <netinet/in.h>
+
+#include <ev.h>
+
+#include "cachetd.h"
+
+enum cstate {
+	CS_HANDSHAKE,
+	CS_READ,        /* waiting for (the rest of) a request head */
+	CS_BODY,        /* reading and discarding a request body */
+	CS_AUTH,        /* asking for a client certificate mid-connection */
+	CS_WRITE,       /* sending the response */
+	CS_SHUTDOWN,    /* sending close_notify */
+	CS_LINGER,      /* draining the socket before close */
+};
+
+#define IN_SIZE   (HTTP_MAX_HEADER + 4096)
+#define OUT_SIZE  16384
+
+enum auth_kind { AK_NONE = 0, AK_RENEG, AK_PHA };
+
+struct conn {
+	struct conn        *next, *prev;
+	struct worker      *w;
+	int                 fd;
+	SSL                *ssl;
+	ev_io               io;
+	ev_timer            tm;
+	enum cstate         state;
+	int                 waiting;       /* EV_READ or EV_WRITE */
+	char                peer[INET6_ADDRSTRLEN];
+
+	struct conn        *idle_next, *idle_prev; /* w->idle queue */
+	int                 idle;          /* on it */
+
+	/* request: in and out are one block, allocated while a request is
+	 * under way and freed while the connection waits idle */
+	char               *in;
+	size_t              inlen;
+	size_t              headlen;       /* head of the current request */
+	long long           body_left;
+	struct http_request req;
+	int                 have_req;
+	unsigned            nreq;          /* requests answered */
+
+	/* client certificate */
+	enum auth_kind      auth;          /* a renegotiation / PHA running */
+	int                 auth_sent;     /* HelloRequest/CertRequest out */
+	int                 auth_done;     /* PHA: client Finished seen */
+	int                 asked;         /* asked during this request */
+	unsigned            auth_rounds;
+	unsigned            key_updates;   /* KeyUpdate messages received */
+	int                 close_after;   /* requests were dropped: close */
+	size_t              auth_discarded; /* bytes dropped during CS_AUTH */
+	const struct auth_policy *verified; /* policy the peer satisfied */
+	char                subject[256];
+	const char         *verify_res;    /* for the access log */
+
+	/* response */
+	char               *out;
+	size_t              outlen, outoff;
+	int                 filefd;
+	off_t               file_left;
+	int                 status;
+	int                 keepalive;
+	long long           body_bytes;
+};
+
+/* conn.c */
+void             conn_deadline(struct conn *, double secs);
+/* An SSL result as a wait: 1 waiting (return to the loop), 0 the peer
+ * closed cleanly, -1 an error. */
+int              conn_ssl_wait(struct conn *, int ret);
+void             conn_close(struct conn *, const char *why); /* frees */
+
+/* serve.c: the response to a complete request, or an error page.  Both
+ * leave the connection in CS_WRITE (or CS_AUTH, when a certificate is
+ * asked for first). */
+void             serve_head(struct conn *);     /* a head was parsed */
+void             serve_request(struct conn *);  /* head and body read */
+void             serve_log(struct conn *);      /* the response went out */
+void             serve_error(struct conn *, int status, const char *extra_hdr,
+                     const char *detail);
+
+/* auth.c: may this connection see loc (canonical path given for the
+ * log)?  1: yes.  0: an answer is on its way (a certificate request was
+ * started and the connection is in CS_AUTH, or a 403). */
+int              auth_request(struct conn *, const struct location *,
+                     const char *path);
+/* Fill subject and verify_res for the access log from a certificate no
+ * location checked. */
+void             auth_identity(struct conn *);
+int              auth_step(struct conn *);      /* the CS_AUTH state */
+
+#endif

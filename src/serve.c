@@ -1,0 +1,290 @@
+/*
+ * serve.c - from a complete request to its response: routing (the
+ * canonical path, its location, the status page, the access policy) and
+ * the responses themselves (files, redirects, error pages).  conn.c calls
+ * serve_request() once the head (and any body) is read, and sends what
+ * is left in c->out and c->filefd.
+ *
+ * Every decision is made on the canonical path from path_canonical(), the
+ * same path the file is opened by: no spelling of a path reaches a file
+ * under another path's rules.
+ */
+#include "config.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conn.h"
+
+static const char *
+date_now(void)
+{
+	static char buf[64];
+	static time_t last;
+	time_t now = time(NULL);
+
+	if (now != last) {
+		http_date(buf, sizeof buf, now);
+		last = now;
+	}
+	return buf;
+}
+
+/* Put the status line and common headers into out.  extra is a block of
+ * complete header lines (or NULL). */
+static void
+start_response(struct conn *c, int status, const char *type,
+    long long length, const char *extra)
+{
+	int n;
+
+	c->status = status;
+	n = snprintf(c->out, OUT_SIZE,
+	    "HTTP/1.1 %d %s\r\n"
+	    "Server: %s\r\n"
+	    "Date: %s\r\n"
+	    "%s%s%s"
+	    "Content-Length: %lld\r\n"
+	    "%s"
+	    "Connection: %s\r\n\r\n",
+	    status, http_reason(status), CACHETD_NAME, date_now(),
+	    type ? "Content-Type: " : "", type ? type : "", type ? "\r\n" : "",
+	    length, extra ? extra : "", c->keepalive ? "keep-alive" : "close");
+	c->outlen = n > 0 && (size_t)n < OUT_SIZE ? (size_t)n : 0;
+	c->outoff = 0;
+	c->state = CS_WRITE;
+	conn_deadline(c, c->w->srv->cf->send_timeout);
+}
+
+/* A short HTML error page.  Errors before a request was understood close
+ * the connection: its framing cannot be trusted. */
+void
+serve_error(struct conn *c, int status, const char *extra_hdr,
+    const char *detail)
+{
+	char body[512];
+	int bl;
+
+	if (!c->have_req || status == 400 || status == 408 || status >= 413)
+		c->keepalive = 0;
+	bl = snprintf(body, sizeof body, "<html><head><title>%d %s</title>"
+	    "</head><body><h1>%d %s</h1>%s%s%s</body></html>\n", status,
+	    http_reason(status), status, http_reason(status),
+	    detail ? "<p>" : "", detail ? detail : "", detail ? "</p>" : "");
+	start_response(c, status, "text/html; charset=utf-8", bl, extra_hdr);
+	if (!(c->have_req && c->req.method == M_HEAD) &&
+	    c->outlen + (size_t)bl <= OUT_SIZE) {
+		memcpy(c->out + c->outlen, body, (size_t)bl);
+		c->outlen += (size_t)bl;
+		c->body_bytes = bl;
+	}
+}
+
+static void
+serve_file(struct conn *c, int fd, const char *name, const struct stat *st)
+{
+	char extra[128], lm[64];
+	time_t ims;
+
+	http_date(lm, sizeof lm, st->st_mtime);
+	if (c->req.if_modified_since != NULL &&
+	    http_parse_date(c->req.if_modified_since, &ims) == 0 &&
+	    st->st_mtime <= ims) {
+		close(fd);
+		snprintf(extra, sizeof extra, "Last-Modified: %s\r\n", lm);
+		c->status = 304;
+		c->outlen = (size_t)snprintf(c->out, OUT_SIZE,
+		    "HTTP/1.1 304 Not Modified\r\nServer: %s\r\nDate: %s\r\n"
+		    "%sConnection: %s\r\n\r\n", CACHETD_NAME, date_now(), extra,
+		    c->keepalive ? "keep-alive" : "close");
+		c->outoff = 0;
+		c->state = CS_WRITE;
+		conn_deadline(c, c->w->srv->cf->send_timeout);
+		return;
+	}
+	snprintf(extra, sizeof extra, "Last-Modified: %s\r\n", lm);
+	start_response(c, 200, mime_lookup(c->w->srv->mime, name),
+	    (long long)st->st_size, extra);
+	if (c->req.method == M_HEAD || st->st_size == 0) {
+		close(fd);
+		return;
+	}
+	c->filefd = fd;
+	c->file_left = st->st_size;
+}
+
+static void
+serve_status(struct conn *c, const struct location *loc)
+{
+	const char *q = strchr(c->req.target, '?');
+	int json = q != NULL && strstr(q, "format=json") != NULL;
+	char body[4096];
+	size_t n;
+
+	if (!status_allowed(loc, c->peer)) {
+		serve_error(c, 403, NULL, NULL);
+		return;
+	}
+	n = status_render(c->w->srv, json, body, sizeof body);
+	start_response(c, 200, json ? "application/json" :
+	    "text/plain; charset=utf-8", (long long)n,
+	    "Cache-Control: no-store\r\n");
+	if (c->req.method != M_HEAD && c->outlen + n <= OUT_SIZE) {
+		memcpy(c->out + c->outlen, body, n);
+		c->outlen += n;
+		c->body_bytes = (long long)n;
+	}
+}
+
+/* The access-log line of the response just sent. */
+void
+serve_log(struct conn *c)
+{
+	char line[4096];
+	struct access_entry e;
+
+	if (c->w->srv->access_fd < 0)
+		return;
+	auth_identity(c);
+	memset(&e, 0, sizeof e);
+	e.peer = c->peer;
+	if (c->have_req) {
+		e.request_line = c->req.request_line;
+		e.referer = c->req.referer;
+		e.user_agent = c->req.user_agent;
+	}
+	e.protocol = SSL_get_version(c->ssl);
+	e.cipher = SSL_get_cipher_name(c->ssl);
+	e.subject = c->subject;
+	e.verify = c->verify_res;
+	e.status = c->status;
+	e.bytes = c->body_bytes;
+	e.reused = SSL_session_reused(c->ssl);
+	access_log_write(c->w->srv->access_fd, line,
+	    access_log_format(&e, line, sizeof line));
+}
+
+/* A request head was parsed: decide what comes next. */
+void
+serve_head(struct conn *c)
+{
+	c->have_req = 1;
+	c->asked = 0;
+	c->keepalive = c->req.keepalive && !c->w->stopping && !c->close_after;
+	if (c->req.content_length > HTTP_MAX_BODY) {
+		c->w->st->requests++;
+		serve_error(c, 413, NULL, NULL);
+		return;
+	}
+	if (c->req.content_length > 0) {
+		c->body_left = c->req.content_length;
+		c->state = CS_BODY;     /* serve_request() once it is read */
+		return;
+	}
+	serve_request(c);
+}
+
+/* The decisions one canonical path brings: its location's status page,
+ * or its access policy.  1: go on and serve the file; 0: answered (the
+ * status page, a 403) or a certificate request is under way. */
+static int
+route(struct conn *c, const char *path)
+{
+	const struct location *loc = config_location(c->w->srv->cf, path);
+
+	if (loc == NULL)
+		return 1;
+	if (loc->status) {
+		serve_status(c, loc);
+		return 0;
+	}
+	if (auth_needs_cert(&loc->acc) && !auth_request(c, loc, path))
+		return 0;
+	return 1;
+}
+
+/* Build the response for a complete, understood request.  Every decision
+ * below is made on the canonical path (path_canonical), the same one the
+ * file is opened by. */
+void
+serve_request(struct conn *c)
+{
+	char rel[PATH_MAX], path[PATH_MAX + 2], idx[PATH_MAX + 256];
+	char ipath[sizeof idx + 1];
+	const struct config *cf = c->w->srv->cf;
+	struct stat st;
+	int rc, slash, fd;
+
+	if (!c->asked)
+		c->w->st->requests++;
+	if (c->req.method == M_OTHER) {
+		serve_error(c, 405, "Allow: GET, HEAD\r\n", NULL);
+		return;
+	}
+	rc = path_canonical(c->req.target, path, sizeof path, rel, sizeof rel,
+	    &slash);
+	if (rc < 0) {
+		serve_error(c, -rc, NULL, NULL);
+		return;
+	}
+	if (!route(c, path))
+		return;
+	fd = path_open(c->w->rootfd, rel, &st);
+	if (fd < 0) {
+		serve_error(c, -fd, NULL, NULL);
+		return;
+	}
+	if (S_ISREG(st.st_mode) && slash) {
+		close(fd);      /* "file.txt/" names no file */
+		serve_error(c, 404, NULL, NULL);
+		return;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		close(fd);
+		if (!slash && rel[0] != '\0') {
+			/* Built from the canonical path, never from the
+			 * target: always a path on this server. */
+			char enc[HTTP_MAX_LINE], hdr[2 * HTTP_MAX_LINE];
+			const char *q = strchr(c->req.target, '?');
+			int ql = q != NULL ? (int)strcspn(q, "#") : 0;
+			if (path_encode(path, enc, sizeof enc) == 0 ||
+			    strlen(enc) + (size_t)ql >= HTTP_MAX_LINE) {
+				serve_error(c, 414, NULL, NULL);
+				return;
+			}
+			snprintf(hdr, sizeof hdr, "Location: %s/%.*s\r\n", enc,
+			    ql, q != NULL ? q : "");
+			serve_error(c, 301, hdr, NULL);
+			return;
+		}
+		snprintf(idx, sizeof idx, "%s%s%s", rel, rel[0] ? "/" : "",
+		    cf->index);
+		/* The index is a file of its own: its path is routed again,
+		 * as nginx's internal redirect and Apache's subrequest do,
+		 * so a location on ".../index.html" holds for ".../". */
+		snprintf(ipath, sizeof ipath, "/%s", idx);
+		if (!route(c, ipath))
+			return;
+		fd = path_open(c->w->rootfd, idx, &st);
+		if (fd == -404) {
+			serve_error(c, 403, NULL, "No index and no listing.");
+			return;
+		}
+		if (fd < 0) {
+			serve_error(c, -fd, NULL, NULL);
+			return;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			close(fd);
+			serve_error(c, 403, NULL, NULL);
+			return;
+		}
+		serve_file(c, fd, idx, &st);
+		return;
+	}
+	serve_file(c, fd, rel, &st);
+}
