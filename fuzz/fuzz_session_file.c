@@ -1,17 +1,27 @@
 /*
  * fuzz_session_file.c - libFuzzer harness for `cachet get`'s session file
- * (--sess-in / --sess-out, src/cmd_get.c): "host:port" lines, each
- * followed by a PEM "SSL SESSION PARAMETERS" block; comments start "#".
+ * (--sess-in / --sess-out, src/cachet/session_file.c): "host:port" lines,
+ * each followed by a PEM "SSL SESSION PARAMETERS" block; comments start
+ * "#".
  *
- * The reader is static in cmd_get.c, so this file includes cmd_get.c and
- * calls it as cmd_get() does (nothing in src/ changes for it).
  * Input: the session file.  Per input:
- *   - sess_load() for a fixed key, as --sess-in does: no crash, no leak;
+ *   - sess_parse() of its bytes: no crash, no leak, every entry has a key
+ *     and a PEM block that starts with the marker;
+ *   - sess_load() for a fixed key, as --sess-in does;
  *   - sess_save() of a fresh resumable session under that key, as
  *     --sess-out does (it re-reads the file and keeps the other usable
  *     entries), then sess_load() must find the session just saved.
  */
-#include "../src/cmd_get.c"
+#include "config.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cachet.h"
 
 #include <stdint.h>
 
@@ -69,9 +79,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	SSL_SESSION *s;
 	int fd;
+	struct sess_entry *v;
+	size_t n, i;
 
 	if (fresh == NULL)
 		init();
+	n = sess_parse((const char *)data, size, &v);
+	for (i = 0; i < n; i++)
+		if (v[i].key == NULL || v[i].pem == NULL ||
+		    strncmp(v[i].pem, "-----BEGIN SSL SESSION PARAMETERS-----",
+		    38) != 0)
+			abort();
+	sess_entries_free(v, n);
+
 	if ((fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0 ||
 	    write(fd, data, size) != (ssize_t)size || close(fd) != 0) {
 		perror("fuzz_session_file: write");

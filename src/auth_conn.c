@@ -40,6 +40,20 @@ auth_identity(struct conn *c)
 		    c->subject, sizeof c->subject);
 }
 
+/* What the 403 page says, per reason (no client-supplied text in it). */
+static const char *const refusal_text[] = {
+	[AUTH_OK] = NULL,
+	[AUTH_NO_CERT] = "This page needs a client certificate, and none was "
+	    "given.",
+	[AUTH_UNTRUSTED] = "The client certificate given was not issued by an "
+	    "authority this site trusts.",
+	[AUTH_REVOKED] = "The client certificate given has been revoked.",
+	[AUTH_EXPIRED] = "The client certificate given has expired or is not "
+	    "valid yet.",
+	[AUTH_NOT_LISTED] = "The client certificate given is valid, but it is "
+	    "not on the list of those allowed to see this page.",
+};
+
 static const char pha_missing[] =
     "This page needs a client certificate, and this connection cannot ask "
     "your browser or program for one: it uses TLS 1.3 without "
@@ -162,8 +176,7 @@ auth_request(struct conn *c, const struct location *loc, const char *raw)
 		c->verified = p;        /* asked; none given; that is fine */
 		return 1;
 	}
-	auth_refused(c, path, auth_result_name(r), r == AUTH_NO_CERT ?
-	    "This page needs a client certificate." : NULL);
+	auth_refused(c, path, auth_result_name(r), refusal_text[r]);
 	return 0;
 }
 

@@ -67,6 +67,8 @@ struct location {
 	size_t  nallow_addr;
 	struct access acc;
 	const struct auth_policy *policy; /* acc made real (auth_build) */
+	char  **headers;            /* "Name: value" lines added */
+	size_t  nheaders;
 };
 
 struct cache_conf {
@@ -116,6 +118,10 @@ struct config {
 	struct location    *locs;
 	size_t              nlocs;
 	const struct auth_policy *policy;  /* server-wide (auth_build) */
+	char              **headers;       /* "Name: value" lines added */
+	size_t              nheaders;
+	int                 gzip_static;   /* serve file.gz / file.br */
+	char               *default_type;  /* Content-Type of the unknown */
 	/* lines of directives whose value is checked after parsing */
 	int                 root_line, mime_line, alog_line, elog_line;
 	int                 pid_line, user_line, store_line, seal_line;
@@ -155,6 +161,7 @@ int              log_open_file(const char *path, uid_t, gid_t);
 struct mime;
 struct mime     *mime_load(const char *path, char *err, size_t errlen);
 const char      *mime_lookup(const struct mime *, const char *filename);
+int              mime_set_default(struct mime *, const char *type);
 void             mime_free(struct mime *);
 
 /* ------------------------------------------------------------------ http.c */
@@ -171,6 +178,10 @@ struct http_request {
 	const char       *user_agent;
 	const char       *referer;
 	const char       *if_modified_since;
+	const char       *if_none_match;
+	const char       *if_range;
+	const char       *range;
+	const char       *accept_encoding;
 	int               keepalive;     /* after defaults and Connection: */
 	long long         content_length;
 };
@@ -200,6 +211,20 @@ size_t           path_encode(const char *path, char *out, size_t outlen);
 int              path_open(int rootfd, const char *rel, struct stat *st);
 /* Tests: use the fallback walk as on a kernel without openat2. */
 void             path_open_force_walk(int on);
+
+/* ------------------------------------------------------------------ cond.c */
+
+#define RANGE_MAX 16            /* ranges in one request; more: whole file */
+
+struct byte_range { off_t first, last; };       /* inclusive */
+enum range_result { RANGE_NONE, RANGE_WHOLE, RANGE_UNSATISFIABLE, RANGE_OK };
+
+size_t           etag_make(const struct stat *, char *out, size_t len);
+int              etag_list_match(const char *list, const char *etag,
+                     int strong);
+enum range_result range_parse(const char *header, off_t size,
+                     struct byte_range *out, int max, int *n);
+int              accept_encoding_q(const char *header, const char *coding);
 
 /* ------------------------------------------------------------------ auth.c */
 

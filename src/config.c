@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -330,6 +331,43 @@ v_pha(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* header = {"Name: value", ...}: a field name, a colon, a value without
+ * control bytes; the framing fields are ours. */
+static int
+v_header(cfg_t *cfg, cfg_opt_t *opt)
+{
+	static const char *const ours[] = { "Content-Length", "Connection",
+	    "Transfer-Encoding", "Content-Range", "Date", "Server",
+	    "Content-Type", "Content-Encoding" };
+	unsigned int i;
+	size_t k;
+
+	note_line(cfg, opt);
+	for (i = 0; i < cfg_opt_size(opt); i++) {
+		const char *h = cfg_opt_getnstr(opt, i), *p;
+		const char *colon = strchr(h, ':');
+		int bad = colon == NULL || colon == h;
+		for (p = h; !bad && p < colon; p++)
+			bad = !(isalnum((unsigned char)*p) ||
+			    strchr("!#$%&'*+-.^_`|~", *p) != NULL);
+		for (p = colon ? colon + 1 : h; !bad && *p; p++)
+			bad = ((unsigned char)*p < 0x20 && *p != '\t') ||
+			    *p == 0x7f;
+		if (bad) {
+			cfg_error(cfg, "header: '%s' is not \"Name: value\"", h);
+			return -1;
+		}
+		for (k = 0; k < sizeof ours / sizeof ours[0]; k++)
+			if (strlen(ours[k]) == (size_t)(colon - h) &&
+			    strncasecmp(h, ours[k], (size_t)(colon - h)) == 0) {
+				cfg_error(cfg, "header: %s is set by cachetd "
+				    "itself", ours[k]);
+				return -1;
+			}
+	}
+	return 0;
+}
+
 static int
 v_dn(cfg_t *cfg, cfg_opt_t *opt)
 {
@@ -387,6 +425,7 @@ static cfg_opt_t location_opts[] = {
 	CFG_STR_LIST("allow-subject", NULL, CFGF_NONE),
 	CFG_STR_LIST("allow-issuer", NULL, CFGF_NONE),
 	CFG_STR_LIST("deny-subject", NULL, CFGF_NONE),
+	CFG_STR_LIST("header", NULL, CFGF_NONE),
 	CFG_END()
 };
 
@@ -411,6 +450,9 @@ static cfg_opt_t top_opts[] = {
 	CFG_STR_LIST("protocols", "{\"TLSv1.2\", \"TLSv1.3\"}", CFGF_NONE),
 	CFG_STR("ciphers", DEFAULT_CIPHERS, CFGF_NONE),
 	CFG_STR("groups", DEFAULT_GROUPS, CFGF_NONE),
+	CFG_STR_LIST("header", NULL, CFGF_NONE),
+	CFG_BOOL("gzip-static", cfg_false, CFGF_NONE),
+	CFG_STR("default-type", "application/octet-stream", CFGF_NONE),
 	CFG_STR("ciphersuites", DEFAULT_SUITES, CFGF_NONE),
 	CFG_STR("access-log", NULL, CFGF_NONE),
 	CFG_STR("error-log", NULL, CFGF_NONE),
@@ -559,6 +601,7 @@ load_locations(struct config *cf, cfg_t *cfg)
 		    &l->acc.nallow_issuer);
 		l->acc.deny_subject = strlist(s, "deny-subject",
 		    &l->acc.ndeny_subject);
+		l->headers = strlist(s, "header", &l->nheaders);
 		if (l->status && (l->acc.verify != VERIFY_NONE ||
 		    l->acc.nallow_subject || l->acc.nallow_issuer)) {
 			seterr(cf->file, l->line, "location \"%s\": a status "
@@ -682,6 +725,9 @@ load(struct config *cf, cfg_t *cfg)
 	cf->ciphers = xstrdup(cfg_getstr(cfg, "ciphers"));
 	cf->ciphersuites = xstrdup(cfg_getstr(cfg, "ciphersuites"));
 	cf->groups = xstrdup(cfg_getstr(cfg, "groups"));
+	cf->headers = strlist(cfg, "header", &cf->nheaders);
+	cf->gzip_static = cfg_getbool(cfg, "gzip-static");
+	cf->default_type = xstrdup(cfg_getstr(cfg, "default-type"));
 	cf->access_log = config_path(cf, cfg_getstr(cfg, "access-log"));
 	cf->error_log = config_path(cf, cfg_getstr(cfg, "error-log"));
 	cf->pid_file = config_path(cf, cfg_getstr(cfg, "pid-file"));
@@ -762,6 +808,8 @@ config_load(const char *file, char *err, size_t errlen)
 	cfg_set_validate_func(cfg, "verify-client", v_verify);
 	cfg_set_validate_func(cfg, "log-level", v_log_level);
 	cfg_set_validate_func(cfg, "tls13-without-pha", v_pha);
+	cfg_set_validate_func(cfg, "header", v_header);
+	cfg_set_validate_func(cfg, "location|header", v_header);
 	cfg_set_validate_func(cfg, "location|verify-client", v_verify);
 	cfg_set_validate_func(cfg, "location|allow-subject", v_dn);
 	cfg_set_validate_func(cfg, "location|allow-issuer", v_dn);
@@ -829,8 +877,10 @@ config_free(struct config *cf)
 		    cf->locs[i].acc.nallow_issuer);
 		free_strv(cf->locs[i].acc.deny_subject,
 		    cf->locs[i].acc.ndeny_subject);
+		free_strv(cf->locs[i].headers, cf->locs[i].nheaders);
 	}
 	free(cf->locs);
+	free_strv(cf->headers, cf->nheaders);
 	free_strv(cf->certs, cf->ncerts);
 	free_strv(cf->keys, cf->ncerts);
 	free(cf->file);
@@ -842,6 +892,7 @@ config_free(struct config *cf)
 	free(cf->ciphers);
 	free(cf->ciphersuites);
 	free(cf->groups);
+	free(cf->default_type);
 	free(cf->access_log);
 	free(cf->error_log);
 	free(cf->pid_file);

@@ -218,10 +218,7 @@ response_done(struct conn *c)
 {
 	serve_log(c);
 	c->nreq++;
-	if (c->filefd >= 0) {
-		close(c->filefd);
-		c->filefd = -1;
-	}
+	serve_body_end(c);
 	if (!c->keepalive || c->w->stopping) {
 		begin_shutdown(c);
 		return;
@@ -376,33 +373,18 @@ step_write(struct conn *c)
 {
 	int r;
 
-	if (c->outoff == c->outlen && c->file_left > 0) {
-		size_t room = OUT_SIZE;
-		ssize_t n = read(c->filefd, c->out,
-		    (off_t)room < c->file_left ? room : (size_t)c->file_left);
-		if (n <= 0) {
-			/* The file shrank or failed under us: the length we
-			 * announced cannot be kept, so the connection ends. */
-			log_err("%s: read error while sending: %s", c->peer,
-			    n < 0 ? strerror(errno) : "file shrank");
-			conn_close(c, NULL);
-			return -1;
-		}
-		c->outlen = (size_t)n;
-		c->outoff = 0;
-		c->file_left -= n;
-		c->body_bytes += n;
-	} else if (c->outoff == 0 && c->file_left > 0 &&
-	    c->outlen < OUT_SIZE) {
-		/* Headers and the first part of the file in one record. */
-		size_t room = OUT_SIZE - c->outlen;
-		ssize_t n = read(c->filefd, c->out + c->outlen,
-		    (off_t)room < c->file_left ? room : (size_t)c->file_left);
-		if (n > 0) {
-			c->outlen += (size_t)n;
-			c->file_left -= n;
-			c->body_bytes += n;
-		}
+	/* Refill when all was sent, or top up the first record (head and
+	 * the start of the body together) while nothing is out yet. */
+	if (c->outoff == c->outlen)
+		c->outoff = c->outlen = 0;
+	if (c->outoff == 0 && c->outlen < OUT_SIZE &&
+	    (c->body.fd >= 0 || c->body.nranges > 1) &&
+	    serve_fill(c) < 0) {
+		/* The file shrank or failed under us: the length we
+		 * announced cannot be kept, so the connection ends. */
+		log_err("%s: read error while sending", c->peer);
+		conn_close(c, NULL);
+		return -1;
 	}
 	if (c->outoff == c->outlen) {
 		response_done(c);
@@ -571,8 +553,7 @@ conn_free(struct conn *c)
 	ev_io_stop(w->loop, &c->io);
 	ev_timer_stop(w->loop, &c->tm);
 	idle_leave(c);
-	if (c->filefd >= 0)
-		close(c->filefd);
+	serve_body_end(c);
 	free(c->in);
 	SSL_free(c->ssl);
 	close(c->fd);
@@ -621,7 +602,7 @@ conn_new(struct worker *w, int fd, const struct sockaddr_storage *ss)
 	}
 	c->w = w;
 	c->fd = fd;
-	c->filefd = -1;
+	c->body.fd = -1;
 	peer_text(ss, c->peer, sizeof c->peer);
 	SSL_set_fd(c->ssl, fd);
 	SSL_set_accept_state(c->ssl);

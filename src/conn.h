@@ -69,8 +69,17 @@ struct conn {
 	/* response */
 	char               *out;
 	size_t              outlen, outoff;
-	int                 filefd;
-	off_t               file_left;
+	struct body {       /* what follows the head (serve_file.c fills) */
+		int         fd;             /* the file, or -1 */
+		off_t       off, left;      /* the current piece of it */
+		off_t       size;           /* the whole file */
+		struct byte_range *ranges;  /* multipart: the parts */
+		int         nranges, next;
+		int         closed;         /* multipart: last boundary out */
+		char        boundary[24];
+		char        ctype[128];
+	}                   body;
+	const struct location *loc;    /* the route taken (headers) */
 	int                 status;
 	int                 keepalive;
 	long long           body_bytes;
@@ -87,8 +96,17 @@ void             conn_close(struct conn *, const char *why); /* frees */
  * leave the connection in CS_WRITE (or CS_AUTH, when a certificate is
  * asked for first). */
 void             serve_head(struct conn *);     /* a head was parsed */
+void             serve_start(struct conn *, int status, const char *type,
+                     long long length, const char *extra);
+/* serve_file.c: the file fd (rel, st) as the answer to the request. */
+void             serve_file(struct conn *, int fd, const char *rel,
+                     const struct stat *);
 void             serve_request(struct conn *);  /* head and body read */
 void             serve_log(struct conn *);      /* the response went out */
+/* Append body bytes to c->out (from c->outlen).  Returns 1 when some were
+ * added, 0 when the body is complete, -1 on a read error. */
+int              serve_fill(struct conn *);
+void             serve_body_end(struct conn *); /* close, free */
 void             serve_error(struct conn *, int status, const char *extra_hdr,
                      const char *detail);
 

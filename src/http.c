@@ -24,8 +24,13 @@ static const struct {
 	const char *reason;
 } statuses[] = {
 	{ 200, "OK" },
+	{ 206, "Partial Content" },
 	{ 301, "Moved Permanently" },
+	{ 302, "Found" },
+	{ 303, "See Other" },
 	{ 304, "Not Modified" },
+	{ 307, "Temporary Redirect" },
+	{ 308, "Permanent Redirect" },
 	{ 400, "Bad Request" },
 	{ 403, "Forbidden" },
 	{ 404, "Not Found" },
@@ -33,6 +38,7 @@ static const struct {
 	{ 408, "Request Timeout" },
 	{ 413, "Content Too Large" },
 	{ 414, "URI Too Long" },
+	{ 416, "Range Not Satisfiable" },
 	{ 431, "Request Header Fields Too Large" },
 	{ 500, "Internal Server Error" },
 	{ 501, "Not Implemented" },
@@ -213,6 +219,17 @@ parse_field(char *line, struct http_request *r, int *seen_cl)
 		r->referer = v;
 	} else if (strcasecmp(line, "If-Modified-Since") == 0) {
 		r->if_modified_since = v;
+	} else if (strcasecmp(line, "If-None-Match") == 0) {
+		r->if_none_match = v;
+	} else if (strcasecmp(line, "If-Range") == 0) {
+		r->if_range = v;
+	} else if (strcasecmp(line, "Range") == 0) {
+		if (r->range != NULL)
+			r->range = "";  /* two Range fields: ignore both */
+		else
+			r->range = v;
+	} else if (strcasecmp(line, "Accept-Encoding") == 0) {
+		r->accept_encoding = v;
 	}
 	return 0;
 }

@@ -244,6 +244,10 @@ server_build(struct config *cf, struct server *old, int bind_now, char *err,
 		    cf->mime_line, merr);
 		goto fail;
 	}
+	if (mime_set_default(s->mime, cf->default_type) != 0) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	if (geteuid() == 0) {
 		const char *user = cf->user ? cf->user : "nobody";
 		struct passwd *pw = getpwnam(user);

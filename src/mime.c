@@ -24,6 +24,47 @@ struct mime_ent {
 struct mime {
 	struct mime_ent *v;
 	size_t           n;
+	char            *dflt;      /* default-type, or NULL */
+};
+
+/* Without a mime-types file: the types a small site serves, as nginx and
+ * Apache know them out of the box. */
+static const char *const builtin[][2] = {
+	{ "html", "text/html; charset=utf-8" },
+	{ "htm", "text/html; charset=utf-8" },
+	{ "css", "text/css; charset=utf-8" },
+	{ "js", "text/javascript; charset=utf-8" },
+	{ "mjs", "text/javascript; charset=utf-8" },
+	{ "json", "application/json" },
+	{ "txt", "text/plain; charset=utf-8" },
+	{ "md", "text/markdown; charset=utf-8" },
+	{ "csv", "text/csv; charset=utf-8" },
+	{ "xml", "application/xml" },
+	{ "svg", "image/svg+xml" },
+	{ "png", "image/png" },
+	{ "jpg", "image/jpeg" },
+	{ "jpeg", "image/jpeg" },
+	{ "gif", "image/gif" },
+	{ "webp", "image/webp" },
+	{ "avif", "image/avif" },
+	{ "ico", "image/vnd.microsoft.icon" },
+	{ "woff", "font/woff" },
+	{ "woff2", "font/woff2" },
+	{ "ttf", "font/ttf" },
+	{ "otf", "font/otf" },
+	{ "pdf", "application/pdf" },
+	{ "zip", "application/zip" },
+	{ "gz", "application/gzip" },
+	{ "tar", "application/x-tar" },
+	{ "wasm", "application/wasm" },
+	{ "mp4", "video/mp4" },
+	{ "webm", "video/webm" },
+	{ "mp3", "audio/mpeg" },
+	{ "ogg", "audio/ogg" },
+	{ "wav", "audio/wav" },
+	{ "webmanifest", "application/manifest+json" },
+	{ "atom", "application/atom+xml" },
+	{ "rss", "application/rss+xml" },
 };
 
 static int
@@ -63,8 +104,15 @@ mime_load(const char *path, char *err, size_t errlen)
 
 	if (m == NULL)
 		return NULL;
-	if (path == NULL)
-		return m;       /* every file is application/octet-stream */
+	if (path == NULL) {
+		for (i = 0; i < sizeof builtin / sizeof builtin[0]; i++)
+			if (add(m, &cap, builtin[i][0], builtin[i][1]) != 0) {
+				mime_free(m);
+				return NULL;
+			}
+		qsort(m->v, m->n, sizeof *m->v, ent_cmp);
+		return m;
+	}
 	if ((f = fopen(path, "re")) == NULL) {
 		snprintf(err, errlen, "%s: cannot read: %s", path,
 		    strerror(errno));
@@ -114,12 +162,15 @@ mime_lookup(const struct mime *m, const char *filename)
 	const char *slash = strrchr(filename, '/');
 	struct mime_ent key, *hit;
 
+	const char *dflt = m != NULL && m->dflt != NULL ? m->dflt :
+	    MIME_DEFAULT;
+
 	if (m == NULL || dot == NULL || dot[1] == '\0' ||
 	    (slash != NULL && dot < slash))
-		return MIME_DEFAULT;
+		return dflt;
 	key.ext = (char *)(dot + 1);
 	hit = bsearch(&key, m->v, m->n, sizeof *m->v, ent_cmp);
-	return hit != NULL ? hit->type : MIME_DEFAULT;
+	return hit != NULL ? hit->type : dflt;
 }
 
 void
@@ -134,5 +185,14 @@ mime_free(struct mime *m)
 		free(m->v[i].type);
 	}
 	free(m->v);
+	free(m->dflt);
 	free(m);
+}
+
+int
+mime_set_default(struct mime *m, const char *type)
+{
+	free(m->dflt);
+	m->dflt = type != NULL ? strdup(type) : NULL;
+	return type != NULL && m->dflt == NULL ? -1 : 0;
 }

@@ -34,26 +34,54 @@ date_now(void)
 	return buf;
 }
 
+/* The configured header lines, appended at out + n.  Returns the new
+ * length (or OUT_SIZE when full). */
+static int
+add_headers(struct conn *c, int n)
+{
+	const struct config *cf = c->w->srv->cf;
+	char *const *lists[2];
+	size_t counts[2], i, k;
+
+	lists[0] = cf->headers;
+	counts[0] = cf->nheaders;
+	lists[1] = c->loc != NULL ? c->loc->headers : NULL;
+	counts[1] = c->loc != NULL ? c->loc->nheaders : 0;
+	for (k = 0; k < 2; k++)
+		for (i = 0; i < counts[k] && n > 0 && n < OUT_SIZE; i++)
+			n += snprintf(c->out + n, OUT_SIZE - (size_t)n,
+			    "%s\r\n", lists[k][i]);
+	return n;
+}
+
 /* Put the status line and common headers into out.  extra is a block of
- * complete header lines (or NULL). */
-static void
-start_response(struct conn *c, int status, const char *type,
+ * complete header lines (or NULL); length < 0: no Content-Length (304).
+ * The configured headers (server, then the route's location) follow. */
+void
+serve_start(struct conn *c, int status, const char *type,
     long long length, const char *extra)
 {
+	char cl[48] = "";
 	int n;
 
 	c->status = status;
+	if (length >= 0)
+		snprintf(cl, sizeof cl, "Content-Length: %lld\r\n", length);
 	n = snprintf(c->out, OUT_SIZE,
 	    "HTTP/1.1 %d %s\r\n"
 	    "Server: %s\r\n"
 	    "Date: %s\r\n"
 	    "%s%s%s"
-	    "Content-Length: %lld\r\n"
 	    "%s"
-	    "Connection: %s\r\n\r\n",
+	    "%s",
 	    status, http_reason(status), CACHETD_NAME, date_now(),
 	    type ? "Content-Type: " : "", type ? type : "", type ? "\r\n" : "",
-	    length, extra ? extra : "", c->keepalive ? "keep-alive" : "close");
+	    cl, extra ? extra : "");
+	n = add_headers(c, n);
+	if (n > 0 && (size_t)n < OUT_SIZE)
+		n += snprintf(c->out + n, OUT_SIZE - (size_t)n,
+		    "Connection: %s\r\n\r\n", c->keepalive ? "keep-alive" :
+		    "close");
 	c->outlen = n > 0 && (size_t)n < OUT_SIZE ? (size_t)n : 0;
 	c->outoff = 0;
 	c->state = CS_WRITE;
@@ -69,52 +97,21 @@ serve_error(struct conn *c, int status, const char *extra_hdr,
 	char body[512];
 	int bl;
 
-	if (!c->have_req || status == 400 || status == 408 || status >= 413)
+	/* The framing of what follows cannot be trusted after these. */
+	if (!c->have_req || status == 400 || status == 408 ||
+	    status == 413 || status == 414 || status == 431 || status >= 500)
 		c->keepalive = 0;
 	bl = snprintf(body, sizeof body, "<html><head><title>%d %s</title>"
 	    "</head><body><h1>%d %s</h1>%s%s%s</body></html>\n", status,
 	    http_reason(status), status, http_reason(status),
 	    detail ? "<p>" : "", detail ? detail : "", detail ? "</p>" : "");
-	start_response(c, status, "text/html; charset=utf-8", bl, extra_hdr);
+	serve_start(c, status, "text/html; charset=utf-8", bl, extra_hdr);
 	if (!(c->have_req && c->req.method == M_HEAD) &&
 	    c->outlen + (size_t)bl <= OUT_SIZE) {
 		memcpy(c->out + c->outlen, body, (size_t)bl);
 		c->outlen += (size_t)bl;
 		c->body_bytes = bl;
 	}
-}
-
-static void
-serve_file(struct conn *c, int fd, const char *name, const struct stat *st)
-{
-	char extra[128], lm[64];
-	time_t ims;
-
-	http_date(lm, sizeof lm, st->st_mtime);
-	if (c->req.if_modified_since != NULL &&
-	    http_parse_date(c->req.if_modified_since, &ims) == 0 &&
-	    st->st_mtime <= ims) {
-		close(fd);
-		snprintf(extra, sizeof extra, "Last-Modified: %s\r\n", lm);
-		c->status = 304;
-		c->outlen = (size_t)snprintf(c->out, OUT_SIZE,
-		    "HTTP/1.1 304 Not Modified\r\nServer: %s\r\nDate: %s\r\n"
-		    "%sConnection: %s\r\n\r\n", CACHETD_NAME, date_now(), extra,
-		    c->keepalive ? "keep-alive" : "close");
-		c->outoff = 0;
-		c->state = CS_WRITE;
-		conn_deadline(c, c->w->srv->cf->send_timeout);
-		return;
-	}
-	snprintf(extra, sizeof extra, "Last-Modified: %s\r\n", lm);
-	start_response(c, 200, mime_lookup(c->w->srv->mime, name),
-	    (long long)st->st_size, extra);
-	if (c->req.method == M_HEAD || st->st_size == 0) {
-		close(fd);
-		return;
-	}
-	c->filefd = fd;
-	c->file_left = st->st_size;
 }
 
 static void
@@ -130,7 +127,7 @@ serve_status(struct conn *c, const struct location *loc)
 		return;
 	}
 	n = status_render(c->w->srv, json, body, sizeof body);
-	start_response(c, 200, json ? "application/json" :
+	serve_start(c, 200, json ? "application/json" :
 	    "text/plain; charset=utf-8", (long long)n,
 	    "Cache-Control: no-store\r\n");
 	if (c->req.method != M_HEAD && c->outlen + n <= OUT_SIZE) {
@@ -196,6 +193,7 @@ route(struct conn *c, const char *path)
 {
 	const struct location *loc = config_location(c->w->srv->cf, path);
 
+	c->loc = loc;
 	if (loc == NULL)
 		return 1;
 	if (loc->status) {
@@ -221,6 +219,7 @@ serve_request(struct conn *c)
 
 	if (!c->asked)
 		c->w->st->requests++;
+	c->loc = NULL;
 	if (c->req.method == M_OTHER) {
 		serve_error(c, 405, "Allow: GET, HEAD\r\n", NULL);
 		return;

@@ -8,7 +8,7 @@
 set -u
 : "${top_srcdir:?run from make check}" "${top_builddir:?run from make check}"
 CACHETD=$top_builddir/src/cachetd
-CACHET=$top_builddir/src/cachet
+CACHET=$top_builddir/src/cachet/cachet
 CERTS=$top_builddir/tests/certs
 T=$(mktemp -d "${TMPDIR:-/tmp}/cachet-test.XXXXXX")
 chmod 755 "$T"
@@ -19,8 +19,7 @@ PIDS=""
 cleanup() {
 	for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
 	for p in $PIDS; do
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$p" 2>/dev/null
+		wait_for 5 gone "$p" || kill -KILL "$p" 2>/dev/null
 	done
 	# workers of a killed master
 	pkill -KILL -f "cachetd -c $T/" 2>/dev/null
@@ -45,6 +44,19 @@ expect_nomatch() { # description text extended-regex
 	if printf '%s' "$2" | grep -Eq -- "$3"; then
 		fail "$1: '$3' found in: $(printf '%s' "$2" | head -c 600)"
 	else ok "$1"; fi
+}
+# wait_for SECONDS COMMAND...: run COMMAND every 0.1 s until it succeeds
+# (0) or SECONDS have passed (1).  The one way the scripts wait for
+# something to happen; a bare sleep only paces a client on purpose.
+wait_for() {
+	local end=$(( $(date +%s%N) + ${1%.*} * 1000000000 )) frac
+	case $1 in *.*) frac=${1#*.}000000000; end=$(( end + 10#${frac:0:9} )) ;; esac
+	shift
+	while :; do
+		"$@" && return 0
+		[ "$(date +%s%N)" -lt "$end" ] || return 1
+		sleep 0.1
+	done
 }
 finish() {
 	# A sanitizer build reports on stderr: any report fails the script.
@@ -86,38 +98,37 @@ CONF
 	for line in "$@"; do printf '%s\n' "$line" >> "$f"; done
 }
 
+# line_of FILE TEXT: the number of the last line of FILE that is TEXT
+# (what a config error must name, however many lines write_conf wrote).
+line_of() { grep -nFx -- "$2" "$1" | tail -n 1 | cut -d: -f1; }
+
 # start_cachetd CONF: start in the background, set PORT and MASTER.
 start_cachetd() {
-	local conf=$1 i
+	local conf=$1
 	: > "$T/error.log"
 	"$CACHETD" -c "$conf" 2>>"$T/stderr.log" &
 	MASTER=$!
 	PIDS="$PIDS $MASTER"
-	for i in $(seq 100); do
-		PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/error.log" | tail -n 1)
-		if [ -n "$PORT" ] && [ "$(worker_pids | wc -w)" -ge 1 ]; then
-			wait_port && return 0
-		fi
-		kill -0 "$MASTER" 2>/dev/null || break
-		sleep 0.1
-	done
+	# the port is logged and a worker runs, or the master died
+	wait_for 10 up_or_dead && ! gone "$MASTER" && wait_port && return 0
 	echo "# cachetd did not start:"; cat "$T/error.log" "$T/stderr.log" | sed 's/^/#   /'
 	return 1
 }
+up_or_dead() {
+	PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/error.log" | tail -n 1)
+	{ [ -n "$PORT" ] && [ "$(worker_pids | wc -w)" -ge 1 ]; } || gone "$MASTER"
+}
+gone() { ! kill -0 "$1" 2>/dev/null; } # pid: the process has exited
 
-wait_port() { # until something answers TLS (a refusal counts: it answered)
-	local i rc
-	for i in $(seq 50); do
-		curl -s -k -o /dev/null --max-time 5 "https://127.0.0.1:$PORT/"; rc=$?
-		case $rc in 7|28) sleep 0.1 ;; *) return 0 ;; esac
-	done
-	return 1
+wait_port() { wait_for 5 answers; } # until something answers TLS on PORT
+answers() { # a refusal counts: it answered
+	curl -s -k -o /dev/null --max-time 5 "https://127.0.0.1:$PORT/"
+	case $? in 7|28) return 1 ;; *) return 0 ;; esac
 }
 
 stop_cachetd() { # bounded TERM of the master
-	local i
 	kill -TERM "$MASTER" 2>/dev/null
-	for i in $(seq 150); do kill -0 "$MASTER" 2>/dev/null || break; sleep 0.1; done
+	wait_for 15 gone "$MASTER"
 	wait "$MASTER" 2>/dev/null
 }
 

@@ -70,4 +70,41 @@ B "ftp://nowhere/" >/dev/null 2>&1; rc=$?
 expect_eq "bad target: usage, exit 2" "$rc" 2
 B --mode sideways "$(URL /)" >/dev/null 2>&1; rc=$?
 expect_eq "bad mode: usage, exit 2" "$rc" 2
+
+# Every numeric option is parsed whole: a usage error (exit 2) that names
+# the option, and nothing measured (atoi/atof took "-d 5x" as 5).
+bad() { # option-as-named args...
+	local name=$1 out rc; shift
+	out=$("$CACHET" bench --cacert "$CERTS/ca.crt" "$@" "https://localhost:$CLOSED/" 2>"$T/bad.err"); rc=$?
+	if [ "$rc" = 2 ] && [ -z "$out" ] && grep -q -- "^cachet bench: $name: '" "$T/bad.err"; then
+		ok "bench $(printf "'%s' " "$@"): refused, naming $name"
+	else fail "bench $*: exit $rc, stdout '$(printf '%s' "$out" | head -c 200)', stderr: $(head -c 300 "$T/bad.err")"; fi
+}
+bad -d/--duration -d 5x
+bad -d/--duration -d ""
+bad -d/--duration -d nan
+bad -d/--duration -d 0
+bad -d/--duration --duration=-1
+bad -c/--concurrency -c 8k
+bad -c/--concurrency -c 0
+bad -p/--procs -p 65
+bad -p/--procs -p 1.5
+bad -n/--count -n 10x
+bad -n/--count -n -1
+bad -n/--count -n 99999999999999999999
+bad --warmup --warmup 1s
+bad --warmup --warmup inf
+bad --keepalive --keepalive 0
+bad --keepalive --keepalive " 2"
+
+# The results' shared memory cannot be mapped (64 processes need ~1 GiB):
+# a clear error, exit 1, no table of garbage, no process left behind.
+if (ulimit -v 400000; "$CACHET" --version) >/dev/null 2>&1; then
+	out=$( (ulimit -v 400000; exec "$CACHET" bench --cacert "$CERTS/ca.crt" -p 64 -n 64 --mode full --json "https://localhost:$CLOSED/") 2>"$T/mm.err"); rc=$?
+	expect_eq "mmap fails: exit 1" "$rc" 1
+	expect_match "mmap fails: says why" "$(cat "$T/mm.err")" "^cachet bench: cannot map [0-9]+ MiB of shared memory for 64 process"
+	expect_eq "mmap fails: nothing printed as results" "$out" ""
+else
+	echo "# cachet does not start under ulimit -v (sanitizer build): mmap failure not tested"
+fi
 finish

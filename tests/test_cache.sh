@@ -111,7 +111,7 @@ fi
 openssl s_server -accept 0 -naccept 3 -cert "$CERTS/server-rsa.crt" -key "$CERTS/server-rsa.key" \
 	-context other -www > "$T/sserver.out" 2>&1 &
 SSRV=$!; PIDS="$PIDS $SSRV"
-for _ in $(seq 50); do grep -q ACCEPT "$T/sserver.out" && break; sleep 0.1; done
+wait_for 5 grep -q ACCEPT "$T/sserver.out"
 OPORT=$(ss -ltnp 2>/dev/null | grep "pid=$SSRV," | grep -oE ':[0-9]+ ' | head -n 1 | tr -d ': ')
 if [ -n "$OPORT" ]; then
 	for v in 1_2 1_3; do

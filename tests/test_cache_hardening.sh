@@ -51,11 +51,6 @@ load() {
 load_wait() { local p; for p in $LOADPIDS; do wait "$p" 2>/dev/null; done; LOADPIDS=""; }
 nworkers() { worker_pids | wc -w; }
 four_workers() { [ "$(nworkers)" -eq 4 ]; }
-wait_for() { # TRIES COMMAND...: poll every 0.1 s, bounded
-	local n=$1 i; shift
-	for i in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
 # junk over the file from 12 KiB to its end, size kept
 junk_tail() {
 	python3 - "$1" <<'PY'
@@ -76,11 +71,11 @@ kills=0
 for i in $(seq 24); do
 	victim=$(ps -o pid= --sort=start_time --ppid "$MASTER" | head -n 1 | tr -d ' ')
 	[ -n "$victim" ] && kill -KILL "$victim" 2>/dev/null && kills=$((kills + 1))
-	wait_for 30 four_workers
-	wait_for 2 false        # let the new worker take some load
+	wait_for 3 four_workers
+	sleep 0.2               # pace: let the new worker take some load
 done
 load_wait
-wait_for 50 four_workers
+wait_for 5 four_workers
 out=$("$CACHET" cache stats "$DB" 2>&1); rc=$?
 expect_eq "after $kills SIGKILLs under load: stats reads the whole file" "$rc" 0
 check "after the kills: records kept ($(records))" test "$(records)" -ge 1
@@ -126,7 +121,7 @@ load 4
 rm -f "$DB.lock"
 victim=$(worker_pids | awk '{print $1}')
 kill -TERM "$victim"
-wait_for 50 four_workers
+wait_for 5 four_workers
 rm -f "$DB.lock"
 load_wait
 check "a new lock file exists" test -f "$DB.lock"
@@ -146,7 +141,7 @@ most=0
 load_alive() { local p; for p in $LOADPIDS; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
 while load_alive; do
 	r=$(records); [ "${r:-0}" -gt "$most" ] && most=$r
-	wait_for 2 false
+	sleep 0.2               # pace: sample the count while the flood runs
 done
 load_wait
 r=$(records); [ "${r:-0}" -gt "$most" ] && most=$r

@@ -78,6 +78,16 @@ expect_eq "connection refused: exit 3" "$rc" 3
 expect_eq "not an https URL: usage, exit 2" "$rc" 2
 "$CACHET" get --bogus >/dev/null 2>&1; rc=$?
 expect_eq "unknown option: exit 2" "$rc" 2
+for r in 5x "" -1 100001 " 3"; do
+	"$CACHET" get "${CA[@]}" -r "$r" "$(URL /hello.txt)" >"$T/r.out" 2>"$T/r.err"; rc=$?
+	if [ "$rc" = 2 ] && [ ! -s "$T/r.out" ] && grep -q -- "^cachet get: -r/--reconnect: '$r' is not" "$T/r.err"; then
+		ok "get -r '$r': refused, naming the option, nothing fetched"
+	else fail "get -r '$r': exit $rc, stderr: $(head -c 300 "$T/r.err")"; fi
+done
+G "https://::1:$PORT/hello.txt" >/dev/null 2>&1; rc=$?
+expect_eq "an IPv6 literal without brackets: usage, exit 2" "$rc" 2
+G "https://localhost:65536/" >/dev/null 2>&1; rc=$?
+expect_eq "port 65536: usage, exit 2" "$rc" 2
 expect_match "get --help lists the common options" "$("$CACHET" get --help)" "--ciphersuites"
 
 # protected path with alice
@@ -110,6 +120,45 @@ expect_eq "premature close: exit 7" "$rc" 7
 expect_match "premature close: said" "$(cat "$T/e3")" "premature close"
 expect_eq "premature close: what came is printed" "$out" "partial body"
 wait $PC 2>/dev/null
+
+# --- the Host header a server sees, from get and from bench: the port
+# (not 443 here) and IPv6 literals in brackets
+python3 - "$T/hosts" "$T/hs.port" "$CERTS" <<'PY' &
+import socket, ssl, sys
+out, portfile, certs = sys.argv[1:4]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(certs + "/server-rsa.crt", certs + "/server-rsa.key")
+ls = socket.socket(socket.AF_INET6); ls.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+ls.bind(("::", 0)); ls.listen(8)
+open(portfile, "w").write(str(ls.getsockname()[1]))
+ls.settimeout(20)
+for _ in range(4):
+    c, _ = ls.accept(); c.settimeout(5)
+    s = ctx.wrap_socket(c, server_side=True)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        d = s.recv(4096)
+        if not d: break
+        data += d
+    host = [l for l in data.split(b"\r\n") if l.lower().startswith(b"host:")]
+    open(out, "ab").write((host[0] if host else b"(none)") + b"\n")
+    s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+    try: s.unwrap()
+    except Exception: pass
+    c.close()
+PY
+HS=$!; PIDS="$PIDS $HS"
+for _ in $(seq 50); do [ -s "$T/hs.port" ] && break; sleep 0.1; done
+P=$(cat "$T/hs.port")
+G "https://[::1]:$P/" >/dev/null 2>&1
+G "https://127.0.0.1:$P/" >/dev/null 2>&1
+"$CACHET" bench "${CA[@]}" --warmup 0 -c 1 -n 1 --mode full "https://[::1]:$P/" >/dev/null 2>&1
+"$CACHET" bench "${CA[@]}" --warmup 0 -c 1 -n 1 --mode full "https://localhost:$P/" >/dev/null 2>&1
+wait $HS 2>/dev/null
+expect_eq "Host: get to [::1]:$P" "$(sed -n 1p "$T/hosts")" "Host: [::1]:$P"
+expect_eq "Host: get to 127.0.0.1:$P" "$(sed -n 2p "$T/hosts")" "Host: 127.0.0.1:$P"
+expect_eq "Host: bench to [::1]:$P" "$(sed -n 3p "$T/hosts")" "Host: [::1]:$P"
+expect_eq "Host: bench to localhost:$P" "$(sed -n 4p "$T/hosts")" "Host: localhost:$P"
 
 # --- shell against openssl s_server: 8 MiB down, 1 MiB up, at once
 SS=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -79,7 +79,7 @@ out=$(printf 'GET /hello.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /hell
 expect_eq "HTTP/1.0 keep-alive serves both" "$(printf '%s' "$out" | grep -c '^HTTP/1.1 200')" 2
 
 # access log: Combined Log Format plus protocol, cipher, r/., pid
-sleep 0.2
+wait_for 5 grep -q 'GET /hello.txt HTTP/1.1" 200 13' "$T/access.log"
 line=$(grep 'GET /hello.txt HTTP/1.1" 200 13' "$T/access.log" | head -n 1)
 expect_match "access log line" "$line" '^127\.0\.0\.1 - - \[[0-9]{2}/[A-Z][a-z]{2}/[0-9]{4}:[0-9:]{8} \+0000\] "GET /hello.txt HTTP/1.1" 200 13 "-" "curl/[^"]+" TLSv1\.[23] [A-Z0-9_-]+ "-" - [r.] [0-9]+$'
 expect_match "error log line format" "$(head -n 1 "$T/error.log")" '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z \[notice\] [0-9]+: '

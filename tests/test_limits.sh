@@ -12,16 +12,11 @@ start_cachetd "$T/c.conf" || exit 1
 HOLD="python3 $top_srcdir/tests/holdconns.py"
 counter() { C "$(URL /status)" | sed -n "s/^$1: //p"; }
 
-wait_file() { # file: bounded poll
-	local i
-	for i in $(seq 200); do [ -s "$1" ] && return 0; sleep 0.05; done
-	return 1
-}
 hold() { # n mode tag: hold n connections until release_tag appears
 	rm -f "$T/ready.$3" "$T/release.$3"
 	$HOLD "$PORT" "$CERTS/ca.crt" "$1" "$2" "$T/ready.$3" "$T/release.$3" &
 	PIDS="$PIDS $!"
-	wait_file "$T/ready.$3"
+	wait_for 10 test -s "$T/ready.$3"
 }
 
 # --- 10 idle keep-alive connections fill the worker; a new client is
@@ -40,7 +35,8 @@ touch "$T/release.idle"
 
 # --- 10 slow clients (half a request each) fill the worker and none is
 # idle: new clients are refused promptly, not left in the backlog ...
-for i in $(seq 50); do [ "$(counter connections)" = 1 ] && break; sleep 0.1; done
+one_conn() { [ "$(counter connections)" = 1 ]; }   # only the status request
+wait_for 5 one_conn
 hold 10 slow slow || fail "could not hold 10 slow connections"
 for i in 1 2 3; do
 	t0=$(date +%s%N)
@@ -56,12 +52,8 @@ expect_match "refusal logged" "$(cat "$T/error.log")" "worker-connections \(10\)
 # ... and once they go, accepting resumes (the worker was full for longer
 # than any one-shot timer)
 touch "$T/release.slow"
-served=no
-for i in $(seq 50); do
-	if [ "$(C --max-time 2 "$(URL /hello.txt)" 2>/dev/null)" = "hello, world" ]; then served=yes; break; fi
-	sleep 0.1
-done
-expect_eq "room again: accepting resumed" "$served" yes
+served() { [ "$(C --max-time 2 "$(URL /hello.txt)" 2>/dev/null)" = "hello, world" ]; }
+check "room again: accepting resumed" wait_for 5 served
 refused=$(counter connections_refused)
 check "refused connections counted ($refused)" [ "${refused:-0}" -ge 3 ]
 

@@ -29,7 +29,9 @@ expect_match "TLS 1.3 RSA: verified" "$out" "Verify return code: 0"
 out=$(printf 'Q\n' | timeout 10 openssl s_client -connect "127.0.0.1:$PORT" -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0' 2>&1)
 expect_match "TLS 1.1 refused (protocol version alert)" "$out" "alert protocol version"
 
-# Client-initiated renegotiation is refused (s_client's R command).
+# Client-initiated renegotiation is refused (s_client's R command).  The
+# sleeps pace the client on purpose: R is handled before the request is
+# typed, and stdin stays open long enough for a response, if any, to come.
 out=$( (printf 'R\n'; sleep 1; printf 'GET /hello.txt HTTP/1.0\r\n\r\n'; sleep 1) | timeout 10 openssl s_client -connect "127.0.0.1:$PORT" -tls1_2 -CAfile "$CERTS/ca.crt" -crlf 2>&1)
 expect_match "client renegotiation refused" "$out" "no renegotiation"
 expect_nomatch "no response after the refused renegotiation" "$out" "hello, world"

@@ -1,7 +1,9 @@
 /*
  * client_tls.c - what every cachet sub-command that talks TLS shares: the
  * common options, the client SSL_CTX built from them, connecting, the
- * server name check, and the handshake summary of -v.
+ * server name check, the handshake summary of -v, and what an SSL_* call
+ * that did not complete means (client_io): which readiness to wait for,
+ * the server's close_notify, or a premature close.
  */
 #include "config.h"
 
@@ -11,17 +13,19 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
 #include "cachet.h"
-#include "cachetd.h"    /* auth_dn() */
+#include "common.h"
 
 const struct option client_long_opts[] = {
 	{ "cacert", required_argument, NULL, OPT_CACERT },
@@ -67,8 +71,8 @@ client_opt(struct client_opts *o, int c, const char *arg)
 	}
 }
 
-static const char *
-ssl_err(void)
+const char *
+client_ssl_err(void)
 {
 	static char buf[256];
 	unsigned long e = ERR_peek_last_error();
@@ -102,7 +106,7 @@ client_ctx_new(const struct client_opts *o, char *err, size_t errlen)
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 
 	if (ctx == NULL) {
-		snprintf(err, errlen, "SSL_CTX_new: %s", ssl_err());
+		snprintf(err, errlen, "SSL_CTX_new: %s", client_ssl_err());
 		return NULL;
 	}
 	SSL_CTX_set_min_proto_version(ctx, o->version ? o->version :
@@ -123,7 +127,7 @@ client_ctx_new(const struct client_opts *o, char *err, size_t errlen)
 	if (o->cacert != NULL) {
 		if (SSL_CTX_load_verify_locations(ctx, o->cacert, NULL) != 1) {
 			snprintf(err, errlen, "--cacert '%s': %s", o->cacert,
-			    ssl_err());
+			    client_ssl_err());
 			goto fail;
 		}
 	} else {
@@ -140,7 +144,7 @@ client_ctx_new(const struct client_opts *o, char *err, size_t errlen)
 	    SSL_CTX_use_PrivateKey_file(ctx, o->key, SSL_FILETYPE_PEM) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1)) {
 		snprintf(err, errlen, "--cert '%s' --key '%s': %s", o->cert,
-		    o->key, ssl_err());
+		    o->key, client_ssl_err());
 		goto fail;
 	}
 	/* Answer a server that asks for a certificate after the handshake. */
@@ -153,62 +157,6 @@ client_ctx_new(const struct client_opts *o, char *err, size_t errlen)
 fail:
 	SSL_CTX_free(ctx);
 	return NULL;
-}
-
-/* "host:port", "[v6]:port" or an https URL's authority. */
-int
-client_split_hostport(const char *s, char *host, size_t hl, char *port,
-    size_t pl, const char *defport)
-{
-	const char *colon;
-
-	if (s[0] == '[') {
-		const char *rb = strchr(s, ']');
-		if (rb == NULL || (size_t)(rb - s - 1) >= hl)
-			return -1;
-		memcpy(host, s + 1, (size_t)(rb - s - 1));
-		host[rb - s - 1] = '\0';
-		colon = rb[1] == ':' ? rb + 1 : NULL;
-		if (rb[1] != '\0' && colon == NULL)
-			return -1;
-	} else {
-		colon = strrchr(s, ':');
-		size_t n = colon ? (size_t)(colon - s) : strlen(s);
-		if (n == 0 || n >= hl)
-			return -1;
-		memcpy(host, s, n);
-		host[n] = '\0';
-	}
-	snprintf(port, pl, "%s", colon ? colon + 1 : defport);
-	if (port[0] == '\0' || strspn(port, "0123456789") != strlen(port))
-		return -1;
-	return 0;
-}
-
-/* https://HOST[:PORT][/PATH]; the path may not hold spaces or line ends. */
-int
-client_parse_url(const char *s, struct client_url *u)
-{
-	const char *auth, *slash;
-	char hp[300];
-	size_t n;
-
-	if (strncmp(s, "https://", 8) != 0)
-		return -1;
-	auth = s + 8;
-	slash = strchr(auth, '/');
-	n = slash ? (size_t)(slash - auth) : strlen(auth);
-	if (n == 0 || n >= sizeof hp)
-		return -1;
-	memcpy(hp, auth, n);
-	hp[n] = '\0';
-	if (client_split_hostport(hp, u->host, sizeof u->host, u->port,
-	    sizeof u->port, "443") != 0)
-		return -1;
-	snprintf(u->path, sizeof u->path, "%s", slash ? slash : "/");
-	if (strpbrk(u->path, " \r\n") != NULL)
-		return -1;
-	return 0;
 }
 
 int
@@ -293,7 +241,7 @@ client_handshake_error(SSL *ssl, const char *what, int ret)
 		    "the server\n", what);
 	else
 		fprintf(stderr, "cachet: %s: handshake failed: %s\n", what,
-		    ssl_err());
+		    client_ssl_err());
 	return EX_HANDSHAKE;
 }
 
@@ -305,8 +253,8 @@ client_summary(SSL *ssl, const struct client_conn *cc)
 	long vr = SSL_get_verify_result(ssl);
 
 	if (peer != NULL) {
-		auth_dn(X509_get_subject_name(peer), subj, sizeof subj);
-		auth_dn(X509_get_issuer_name(peer), iss, sizeof iss);
+		dn_string(X509_get_subject_name(peer), subj, sizeof subj);
+		dn_string(X509_get_issuer_name(peer), iss, sizeof iss);
 	}
 	fprintf(stderr, "* protocol: %s\n* cipher: %s\n* session: %s\n"
 	    "* server certificate: %s\n* issuer: %s\n* verify: %s\n",
@@ -314,11 +262,35 @@ client_summary(SSL *ssl, const struct client_conn *cc)
 	    SSL_session_reused(ssl) ? "resumed" : "full handshake", subj, iss,
 	    vr == X509_V_OK ? "ok" : X509_verify_cert_error_string(vr));
 	if (cc->renegotiated)
-		fprintf(stderr, "* the server renegotiated (TLS 1.2)%s\n",
-		    SSL_get0_peer_certificate(ssl) ? "" : "");
+		fprintf(stderr, "* the server renegotiated (TLS 1.2)\n");
 	if (cc->pha)
 		fprintf(stderr, "* the server asked for a client certificate "
 		    "after the handshake (TLS 1.3 post-handshake auth)\n");
+}
+
+/* SSL_connect to the end, within secs, on a blocking or non-blocking
+ * socket: 0, or the exit code after saying what failed. */
+int
+client_handshake(SSL *ssl, int fd, const char *what, int secs)
+{
+	time_t deadline = time(NULL) + secs;
+	short ev = 0;
+	int r;
+
+	ERR_clear_error();
+	while ((r = SSL_connect(ssl)) != 1) {
+		long ms = (long)(deadline - time(NULL)) * 1000;
+		if (SSL_get_error(ssl, r) != SSL_ERROR_WANT_READ &&
+		    SSL_get_error(ssl, r) != SSL_ERROR_WANT_WRITE)
+			return client_handshake_error(ssl, what, r);
+		(void)client_io(ssl, r, &ev);
+		if (ms <= 0 || client_wait(fd, ev, (int)ms) != 1) {
+			fprintf(stderr, "cachet: %s: handshake timed out\n",
+			    what);
+			return EX_HANDSHAKE;
+		}
+	}
+	return 0;
 }
 
 struct option *
@@ -329,12 +301,60 @@ client_merge_opts(const struct option *own)
 
 	while (own[n].name != NULL)
 		n++;
-	v = calloc(client_nlong_opts + n + 1, sizeof *v);
-	if (v == NULL)
-		abort();
+	v = xcalloc(client_nlong_opts + n + 1, sizeof *v);
 	for (i = 0; i < client_nlong_opts; i++)
 		v[i] = client_long_opts[i];
 	for (i = 0; i < n; i++)
 		v[client_nlong_opts + i] = own[i];
 	return v;
+}
+
+/*
+ * One place decides what an SSL_* result <= 0 means.  WANT_READ and
+ * WANT_WRITE only say which readiness to wait for (during a renegotiation
+ * a read may need the socket writable).  A close without close_notify is
+ * "premature": OpenSSL 3 reports it as SSL_R_UNEXPECTED_EOF_WHILE_READING,
+ * older paths as SSL_ERROR_SYSCALL with an empty error queue.
+ */
+enum client_io
+client_io(SSL *ssl, int ret, short *events)
+{
+	int sys = errno;        /* before anything else can change it */
+	int e = SSL_get_error(ssl, ret);
+
+	switch (e) {
+	case SSL_ERROR_WANT_READ:
+		*events = POLLIN;
+		return CIO_WANT;
+	case SSL_ERROR_WANT_WRITE:
+		*events = POLLOUT;
+		return CIO_WANT;
+	case SSL_ERROR_ZERO_RETURN:
+		return CIO_CLOSED;
+	case SSL_ERROR_SYSCALL:
+		if (ERR_peek_error() == 0 && (ret == 0 || sys == 0 ||
+		    sys == ECONNRESET || sys == EPIPE))
+			return CIO_PREMATURE;
+		return CIO_ERROR;
+	case SSL_ERROR_SSL:
+		if (ERR_GET_REASON(ERR_peek_last_error()) ==
+		    SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+			ERR_clear_error();
+			return CIO_PREMATURE;
+		}
+		return CIO_ERROR;
+	default:
+		return CIO_ERROR;
+	}
+}
+
+int
+client_wait(int fd, short events, int ms)
+{
+	struct pollfd pf = { fd, events, 0 };
+	int n;
+
+	while ((n = poll(&pf, 1, ms)) < 0 && errno == EINTR)
+		;
+	return n < 0 ? -1 : n > 0;
 }

@@ -64,42 +64,82 @@ log_hook(int err, const char *msg)
 	fprintf(stderr, "cachet cache: %s\n", msg);
 }
 
-int
-cmd_cache(int argc, char **argv)
+static int
+do_stats(struct cache *c, const char *path)
+{
+	struct cache_info info;
+	char a[32], b[32];
+
+	if (cache_info(c, time(NULL), &info) != 0)
+		return -1;
+	printf("file: %s\nsize: %lld bytes\nrecords: %zu\nexpired: %zu\n"
+	    "oldest: %s\nnewest: %s\nrepairs: %llu\nevictions: %llu\n", path,
+	    (long long)info.file_size, info.count, info.expired,
+	    iso(info.oldest, a, sizeof a), iso(info.newest, b, sizeof b),
+	    (unsigned long long)info.repairs,
+	    (unsigned long long)info.evictions);
+	return 0;
+}
+
+static int
+do_list(struct cache *c, const char *path)
+{
+	(void)path;
+	printf("%-16s  %-20s  %-20s  %s\n", "ID", "CREATED", "EXPIRES",
+	    "SIZE");
+	return cache_list(c, print_entry, NULL);
+}
+
+static int
+do_purge(struct cache *c, const char *path)
+{
+	size_t removed = 0;
+
+	(void)path;
+	if (cache_purge_all(c, time(NULL), &removed) != 0)
+		return -1;
+	printf("purged %zu expired record(s)\n", removed);
+	return 0;
+}
+
+static int
+do_clear(struct cache *c, const char *path)
+{
+	(void)path;
+	if (cache_clear(c) != 0)
+		return -1;
+	printf("cleared\n");
+	return 0;
+}
+
+/* The operations; only those that are not read_only may write. */
+static const struct cache_op {
+	const char *name;
+	int         read_only;
+	int       (*run)(struct cache *, const char *path);
+} ops[] = {
+	{ "stats", 1, do_stats },
+	{ "list", 1, do_list },
+	{ "purge", 0, do_purge },
+	{ "clear", 0, do_clear },
+};
+
+/* The cache at path, opened as op needs, locked; NULL when said why. */
+static struct cache *
+open_cache(const char *path, const struct cache_op *op)
 {
 	struct cache_opts o;
-	struct cache_info info;
 	struct cache *c;
 	struct stat st;
-	char spec[4200], err[512], a[32], b[32];
-	const char *op, *path;
-	int r = 0, look;
+	char spec[4200], err[512];
 
-	if (argc == 2 && (strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "-h") == 0)) {
-		usage(stdout);
-		return 0;
-	}
-	if (argc != 3) {
-		usage(stderr);
-		return 2;
-	}
-	op = argv[1];
-	path = argv[2];
-	if (strcmp(op, "stats") != 0 && strcmp(op, "list") != 0 &&
-	    strcmp(op, "purge") != 0 && strcmp(op, "clear") != 0) {
-		fprintf(stderr, "cachet cache: unknown operation '%s'\n", op);
-		usage(stderr);
-		return 2;
-	}
 	if (stat(path, &st) != 0) {
 		fprintf(stderr, "cachet cache: %s: %s\n", path, strerror(errno));
-		return 1;
+		return NULL;
 	}
 	/* Anything (re)created keeps the owner cachetd's workers use. */
-	look = strcmp(op, "stats") == 0 || strcmp(op, "list") == 0;
 	memset(&o, 0, sizeof o);
-	o.read_only = look;
+	o.read_only = op->read_only;
 	o.timeout = 300;
 	o.max_entries = 1L << 40;
 	o.purge_interval = 60;
@@ -108,44 +148,50 @@ cmd_cache(int argc, char **argv)
 	snprintf(spec, sizeof spec, "gdbm:%s", path);
 	if ((c = cache_open(spec, &o, NULL, err, sizeof err)) == NULL) {
 		fprintf(stderr, "cachet cache: %s\n", err);
-		return 1;
+		return NULL;
 	}
 	cache_set_log(c, log_hook);
 	if (cache_attach(c) != 0) {
 		fprintf(stderr, "cachet cache: %s: cannot lock it\n", path);
 		cache_close(c);
-		return 1;
+		return NULL;
 	}
-	if (strcmp(op, "stats") == 0) {
-		r = cache_info(c, time(NULL), &info);
-		if (r == 0)
-			printf("file: %s\nsize: %lld bytes\nrecords: %zu\n"
-			    "expired: %zu\noldest: %s\nnewest: %s\n"
-			    "repairs: %llu\nevictions: %llu\n", path,
-			    (long long)info.file_size, info.count, info.expired,
-			    iso(info.oldest, a, sizeof a),
-			    iso(info.newest, b, sizeof b),
-			    (unsigned long long)info.repairs,
-			    (unsigned long long)info.evictions);
-	} else if (strcmp(op, "list") == 0) {
-		printf("%-16s  %-20s  %-20s  %s\n", "ID", "CREATED", "EXPIRES",
-		    "SIZE");
-		r = cache_list(c, print_entry, NULL);
-	} else if (strcmp(op, "purge") == 0) {
-		size_t removed = 0;
-		r = cache_purge_all(c, time(NULL), &removed);
-		if (r == 0)
-			printf("purged %zu expired record(s)\n", removed);
-	} else {
-		r = cache_clear(c);
-		if (r == 0)
-			printf("cleared\n");
+	return c;
+}
+
+int
+cmd_cache(int argc, char **argv)
+{
+	const struct cache_op *op = NULL;
+	struct cache *c;
+	size_t i;
+	int r;
+
+	if (argc == 2 && (strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0)) {
+		usage(stdout);
+		return EX_OK;
 	}
+	if (argc != 3) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	for (i = 0; i < sizeof ops / sizeof ops[0]; i++)
+		if (strcmp(argv[1], ops[i].name) == 0)
+			op = &ops[i];
+	if (op == NULL) {
+		fprintf(stderr, "cachet cache: unknown operation '%s'\n", argv[1]);
+		usage(stderr);
+		return EX_USAGE;
+	}
+	if ((c = open_cache(argv[2], op)) == NULL)
+		return EX_OTHER;
+	r = op->run(c, argv[2]);
 	cache_close(c);
 	if (r != 0) {
-		fprintf(stderr, "cachet cache: %s: %s failed%s\n", path, op,
-		    look ? " (nothing was changed)" : "");
-		return 1;
+		fprintf(stderr, "cachet cache: %s: %s failed%s\n", argv[2],
+		    op->name, op->read_only ? " (nothing was changed)" : "");
+		return EX_OTHER;
 	}
-	return 0;
+	return EX_OK;
 }

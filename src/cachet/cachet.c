@@ -1,5 +1,6 @@
 /*
- * cachet.c - the cachet tool's main(): a table of sub-commands.
+ * cachet.c - the cachet tool's main(): a table of sub-commands; and the
+ * strict numeric options they share, which name the option they refuse.
  */
 #include "config.h"
 
@@ -9,6 +10,7 @@
 #include <openssl/crypto.h>
 
 #include "cachet.h"
+#include "common.h"
 
 static const struct {
 	const char *name;
@@ -20,6 +22,28 @@ static const struct {
 	{ "bench", cmd_bench, "full against resumed handshakes per second" },
 	{ "cache", cmd_cache, "inspect or clean a session cache file" },
 };
+
+int
+opt_long(const char *cmd, const char *opt, const char *arg, long min,
+    long max, long *out)
+{
+	if (parse_long(arg, min, max, out) == 0)
+		return 0;
+	fprintf(stderr, "cachet %s: %s: '%s' is not a whole number from %ld "
+	    "to %ld\n", cmd, opt, arg, min, max);
+	return -1;
+}
+
+int
+opt_double(const char *cmd, const char *opt, const char *arg, double min,
+    double max, double *out)
+{
+	if (parse_double(arg, min, max, out) == 0)
+		return 0;
+	fprintf(stderr, "cachet %s: %s: '%s' is not a number from %g to %g\n",
+	    cmd, opt, arg, min, max);
+	return -1;
+}
 
 static void
 usage(FILE *f)
@@ -39,7 +63,7 @@ main(int argc, char **argv)
 
 	if (argc < 2) {
 		usage(stderr);
-		return 2;
+		return EX_USAGE;
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		usage(stdout);
@@ -55,5 +79,5 @@ main(int argc, char **argv)
 			return commands[i].run(argc - 1, argv + 1);
 	fprintf(stderr, "cachet: unknown command '%s'\n", argv[1]);
 	usage(stderr);
-	return 2;
+	return EX_USAGE;
 }
