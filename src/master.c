@@ -263,13 +263,11 @@ static struct server *
 server_build(struct config *cf, struct server *old, int bind_now, char *err,
     size_t errlen)
 {
-	struct server *s = calloc(1, sizeof *s);
+	struct server *s = xcalloc(1, sizeof *s);
 	char merr[512];
 	size_t i, j;
 	int fd;
 
-	if (s == NULL)
-		abort();
 	s->cf = cf;
 	s->access_fd = -1;
 	s->uid = (uid_t)-1;
@@ -289,10 +287,7 @@ server_build(struct config *cf, struct server *old, int bind_now, char *err,
 		config_err(err, errlen, &cf->mime_at, "mime-types: %s", merr);
 		goto fail;
 	}
-	if (mime_set_default(s->mime, cf->default_type) != 0) {
-		snprintf(err, errlen, "out of memory");
-		goto fail;
-	}
+	mime_set_default(s->mime, cf->default_type);
 	if (geteuid() == 0) {
 		const char *user = cf->user ? cf->user : "nobody";
 		struct passwd *pw = getpwnam(user);
@@ -334,7 +329,7 @@ server_build(struct config *cf, struct server *old, int bind_now, char *err,
 		s->access_fd = dup(2);  /* no access log: stderr */
 	}
 
-	s->lfds = malloc(cf->nlisten * sizeof *s->lfds);
+	s->lfds = xcalloc(cf->nlisten, sizeof *s->lfds);
 	for (i = 0; i < cf->nlisten; i++)
 		s->lfds[i] = -1;
 	for (i = 0; i < cf->nlisten; i++) {
@@ -413,7 +408,7 @@ spawn(int slot)
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		worker_run(cur, slot);
 	}
-	children = realloc(children, (nchildren + 1) * sizeof *children);
+	children = xreallocarray(children, nchildren + 1, sizeof *children);
 	children[nchildren].pid = pid;
 	children[nchildren].gen = generation;
 	children[nchildren].slot = slot;
