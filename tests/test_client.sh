@@ -164,8 +164,9 @@ expect_eq "Host: bench to [::1]:$P" "$(sed -n 3p "$T/hosts")" "Host: [::1]:$P"
 expect_eq "Host: bench to localhost:$P" "$(sed -n 4p "$T/hosts")" "Host: localhost:$P"
 
 # --- shell against openssl s_server: 8 MiB down, 1 MiB up, at once.
-# s_server closes the connection when its stdin ends: its feed ends once
-# both sides have every byte (or after 25 s, and the checks below fail).
+# The client's input ends once it holds the 8 MiB: it then sends
+# close_notify and s_server closes.  s_server's own input ends once both
+# sides hold every byte (at most 25 s), so it never cuts the transfer short.
 size_of() { stat -c %s "$1" 2>/dev/null || echo 0; }
 has_bytes() { [ "$(size_of "$1")" -ge "$2" ]; } # file bytes
 listening() { ss -ltn | grep -q ":$1 "; }        # port
