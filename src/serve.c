@@ -148,9 +148,12 @@ serve_log(struct conn *c)
 	char line[4096];
 	struct access_entry e;
 
+	if (c->ssl == NULL)
+		c->w->st->http_requests++;      /* every answer on http-listen */
 	if (c->w->srv->access_fd < 0)
 		return;
-	auth_identity(c);
+	if (c->ssl != NULL)
+		auth_identity(c);
 	memset(&e, 0, sizeof e);
 	e.peer = c->peer;
 	if (c->have_req) {
@@ -158,13 +161,18 @@ serve_log(struct conn *c)
 		e.referer = c->req.referer;
 		e.user_agent = c->req.user_agent;
 	}
-	e.protocol = SSL_get_version(c->ssl);
-	e.cipher = SSL_get_cipher_name(c->ssl);
+	if (c->ssl == NULL) {           /* http-listen */
+		e.protocol = "http";
+		e.cipher = "-";
+	} else {
+		e.protocol = SSL_get_version(c->ssl);
+		e.cipher = SSL_get_cipher_name(c->ssl);
+		e.reused = SSL_session_reused(c->ssl);
+	}
 	e.subject = c->subject;
 	e.verify = c->verify_res;
 	e.status = c->status;
 	e.bytes = c->body_bytes;
-	e.reused = SSL_session_reused(c->ssl);
 	access_log_write(c->w->srv->access_fd, line,
 	    access_log_format(&e, line, sizeof line));
 }
