@@ -229,9 +229,10 @@ serve_http(struct conn *c)
 		serve_error(c, -rc, NULL, NULL);
 		return;
 	}
-	/* The challenge folder, however spelled, is served (strictly) or
-	 * 404: with acme-root set it never redirects. */
-	if (c->w->acmefd >= 0 && (strncmp(path, ACME_PREFIX,
+	/* The challenge folder, as sent or once resolved, is served
+	 * (strictly) or 404: with acme-root set it never redirects. */
+	if (c->w->acmefd >= 0 && (strncmp(c->req.target, ACME_PREFIX,
+	    sizeof ACME_PREFIX - 1) == 0 || strncmp(path, ACME_PREFIX,
 	    sizeof ACME_PREFIX - 1) == 0 ||
 	    strcmp(path, "/.well-known/acme-challenge") == 0)) {
 		acme(c);
