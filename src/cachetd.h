@@ -118,6 +118,7 @@ struct location {
 	const struct auth_policy *policy; /* acc made real (auth_build) */
 	char  **headers;            /* "Name: value" lines added */
 	size_t  nheaders;
+	char   *ret;                /* return: "301 URL", or NULL */
 };
 
 struct cache_conf {
@@ -176,6 +177,7 @@ struct config {
 	size_t              nheaders;
 	int                 gzip_static;   /* serve file.gz / file.br */
 	char               *default_type;  /* Content-Type of the unknown */
+	char               *error_pages;   /* folder of STATUS.html pages */
 	/* where directives checked after parsing were written */
 	struct conf_at      certs_at, keys_at, root_at, mime_at, alog_at;
 	struct conf_at      elog_at, pid_at, user_at, ca_at, crl_at;

@@ -431,6 +431,52 @@ check_header(struct loader *ld, const struct directive *d,
 	return 0;
 }
 
+/* error-pages = "/errors": a folder of the site, written as the
+ * canonical path it is served under. */
+static int
+check_error_pages(struct loader *ld, const struct directive *d,
+    const struct conf_value *v, const union dval *x)
+{
+	char canon[PATH_MAX + 2], rel[PATH_MAX];
+	int slash;
+
+	(void)d;
+	if (path_canonical(x->s, canon, sizeof canon, rel, sizeof rel,
+	    &slash) != 0 || rel[0] == '\0' || strcmp(canon, x->s) != 0)
+		return fail(ld, &v->at, "error-pages: '%s' is not a folder's "
+		    "canonical path under the root (e.g. \"/errors\")", x->s);
+	return 0;
+}
+
+/* return = "301 https://example.org$request_uri": a redirect status and
+ * an absolute URL or path, without spaces or control bytes. */
+static int
+check_return(struct loader *ld, const struct directive *d,
+    const struct conf_value *v, const union dval *x)
+{
+	const char *s = x->s, *u, *p;
+	long code = strtol(s, (char **)&u, 10);
+
+	(void)d;
+	if (u == s || *u != ' ' || (code != 301 && code != 302 &&
+	    code != 303 && code != 307 && code != 308))
+		return fail(ld, &v->at, "return: '%s' does not start with "
+		    "301, 302, 303, 307 or 308 and a space", s);
+	for (u++; *u == ' '; u++)
+		;
+	if (*u == '\0')
+		return fail(ld, &v->at, "return: no URL after %ld", code);
+	for (p = u; *p; p++)
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+			return fail(ld, &v->at, "return: the URL has a space "
+			    "or a control byte");
+	if (!(u[0] == '/' && u[1] != '/') && strncmp(u, "https://", 8) != 0 &&
+	    strncmp(u, "http://", 7) != 0 && strncmp(u, "$request_uri", 12))
+		return fail(ld, &v->at, "return: '%s' is neither an absolute "
+		    "http(s) URL nor a path", u);
+	return 0;
+}
+
 static const struct enum_name verify_names[] = {
 	{ "none", VERIFY_NONE }, { "optional", VERIFY_OPTIONAL },
 	{ "require", VERIFY_REQUIRE }, { NULL, 0 }
@@ -466,6 +512,8 @@ static const struct directive top_dirs[] = {
 	    NULL },
 	{ "gzip-static", D_BOOL, CF(gzip_static), 0, NO_AT, NULL, NULL },
 	{ "default-type", D_STR, CF(default_type), 0, NO_AT, NULL, NULL },
+	{ "error-pages", D_STR, CF(error_pages), 0, NO_AT, check_error_pages,
+	    NULL },
 	{ "ciphersuites", D_STR, CF(ciphersuites), 0, CF(suites_at), NULL,
 	    NULL },
 	{ "access-log", D_PATH, CF(access_log), 0, CF(alog_at), NULL, NULL },
@@ -522,6 +570,7 @@ static const struct directive location_dirs[] = {
 	    LOC(acc.ndeny_subject), NO_AT, check_dn, NULL },
 	{ "header", D_STRV, LOC(headers), LOC(nheaders), NO_AT, check_header,
 	    NULL },
+	{ "return", D_STR, LOC(ret), 0, NO_AT, check_return, NULL },
 	{ NULL, 0, 0, 0, 0, NULL, NULL }
 };
 
@@ -1095,6 +1144,7 @@ config_free(struct config *cf)
 		free_strv(cf->locs[i].acc.deny_subject,
 		    cf->locs[i].acc.ndeny_subject);
 		free_strv(cf->locs[i].headers, cf->locs[i].nheaders);
+		free(cf->locs[i].ret);
 	}
 	free(cf->locs);
 	free_strv(cf->headers, cf->nheaders);
@@ -1110,6 +1160,7 @@ config_free(struct config *cf)
 	free(cf->ciphersuites);
 	free(cf->groups);
 	free(cf->default_type);
+	free(cf->error_pages);
 	free(cf->access_log);
 	free(cf->error_log);
 	free(cf->pid_file);
