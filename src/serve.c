@@ -133,7 +133,9 @@ serve_error(struct conn *c, int status, const char *extra_hdr,
 	if (!c->have_req || status == 400 || status == 408 ||
 	    status == 413 || status == 414 || status == 431 || status >= 500)
 		c->keepalive = 0;
-	if (status >= 400 && c->w->srv->cf->error_pages != NULL &&
+	/* plain HTTP (http-listen) sends nothing of the site in the clear */
+	if (status >= 400 && c->ssl != NULL &&
+	    c->w->srv->cf->error_pages != NULL &&
 	    error_page(c, status, extra_hdr) == 0)
 		return;
 	bl = snprintf(body, sizeof body, "<html><head><title>%d %s</title>"

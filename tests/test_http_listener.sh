@@ -13,9 +13,10 @@ printf 'tokABC_-9.thumbprint-xyz' > "$T/acme/tokABC_-9"
 echo secret > "$T/outside/secret"
 echo subfile > "$T/acme/sub/x"
 ln -s "$T/outside/secret" "$T/acme/escape"
-chmod -R a+rX "$T/acme" "$T/outside"
+mkdir -p "$T/site/errors"; echo 'site 404 page' > "$T/site/errors/404.html"
+chmod -R a+rX "$T/acme" "$T/outside" "$T/site"
 WORKERS=1 write_conf "$T/c.conf" 'http-listen = {"127.0.0.1:0"}' \
-	"acme-root = \"$T/acme\"" 'header-timeout = 2' \
+	"acme-root = \"$T/acme\"" 'header-timeout = 2' 'error-pages = "/errors"' \
 	'location "/status" {' 'status = yes' 'allow-address = {"127.0.0.1"}' '}'
 start_cachetd "$T/c.conf" || exit 1
 HPORT=$(sed -n 's,.*listening on http://127\.0\.0\.1:\([0-9]*\).*,\1,p' "$T/error.log" | tail -n 1)
@@ -132,6 +133,9 @@ expect_match "token without Host: served" "$a" "tokABC_-9.thumbprint-xyz"
 # nothing of the site in the clear
 a=$(raw 'GET /hello.txt HTTP/1.1\r\nHost: example.org\r\n\r\n')
 expect_nomatch "site files not served in the clear" "$a" "hello, world"
+a=$(raw 'GET /.well-known/acme-challenge/nosuch HTTP/1.1\r\nHost: x\r\n\r\n')
+expect_nomatch "the site's error pages not served in the clear" "$a" "site 404 page"
+expect_match "the site's error pages on https" "$(C "$(URL /nosuch)")" "site 404 page"
 
 # --- parse errors and limits: the same parser
 a=$(raw 'GARBAGE\r\n\r\n')
