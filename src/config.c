@@ -304,10 +304,19 @@ check_listen(struct loader *ld, const struct directive *d,
 	struct sockaddr_storage ss;
 	socklen_t len;
 
-	(void)d;
 	if (parse_listen(x->s, &ss, &len) != 0)
-		return fail(ld, &v->at, "listen: '%s' is not ADDR:PORT or "
-		    "[ADDR6]:PORT (port 0 to 65535)", x->s);
+		return fail(ld, &v->at, "%s: '%s' is not ADDR:PORT or "
+		    "[ADDR6]:PORT (port 0 to 65535)", d->name, x->s);
+	return 0;
+}
+
+static int
+check_port(struct loader *ld, const struct directive *d,
+    const struct conf_value *v, const union dval *x)
+{
+	if (x->i < 1 || x->i > 65535)
+		return fail(ld, &v->at, "%s: must be a port from 1 to 65535, "
+		    "not %ld", d->name, x->i);
 	return 0;
 }
 
@@ -484,6 +493,10 @@ static const struct enum_name pha_names[] = {
 static const struct directive top_dirs[] = {
 	{ "listen", D_LISTEN, CF(listen), CF(nlisten), NO_AT, check_listen,
 	    NULL },
+	{ "http-listen", D_LISTEN, CF(http_listen), CF(nhttp_listen), NO_AT,
+	  check_listen, NULL },
+	{ "acme-root", D_PATH, CF(acme_root), 0, CF(acme_at), NULL, NULL },
+	{ "https-port", D_INT, CF(https_port), 0, NO_AT, check_port, NULL },
 	{ "workers", D_INT, CF(workers), 0, NO_AT, check_workers, NULL },
 	{ "user", D_STR, CF(user), 0, CF(user_at), NULL, NULL },
 	{ "root", D_PATH, CF(root), 0, CF(root_at), NULL, NULL },
@@ -727,8 +740,8 @@ set(struct loader *ld, const struct directive *d, void *base,
 		    struct listen_addr *);
 		size_t *np = FIELD(base, d->off_n, size_t);
 		if (n->nvals == 0)
-			return fail(ld, &n->at, "listen: at least one address "
-			    "needed");
+			return fail(ld, &n->at, "%s: at least one address "
+			    "needed", d->name);
 		for (i = 0; i < *np; i++)
 			free((*p)[i].text);
 		free(*p);
@@ -985,7 +998,7 @@ defaults(struct config *cf)
 	cf->cache.at = cf->cache.store_at = cf->cache.seal_at = none;
 	cf->certs_at = cf->keys_at = cf->root_at = cf->mime_at = none;
 	cf->alog_at = cf->elog_at = cf->pid_at = cf->user_at = none;
-	cf->ca_at = cf->crl_at = cf->verify_at = none;
+	cf->ca_at = cf->crl_at = cf->verify_at = cf->acme_at = none;
 	cf->ciphers_at = cf->suites_at = cf->groups_at = none;
 }
 
@@ -1044,6 +1057,9 @@ finish(struct loader *ld)
 			    "client certificate but no client-ca is set",
 			    l->prefix);
 	}
+	if (cf->acme_root != NULL && cf->nhttp_listen == 0)
+		return fail(ld, &cf->acme_at, "acme-root needs http-listen "
+		    "(challenges are fetched over plain HTTP)");
 	if (cf->client_crl != NULL && !any_ca)
 		return fail(ld, &cf->crl_at, "client-crl needs client-ca (the "
 		    "list is checked with the CA that signed it)");
@@ -1113,6 +1129,10 @@ config_free(struct config *cf)
 	for (i = 0; i < cf->nlisten; i++)
 		free(cf->listen[i].text);
 	free(cf->listen);
+	for (i = 0; i < cf->nhttp_listen; i++)
+		free(cf->http_listen[i].text);
+	free(cf->http_listen);
+	free(cf->acme_root);
 	for (i = 0; i < cf->nlocs; i++) {
 		free(cf->locs[i].prefix);
 		free_strv(cf->locs[i].allow_addr, cf->locs[i].nallow_addr);

@@ -133,7 +133,9 @@ serve_error(struct conn *c, int status, const char *extra_hdr,
 	if (!c->have_req || status == 400 || status == 408 ||
 	    status == 413 || status == 414 || status == 431 || status >= 500)
 		c->keepalive = 0;
-	if (status >= 400 && c->w->srv->cf->error_pages != NULL &&
+	/* plain HTTP (http-listen) sends nothing of the site in the clear */
+	if (status >= 400 && c->ssl != NULL &&
+	    c->w->srv->cf->error_pages != NULL &&
 	    error_page(c, status, extra_hdr) == 0)
 		return;
 	bl = snprintf(body, sizeof body, "<html><head><title>%d %s</title>"
@@ -183,9 +185,12 @@ serve_log(struct conn *c)
 	char line[4096];
 	struct access_entry e;
 
+	if (c->ssl == NULL)
+		c->w->st->http_requests++;      /* every answer on http-listen */
 	if (c->w->srv->access_fd < 0)
 		return;
-	auth_identity(c);
+	if (c->ssl != NULL)
+		auth_identity(c);
 	memset(&e, 0, sizeof e);
 	e.peer = c->peer;
 	if (c->have_req) {
@@ -193,13 +198,18 @@ serve_log(struct conn *c)
 		e.referer = c->req.referer;
 		e.user_agent = c->req.user_agent;
 	}
-	e.protocol = SSL_get_version(c->ssl);
-	e.cipher = SSL_get_cipher_name(c->ssl);
+	if (c->ssl == NULL) {           /* http-listen */
+		e.protocol = "http";
+		e.cipher = "-";
+	} else {
+		e.protocol = SSL_get_version(c->ssl);
+		e.cipher = SSL_get_cipher_name(c->ssl);
+		e.reused = SSL_session_reused(c->ssl);
+	}
 	e.subject = c->subject;
 	e.verify = c->verify_res;
 	e.status = c->status;
 	e.bytes = c->body_bytes;
-	e.reused = SSL_session_reused(c->ssl);
 	access_log_write(c->w->srv->access_fd, line,
 	    access_log_format(&e, line, sizeof line));
 }
