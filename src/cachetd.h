@@ -119,6 +119,7 @@ struct location {
 	const struct auth_policy *policy; /* acc made real (auth_build) */
 	char  **headers;            /* "Name: value" lines added */
 	size_t  nheaders;
+	char   *ret;                /* return: "301 URL", or NULL */
 };
 
 struct cache_conf {
@@ -136,6 +137,10 @@ struct config {
 	char               *dir;           /* its folder: base of relative paths */
 	struct listen_addr *listen;
 	size_t              nlisten;
+	struct listen_addr *http_listen;   /* plain HTTP: redirects, ACME */
+	size_t              nhttp_listen;
+	char               *acme_root;     /* http-01 challenge files */
+	long                https_port;    /* redirect port; 0: listen's */
 	long                workers;
 	char               *user;
 	char               *root;
@@ -173,10 +178,12 @@ struct config {
 	size_t              nheaders;
 	int                 gzip_static;   /* serve file.gz / file.br */
 	char               *default_type;  /* Content-Type of the unknown */
+	char               *error_pages;   /* folder of STATUS.html pages */
 	/* where directives checked after parsing were written */
 	struct conf_at      certs_at, keys_at, root_at, mime_at, alog_at;
 	struct conf_at      elog_at, pid_at, user_at, ca_at, crl_at;
 	struct conf_at      verify_at, ciphers_at, suites_at, groups_at;
+	struct conf_at      acme_at;
 	struct conf_files   files;         /* every file read, for conf_at */
 };
 
@@ -338,6 +345,9 @@ struct worker_stats {
 	uint64_t           handshakes_full;
 	uint64_t           handshakes_resumed;
 	uint64_t           requests;
+	uint64_t           http_requests;    /* on http-listen (plain) */
+	uint64_t           http_redirects;   /* of those, sent to https */
+	uint64_t           http_acme;        /* of those, challenges served */
 	uint64_t           renegotiations;
 	uint64_t           pha;
 	uint64_t           hs_failed[HF_COUNT];
@@ -355,7 +365,9 @@ struct server {
 	struct mime     *mime;
 	struct cache    *cache;
 	struct auth_policy *auth;      /* owns cf->policy, cf->locs[i].policy */
-	int             *lfds;         /* parallel to cf->listen */
+	int             *lfds;         /* cf->listen, then cf->http_listen */
+	size_t           nlfds;        /* nlisten + nhttp_listen */
+	int              https_port;   /* where plain HTTP redirects to */
 	int              access_fd;
 	uid_t            uid;          /* worker identity (if dropping) */
 	gid_t            gid;
@@ -376,8 +388,9 @@ void             worker_run(struct server *, int slot)
 /* conn.c: connections, as the worker sees them */
 struct worker;
 struct conn;
+/* plain: from an http-listen socket (no TLS; serve_http.c answers) */
 int              conn_new(struct worker *, int fd,
-                     const struct sockaddr_storage *);
+                     const struct sockaddr_storage *, int plain);
 void             conn_shutdown_idle(struct worker *);
 size_t           conn_drain_idle(struct worker *, size_t n);
 
@@ -387,6 +400,7 @@ struct worker {
 	struct server      *srv;
 	struct ev_loop     *loop;
 	int                 rootfd;
+	int                 acmefd;      /* acme-root, or -1 */
 	int                 slot;
 	int                 stopping;
 	int                 paused;      /* not accepting: full */

@@ -284,10 +284,19 @@ check_listen(struct loader *ld, const struct directive *d,
 	struct sockaddr_storage ss;
 	socklen_t len;
 
-	(void)d;
 	if (parse_listen(x->s, &ss, &len) != 0)
-		return fail(ld, &v->at, "listen: '%s' is not ADDR:PORT or "
-		    "[ADDR6]:PORT (port 0 to 65535)", x->s);
+		return fail(ld, &v->at, "%s: '%s' is not ADDR:PORT or "
+		    "[ADDR6]:PORT (port 0 to 65535)", d->name, x->s);
+	return 0;
+}
+
+static int
+check_port(struct loader *ld, const struct directive *d,
+    const struct conf_value *v, const union dval *x)
+{
+	if (x->i < 1 || x->i > 65535)
+		return fail(ld, &v->at, "%s: must be a port from 1 to 65535, "
+		    "not %ld", d->name, x->i);
 	return 0;
 }
 
@@ -402,6 +411,52 @@ check_header(struct loader *ld, const struct directive *d,
 	return 0;
 }
 
+/* error-pages = "/errors": a folder of the site, written as the
+ * canonical path it is served under. */
+static int
+check_error_pages(struct loader *ld, const struct directive *d,
+    const struct conf_value *v, const union dval *x)
+{
+	char canon[PATH_MAX + 2], rel[PATH_MAX];
+	int slash;
+
+	(void)d;
+	if (path_canonical(x->s, canon, sizeof canon, rel, sizeof rel,
+	    &slash) != 0 || rel[0] == '\0' || strcmp(canon, x->s) != 0)
+		return fail(ld, &v->at, "error-pages: '%s' is not a folder's "
+		    "canonical path under the root (e.g. \"/errors\")", x->s);
+	return 0;
+}
+
+/* return = "301 https://example.org$request_uri": a redirect status and
+ * an absolute URL or path, without spaces or control bytes. */
+static int
+check_return(struct loader *ld, const struct directive *d,
+    const struct conf_value *v, const union dval *x)
+{
+	const char *s = x->s, *u, *p;
+	long code = strtol(s, (char **)&u, 10);
+
+	(void)d;
+	if (u == s || *u != ' ' || (code != 301 && code != 302 &&
+	    code != 303 && code != 307 && code != 308))
+		return fail(ld, &v->at, "return: '%s' does not start with "
+		    "301, 302, 303, 307 or 308 and a space", s);
+	for (u++; *u == ' '; u++)
+		;
+	if (*u == '\0')
+		return fail(ld, &v->at, "return: no URL after %ld", code);
+	for (p = u; *p; p++)
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+			return fail(ld, &v->at, "return: the URL has a space "
+			    "or a control byte");
+	if (!(u[0] == '/' && u[1] != '/') && strncmp(u, "https://", 8) != 0 &&
+	    strncmp(u, "http://", 7) != 0 && strncmp(u, "$request_uri", 12))
+		return fail(ld, &v->at, "return: '%s' is neither an absolute "
+		    "http(s) URL nor a path", u);
+	return 0;
+}
+
 static const struct enum_name verify_names[] = {
 	{ "none", VERIFY_NONE }, { "optional", VERIFY_OPTIONAL },
 	{ "require", VERIFY_REQUIRE }, { NULL, 0 }
@@ -418,6 +473,10 @@ static const struct enum_name pha_names[] = {
 static const struct directive top_dirs[] = {
 	{ "listen", D_LISTEN, CF(listen), CF(nlisten), NO_AT, check_listen,
 	    NULL },
+	{ "http-listen", D_LISTEN, CF(http_listen), CF(nhttp_listen), NO_AT,
+	  check_listen, NULL },
+	{ "acme-root", D_PATH, CF(acme_root), 0, CF(acme_at), NULL, NULL },
+	{ "https-port", D_INT, CF(https_port), 0, NO_AT, check_port, NULL },
 	{ "workers", D_INT, CF(workers), 0, NO_AT, check_workers, NULL },
 	{ "user", D_STR, CF(user), 0, CF(user_at), NULL, NULL },
 	{ "root", D_PATH, CF(root), 0, CF(root_at), NULL, NULL },
@@ -433,6 +492,8 @@ static const struct directive top_dirs[] = {
 	    NULL },
 	{ "gzip-static", D_BOOL, CF(gzip_static), 0, NO_AT, NULL, NULL },
 	{ "default-type", D_STR, CF(default_type), 0, NO_AT, NULL, NULL },
+	{ "error-pages", D_STR, CF(error_pages), 0, NO_AT, check_error_pages,
+	    NULL },
 	{ "ciphersuites", D_STR, CF(ciphersuites), 0, CF(suites_at), NULL,
 	    NULL },
 	{ "access-log", D_PATH, CF(access_log), 0, CF(alog_at), NULL, NULL },
@@ -489,6 +550,7 @@ static const struct directive location_dirs[] = {
 	    LOC(acc.ndeny_subject), NO_AT, check_dn, NULL },
 	{ "header", D_STRV, LOC(headers), LOC(nheaders), NO_AT, check_header,
 	    NULL },
+	{ "return", D_STR, LOC(ret), 0, NO_AT, check_return, NULL },
 	{ NULL, 0, 0, 0, 0, NULL, NULL }
 };
 
@@ -658,8 +720,8 @@ set(struct loader *ld, const struct directive *d, void *base,
 		    struct listen_addr *);
 		size_t *np = FIELD(base, d->off_n, size_t);
 		if (n->nvals == 0)
-			return fail(ld, &n->at, "listen: at least one address "
-			    "needed");
+			return fail(ld, &n->at, "%s: at least one address "
+			    "needed", d->name);
 		for (i = 0; i < *np; i++)
 			free((*p)[i].text);
 		free(*p);
@@ -914,7 +976,7 @@ defaults(struct config *cf)
 	cf->cache.at = cf->cache.store_at = cf->cache.seal_at = none;
 	cf->certs_at = cf->keys_at = cf->root_at = cf->mime_at = none;
 	cf->alog_at = cf->elog_at = cf->pid_at = cf->user_at = none;
-	cf->ca_at = cf->crl_at = cf->verify_at = none;
+	cf->ca_at = cf->crl_at = cf->verify_at = cf->acme_at = none;
 	cf->ciphers_at = cf->suites_at = cf->groups_at = none;
 }
 
@@ -973,6 +1035,9 @@ finish(struct loader *ld)
 			    "client certificate but no client-ca is set",
 			    l->prefix);
 	}
+	if (cf->acme_root != NULL && cf->nhttp_listen == 0)
+		return fail(ld, &cf->acme_at, "acme-root needs http-listen "
+		    "(challenges are fetched over plain HTTP)");
 	if (cf->client_crl != NULL && !any_ca)
 		return fail(ld, &cf->crl_at, "client-crl needs client-ca (the "
 		    "list is checked with the CA that signed it)");
@@ -1042,6 +1107,10 @@ config_free(struct config *cf)
 	for (i = 0; i < cf->nlisten; i++)
 		free(cf->listen[i].text);
 	free(cf->listen);
+	for (i = 0; i < cf->nhttp_listen; i++)
+		free(cf->http_listen[i].text);
+	free(cf->http_listen);
+	free(cf->acme_root);
 	for (i = 0; i < cf->nlocs; i++) {
 		free(cf->locs[i].prefix);
 		free_strv(cf->locs[i].allow_addr, cf->locs[i].nallow_addr);
@@ -1053,6 +1122,7 @@ config_free(struct config *cf)
 		free_strv(cf->locs[i].acc.deny_subject,
 		    cf->locs[i].acc.ndeny_subject);
 		free_strv(cf->locs[i].headers, cf->locs[i].nheaders);
+		free(cf->locs[i].ret);
 	}
 	free(cf->locs);
 	free_strv(cf->headers, cf->nheaders);
@@ -1068,6 +1138,7 @@ config_free(struct config *cf)
 	free(cf->ciphersuites);
 	free(cf->groups);
 	free(cf->default_type);
+	free(cf->error_pages);
 	free(cf->access_log);
 	free(cf->error_log);
 	free(cf->pid_file);

@@ -138,7 +138,8 @@ conn_release_buffers(struct conn *c)
 	free(c->in);
 	c->in = c->out = NULL;
 	c->outlen = c->outoff = 0;
-	SSL_free_buffers(c->ssl);
+	if (c->ssl != NULL)
+		SSL_free_buffers(c->ssl);
 }
 
 /* The idle queue, oldest first: connections waiting for a request with
@@ -206,8 +207,29 @@ conn_close(struct conn *c, const char *why)
 static void
 begin_shutdown(struct conn *c)
 {
-	c->state = CS_SHUTDOWN;
 	conn_deadline(c, LINGER_TIME);
+	if (c->ssl == NULL) {           /* plain HTTP: no close_notify */
+		shutdown(c->fd, SHUT_WR);
+		c->state = CS_LINGER;
+		wait_for(c, EV_READ);
+		return;
+	}
+	c->state = CS_SHUTDOWN;
+}
+
+/* A plain socket's read() or write() result n as a wait, as
+ * conn_ssl_wait() for TLS. */
+static int
+plain_wait(struct conn *c, ssize_t n, int events)
+{
+	if (n == 0 && events == EV_READ)
+		return 0;
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+	    errno == EINTR)) {
+		wait_for(c, events);
+		return 1;
+	}
+	return -1;
 }
 
 /* ------------------------------------------------------ request cycle */
@@ -306,7 +328,10 @@ step_read(struct conn *c)
 		r = http_parse(c->in, c->inlen, &c->req);
 		if (r > 0) {
 			c->headlen = (size_t)r;
-			serve_head(c);
+			if (c->ssl != NULL)
+				serve_head(c);
+			else
+				serve_http(c);  /* one answer, then close */
 			return 1;
 		}
 		if (r < 0) {
@@ -324,18 +349,27 @@ step_read(struct conn *c)
 		conn_close(c, "out of memory for a request");
 		return -1;
 	}
-	r = SSL_read(c->ssl, c->in + c->inlen, (int)(IN_SIZE - c->inlen));
-	if (r > 0) {
+	if (c->ssl == NULL) {
+		ssize_t n = read(c->fd, c->in + c->inlen, IN_SIZE - c->inlen);
+		if (n > 0) {
+			c->inlen += (size_t)n;
+			return 1;
+		}
+		r = plain_wait(c, n, EV_READ);
+	} else if ((r = SSL_read(c->ssl, c->in + c->inlen,
+	    (int)(IN_SIZE - c->inlen))) > 0) {
 		if (c->inlen == 0 && c->status == 0)
 			conn_deadline(c, c->w->srv->cf->header_timeout);
 		c->inlen += (size_t)r;
 		return 1;
+	} else {
+		r = conn_ssl_wait(c, r);
 	}
-	switch (conn_ssl_wait(c, r)) {
+	switch (r) {
 	case 1:
 		return 0;
 	case 0:
-		begin_shutdown(c);      /* the client said close_notify */
+		begin_shutdown(c);      /* close_notify, or a plain EOF */
 		return 1;
 	default:
 		conn_close(c, NULL);
@@ -390,7 +424,20 @@ step_write(struct conn *c)
 		response_done(c);
 		return 1;
 	}
-	r = SSL_write(c->ssl, c->out + c->outoff, (int)(c->outlen - c->outoff));
+	if (c->ssl == NULL) {
+		ssize_t n = write(c->fd, c->out + c->outoff,
+		    c->outlen - c->outoff);
+		if (n <= 0) {
+			if (plain_wait(c, n, EV_WRITE) == 1)
+				return 0;
+			conn_close(c, NULL);
+			return -1;
+		}
+		r = (int)n;
+	} else {
+		r = SSL_write(c->ssl, c->out + c->outoff,
+		    (int)(c->outlen - c->outoff));
+	}
 	if (r > 0) {
 		c->outoff += (size_t)r;
 		conn_deadline(c, c->w->srv->cf->send_timeout);
@@ -584,17 +631,19 @@ peer_text(const struct sockaddr_storage *ss, char *out, size_t len)
 }
 
 /* A new connection on fd, accepted by the worker: set up its TLS state
- * and wait for the ClientHello.  Returns 0, or -1 (fd closed) when out of
- * memory. */
+ * and wait for the ClientHello, or (plain, from an http-listen socket)
+ * wait for a request head, answered by serve_http.c.  Returns 0, or -1
+ * (fd closed) when out of memory. */
 int
-conn_new(struct worker *w, int fd, const struct sockaddr_storage *ss)
+conn_new(struct worker *w, int fd, const struct sockaddr_storage *ss,
+    int plain)
 {
 	struct conn *c;
 	int one = 1;
 
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	if ((c = calloc(1, sizeof *c)) == NULL ||
-	    (c->ssl = SSL_new(w->srv->ssl)) == NULL) {
+	    (!plain && (c->ssl = SSL_new(w->srv->ssl)) == NULL)) {
 		log_err("out of memory for a connection");
 		free(c);
 		close(fd);
@@ -604,10 +653,12 @@ conn_new(struct worker *w, int fd, const struct sockaddr_storage *ss)
 	c->fd = fd;
 	c->body.fd = -1;
 	peer_text(ss, c->peer, sizeof c->peer);
-	SSL_set_fd(c->ssl, fd);
-	SSL_set_accept_state(c->ssl);
-	SSL_set_app_data(c->ssl, c);
-	SSL_set_info_callback(c->ssl, info_cb);
+	if (!plain) {
+		SSL_set_fd(c->ssl, fd);
+		SSL_set_accept_state(c->ssl);
+		SSL_set_app_data(c->ssl, c);
+		SSL_set_info_callback(c->ssl, info_cb);
+	}
 	c->next = w->conns;
 	if (w->conns != NULL)
 		w->conns->prev = c;
@@ -618,10 +669,11 @@ conn_new(struct worker *w, int fd, const struct sockaddr_storage *ss)
 	c->io.data = c;
 	c->waiting = EV_READ;
 	ev_io_start(w->loop, &c->io);
-	ev_timer_init(&c->tm, timer_cb, w->srv->cf->handshake_timeout, 0.);
+	ev_timer_init(&c->tm, timer_cb, plain ? w->srv->cf->header_timeout :
+	    w->srv->cf->handshake_timeout, 0.);
 	c->tm.data = c;
 	ev_timer_start(w->loop, &c->tm);
-	c->state = CS_HANDSHAKE;
+	c->state = plain ? CS_READ : CS_HANDSHAKE;
 	idle_enter(c);          /* until its first byte, it holds a slot only */
 	return 0;
 }
@@ -648,7 +700,8 @@ conn_drain_idle(struct worker *w, size_t n)
 		}
 		/* close_notify if it fits in the socket buffer now, so the
 		 * session stays resumable; never wait for it */
-		SSL_shutdown(c->ssl);
+		if (c->ssl != NULL)
+			SSL_shutdown(c->ssl);
 		conn_free(c);
 		k++;
 	}

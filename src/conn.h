@@ -33,7 +33,7 @@ struct conn {
 	struct conn        *next, *prev;
 	struct worker      *w;
 	int                 fd;
-	SSL                *ssl;
+	SSL                *ssl;           /* NULL: plain HTTP (http-listen) */
 	ev_io               io;
 	ev_timer            tm;
 	enum cstate         state;
@@ -109,6 +109,10 @@ int              serve_fill(struct conn *);
 void             serve_body_end(struct conn *); /* close, free */
 void             serve_error(struct conn *, int status, const char *extra_hdr,
                      const char *detail);
+
+/* serve_http.c: the one answer on a plain-HTTP connection (c->ssl is
+ * NULL): a redirect to https, an ACME challenge file, or an error. */
+void             serve_http(struct conn *);
 
 /* auth.c: may this connection see loc (canonical path given for the
  * log)?  1: yes.  0: an answer is on its way (a certificate request was

@@ -104,8 +104,16 @@ addr_text(const struct sockaddr_storage *ss, char *out, size_t len)
 	}
 }
 
+/* The i-th listening address of cf: the TLS ones, then plain HTTP. */
+static const struct listen_addr *
+addr_at(const struct config *cf, size_t i)
+{
+	return i < cf->nlisten ? &cf->listen[i] :
+	    &cf->http_listen[i - cf->nlisten];
+}
+
 static int
-bind_one(const struct listen_addr *la, char *err, size_t errlen)
+bind_one(const struct listen_addr *la, int plain, char *err, size_t errlen)
 {
 	struct sockaddr_storage got;
 	socklen_t gl = sizeof got;
@@ -124,12 +132,12 @@ bind_one(const struct listen_addr *la, char *err, size_t errlen)
 		goto fail;
 	if (getsockname(fd, (struct sockaddr *)&got, &gl) == 0) {
 		addr_text(&got, text, sizeof text);
-		log_notice("listening on %s", text);
+		log_notice("listening on %s%s", plain ? "http://" : "", text);
 	}
 	return fd;
 fail:
-	config_err(err, errlen, &la->at, "listen '%s': %s", la->text,
-	    strerror(errno));
+	config_err(err, errlen, &la->at, "%s '%s': %s", plain ? "http-listen" :
+	    "listen", la->text, strerror(errno));
 	if (fd >= 0)
 		close(fd);
 	return -1;
@@ -143,7 +151,7 @@ server_free(struct server *s, int close_listeners)
 	if (s == NULL)
 		return;
 	if (s->lfds != NULL && close_listeners)
-		for (i = 0; i < s->cf->nlisten; i++)
+		for (i = 0; i < s->nlfds; i++)
 			if (s->lfds[i] >= 0)
 				close(s->lfds[i]);
 	free(s->lfds);
@@ -283,6 +291,15 @@ server_build(struct config *cf, struct server *old, int bind_now, char *err,
 		goto fail;
 	}
 	close(fd);
+	if (cf->acme_root != NULL) {
+		fd = open(cf->acme_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0) {
+			config_err(err, errlen, &cf->acme_at, "acme-root '%s': "
+			    "%s", cf->acme_root, strerror(errno));
+			goto fail;
+		}
+		close(fd);
+	}
 	if ((s->mime = mime_load(cf->mime_types, merr, sizeof merr)) == NULL) {
 		config_err(err, errlen, &cf->mime_at, "mime-types: %s", merr);
 		goto fail;
@@ -329,35 +346,49 @@ server_build(struct config *cf, struct server *old, int bind_now, char *err,
 		s->access_fd = dup(2);  /* no access log: stderr */
 	}
 
-	s->lfds = xcalloc(cf->nlisten, sizeof *s->lfds);
-	for (i = 0; i < cf->nlisten; i++)
+	s->nlfds = cf->nlisten + cf->nhttp_listen;
+	s->lfds = xcalloc(s->nlfds, sizeof *s->lfds);
+	for (i = 0; i < s->nlfds; i++)
 		s->lfds[i] = -1;
-	for (i = 0; i < cf->nlisten; i++) {
-		for (j = 0; old != NULL && j < old->cf->nlisten; j++)
+	/* A socket is taken over by its address, whatever its kind was: a
+	 * listener is TLS or plain by its place in lfds. */
+	for (i = 0; i < s->nlfds; i++) {
+		for (j = 0; old != NULL && j < old->nlfds; j++)
 			if (old->lfds[j] >= 0 &&
-			    strcmp(old->cf->listen[j].text,
-			    cf->listen[i].text) == 0)
+			    strcmp(addr_at(old->cf, j)->text,
+			    addr_at(cf, i)->text) == 0)
 				break;
-		if (old != NULL && j < old->cf->nlisten)
+		if (old != NULL && j < old->nlfds)
 			continue;       /* taken over below, once all bind */
-		if ((s->lfds[i] = bind_one(&cf->listen[i], err, errlen)) < 0)
+		if ((s->lfds[i] = bind_one(addr_at(cf, i), i >= cf->nlisten,
+		    err, errlen)) < 0)
 			goto fail;
 	}
-	for (i = 0; i < cf->nlisten; i++) {
+	for (i = 0; i < s->nlfds; i++) {
 		if (s->lfds[i] >= 0)
 			continue;
-		for (j = 0; j < old->cf->nlisten; j++)
-			if (old->lfds[j] >= 0 && strcmp(old->cf->listen[j].text,
-			    cf->listen[i].text) == 0) {
+		for (j = 0; j < old->nlfds; j++)
+			if (old->lfds[j] >= 0 && strcmp(addr_at(old->cf, j)->text,
+			    addr_at(cf, i)->text) == 0) {
 				s->lfds[i] = old->lfds[j];
 				old->lfds[j] = -1;
 				break;
 			}
 	}
+	s->https_port = (int)cf->https_port;
+	if (s->https_port == 0) {
+		/* the first listen address's port, as bound (port 0) */
+		struct sockaddr_storage got;
+		socklen_t gl = sizeof got;
+		if (getsockname(s->lfds[0], (struct sockaddr *)&got, &gl) == 0)
+			s->https_port = ntohs(got.ss_family == AF_INET6 ?
+			    ((struct sockaddr_in6 *)&got)->sin6_port :
+			    ((struct sockaddr_in *)&got)->sin_port);
+	}
 	return s;
 fail:
 	if (s->lfds != NULL)
-		for (i = 0; i < cf->nlisten; i++)
+		for (i = 0; i < s->nlfds; i++)
 			if (s->lfds[i] >= 0)
 				close(s->lfds[i]);
 	free(s->lfds);

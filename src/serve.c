@@ -88,6 +88,38 @@ serve_start(struct conn *c, int status, const char *type,
 	conn_deadline(c, c->w->srv->cf->send_timeout);
 }
 
+/* The site's own page for status, from error-pages: STATUS.html in that
+ * folder, sent as it is with the status (no ranges, no validators).
+ * Returns -1 when there is none, and the built-in page goes. */
+static int
+error_page(struct conn *c, int status, const char *extra_hdr)
+{
+	char rel[PATH_MAX];
+	struct stat st;
+	int fd;
+
+	if (snprintf(rel, sizeof rel, "%s/%d.html",
+	    c->w->srv->cf->error_pages + 1, status) >= (int)sizeof rel)
+		return -1;
+	if ((fd = path_open(c->w->rootfd, rel, &st)) < 0)
+		return -1;
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return -1;
+	}
+	serve_start(c, status, "text/html; charset=utf-8",
+	    (long long)st.st_size, extra_hdr);
+	if ((c->have_req && c->req.method == M_HEAD) || st.st_size == 0) {
+		close(fd);
+		return 0;
+	}
+	memset(&c->body, 0, sizeof c->body);
+	c->body.fd = fd;
+	c->body.left = st.st_size;
+	c->body.size = st.st_size;
+	return 0;
+}
+
 /* A short HTML error page.  Errors before a request was understood close
  * the connection: its framing cannot be trusted. */
 void
@@ -101,6 +133,11 @@ serve_error(struct conn *c, int status, const char *extra_hdr,
 	if (!c->have_req || status == 400 || status == 408 ||
 	    status == 413 || status == 414 || status == 431 || status >= 500)
 		c->keepalive = 0;
+	/* plain HTTP (http-listen) sends nothing of the site in the clear */
+	if (status >= 400 && c->ssl != NULL &&
+	    c->w->srv->cf->error_pages != NULL &&
+	    error_page(c, status, extra_hdr) == 0)
+		return;
 	bl = snprintf(body, sizeof body, "<html><head><title>%d %s</title>"
 	    "</head><body><h1>%d %s</h1>%s%s%s</body></html>\n", status,
 	    http_reason(status), status, http_reason(status),
@@ -148,9 +185,12 @@ serve_log(struct conn *c)
 	char line[4096];
 	struct access_entry e;
 
+	if (c->ssl == NULL)
+		c->w->st->http_requests++;      /* every answer on http-listen */
 	if (c->w->srv->access_fd < 0)
 		return;
-	auth_identity(c);
+	if (c->ssl != NULL)
+		auth_identity(c);
 	memset(&e, 0, sizeof e);
 	e.peer = c->peer;
 	if (c->have_req) {
@@ -158,13 +198,18 @@ serve_log(struct conn *c)
 		e.referer = c->req.referer;
 		e.user_agent = c->req.user_agent;
 	}
-	e.protocol = SSL_get_version(c->ssl);
-	e.cipher = SSL_get_cipher_name(c->ssl);
+	if (c->ssl == NULL) {           /* http-listen */
+		e.protocol = "http";
+		e.cipher = "-";
+	} else {
+		e.protocol = SSL_get_version(c->ssl);
+		e.cipher = SSL_get_cipher_name(c->ssl);
+		e.reused = SSL_session_reused(c->ssl);
+	}
 	e.subject = c->subject;
 	e.verify = c->verify_res;
 	e.status = c->status;
 	e.bytes = c->body_bytes;
-	e.reused = SSL_session_reused(c->ssl);
 	access_log_write(c->w->srv->access_fd, line,
 	    access_log_format(&e, line, sizeof line));
 }
@@ -189,6 +234,42 @@ serve_head(struct conn *c)
 	serve_request(c);
 }
 
+/* return = "CODE URL": the redirect, with $request_uri standing for the
+ * request's canonical path (escaped) and query: never the target as sent,
+ * so "//evil.example" cannot turn into another host. */
+static void
+serve_return(struct conn *c, const char *ret, const char *path)
+{
+	char url[HTTP_MAX_LINE], enc[HTTP_MAX_LINE], hdr[HTTP_MAX_LINE + 16];
+	const char *u, *q = strchr(c->req.target, '?'), *v;
+	int code = (int)strtol(ret, (char **)&u, 10);
+	size_t o = 0, ql = q != NULL ? strcspn(q, "#") : 0;
+
+	while (*u == ' ')
+		u++;
+	if (path_encode(path, enc, sizeof enc) == 0) {
+		serve_error(c, 414, NULL, NULL);
+		return;
+	}
+	for (v = u; *v != '\0' && o + 1 < sizeof url; ) {
+		if (strncmp(v, "$request_uri", 12) == 0) {
+			int n = snprintf(url + o, sizeof url - o, "%s%.*s", enc,
+			    (int)ql, q != NULL ? q : "");
+			if (n < 0 || (size_t)n >= sizeof url - o) {
+				serve_error(c, 414, NULL, NULL);
+				return;
+			}
+			o += (size_t)n;
+			v += 12;
+		} else {
+			url[o++] = *v++;
+		}
+	}
+	url[o] = '\0';
+	snprintf(hdr, sizeof hdr, "Location: %s\r\n", url);
+	serve_error(c, code, hdr, NULL);
+}
+
 /* The decisions one canonical path brings: its location's status page,
  * or its access policy.  1: go on and serve the file; 0: answered (the
  * status page, a 403) or a certificate request is under way. */
@@ -200,6 +281,10 @@ route(struct conn *c, const char *path)
 	c->loc = loc;
 	if (loc == NULL)
 		return 1;
+	if (loc->ret != NULL) {
+		serve_return(c, loc->ret, path);
+		return 0;
+	}
 	if (loc->status) {
 		serve_status(c, loc);
 		return 0;

@@ -69,6 +69,9 @@ status_render(const struct server *srv, int json, char *out, size_t cap)
 		t.handshakes_full += s->handshakes_full;
 		t.handshakes_resumed += s->handshakes_resumed;
 		t.requests += s->requests;
+		t.http_requests += s->http_requests;
+		t.http_redirects += s->http_redirects;
+		t.http_acme += s->http_acme;
 		t.renegotiations += s->renegotiations;
 		t.pha += s->pha;
 		t.drained += s->drained;
@@ -92,6 +95,9 @@ status_render(const struct server *srv, int json, char *out, size_t cap)
 	F("workers", (unsigned long long)workers) \
 	F("connections", (unsigned long long)t.connections) \
 	F("requests", (unsigned long long)t.requests) \
+	F("http_requests", (unsigned long long)t.http_requests) \
+	F("http_redirects", (unsigned long long)t.http_redirects) \
+	F("http_acme_served", (unsigned long long)t.http_acme) \
 	F("connections_drained", (unsigned long long)t.drained) \
 	F("connections_refused", (unsigned long long)t.refused) \
 	F("key_update_limit", (unsigned long long)t.key_update_abuse) \

@@ -78,7 +78,7 @@ pause_accept(struct worker *w, int pause)
 	if (pause && w->stopping)
 		return;
 	w->paused = pause;
-	for (i = 0; i < w->srv->cf->nlisten; i++) {
+	for (i = 0; i < w->srv->nlfds; i++) {
 		if (pause)
 			ev_io_stop(w->loop, &accept_w[i]);
 		else if (!w->stopping)
@@ -115,7 +115,7 @@ resume_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	}
 	/* Still full after a tick, nothing idle: the workers with room had
 	 * their chance at the backlog; refuse the rest now. */
-	for (i = 0; i < W.srv->cf->nlisten; i++)
+	for (i = 0; i < W.srv->nlfds; i++)
 		refused += refuse_queued(&W, W.srv->lfds[i], 256);
 	if (refused > 0 && log_ratelimit(&last, 60))
 		log_warn("worker-connections (%ld) reached, none idle: "
@@ -139,7 +139,7 @@ conn_closed(struct worker *w)
  * accepting (worker_pause_accept), so that workers with room take the
  * clients, and refuses what is still queued a moment later. */
 static void
-accept_batch(struct worker *w, int lfd)
+accept_batch(struct worker *w, int lfd, int plain)
 {
 	long limit = w->srv->cf->worker_connections;
 	int i;
@@ -183,7 +183,7 @@ accept_batch(struct worker *w, int lfd)
 			pause_accept(w, 1);
 			return;
 		}
-		if (conn_new(w, fd, &ss) != 0)
+		if (conn_new(w, fd, &ss, plain) != 0)
 			return;
 	}
 }
@@ -211,7 +211,9 @@ accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
 	(void)loop;
 	(void)revents;
-	accept_batch(&W, io->fd);
+	/* lfds: the TLS listeners, then the plain HTTP ones */
+	accept_batch(&W, io->fd,
+	    (size_t)(io - accept_w) >= W.srv->cf->nlisten);
 }
 
 
@@ -235,7 +237,7 @@ term_cb(struct ev_loop *loop, ev_signal *s, int revents)
 	if (W.stopping)
 		return;
 	W.stopping = 1;
-	for (i = 0; i < W.srv->cf->nlisten; i++) {
+	for (i = 0; i < W.srv->nlfds; i++) {
 		ev_io_stop(loop, &accept_w[i]);
 		close(W.srv->lfds[i]);
 	}
@@ -290,6 +292,13 @@ worker_run(struct server *srv, int slot)
 		log_err("root '%s': %s", srv->cf->root, strerror(errno));
 		_exit(2);
 	}
+	W.acmefd = -1;
+	if (srv->cf->acme_root != NULL && (W.acmefd = open(srv->cf->acme_root,
+	    O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		log_err("acme-root '%s': %s", srv->cf->acme_root,
+		    strerror(errno));
+		_exit(2);
+	}
 	if (drop_privileges(srv) != 0)
 		_exit(2);
 	/* A master killed with -9 cannot stop its workers: the kernel tells
@@ -310,8 +319,8 @@ worker_run(struct server *srv, int slot)
 	ev_timer_init(&purge_step, purge_step_cb, 0., PURGE_SLICE);
 	if (cache_needs_purge(srv->cache))
 		ev_timer_start(W.loop, &purge_check);
-	accept_w = xcalloc(srv->cf->nlisten, sizeof *accept_w);
-	for (i = 0; i < srv->cf->nlisten; i++) {
+	accept_w = xcalloc(srv->nlfds, sizeof *accept_w);
+	for (i = 0; i < srv->nlfds; i++) {
 		ev_io_init(&accept_w[i], accept_cb, srv->lfds[i], EV_READ);
 		ev_io_start(W.loop, &accept_w[i]);
 	}

@@ -17,7 +17,8 @@
 
 /* Every counter of the page, in order, before "cache_store". */
 static const char *const fields[] = {
-	"uptime", "workers", "connections", "requests",
+	"uptime", "workers", "connections", "requests", "http_requests",
+	"http_redirects", "http_acme_served",
 	"connections_drained", "connections_refused", "key_update_limit",
 	"handshakes_full", "handshakes_resumed",
 	"handshakes_failed_timeout", "handshakes_failed_closed",

@@ -147,6 +147,39 @@ expect_eq "bytes= alone: 200" "$(st -H 'Range: bytes=' "$(URL /data.bin)")" 200
 expect_eq "still serving" "$(C -s "$(URL /hello.txt)")" "hello, world"
 stop_cachetd
 
+# --- error pages of the site's own, and return redirects
+mkdir -p "$T/site/errors" "$T/site/old"
+echo "<h1>nothing here</h1>" > "$T/site/errors/404.html"
+chmod -R a+rX "$T/site/errors" "$T/site/old"
+write_conf "$T/e.conf" 'error-pages = "/errors"' \
+	'location "/old/" {' 'return = "301 https://example.org$request_uri"' '}' \
+	'location "/moved" {' 'return = "308 /new/"' '}' \
+	'location "/self/" {' 'return = "302 $request_uri"' '}'
+start_cachetd "$T/e.conf" || exit 1
+h=$(C -s -D - "$(URL /nope)" | tr -d '\r')
+expect_match "error-pages: the status stays 404" "$h" "^HTTP/1.1 404"
+expect_match "error-pages: the site's page" "$h" "<h1>nothing here</h1>"
+expect_match "error-pages: its type" "$(echo "$h" | field Content-Type)" "^text/html"
+expect_nomatch "error-pages: HEAD has no body" "$(C -s -I "$(URL /nope)")" "nothing here"
+h=$(C -s -D - -o /dev/null -X POST "$(URL /hello.txt)" | tr -d '\r')
+expect_match "no page for 405: the built-in one" "$h" "^HTTP/1.1 405"
+expect_eq "still serving after error pages" "$(C -s "$(URL /hello.txt)")" "hello, world"
+h=$(hdr "$(URL '/old/a%20b/x.html?q=1')")
+expect_match "return 301" "$h" "^HTTP/1.1 301"
+expect_eq "return: \$request_uri is the canonical path and the query" "$(echo "$h" | field Location)" "https://example.org/old/a%20b/x.html?q=1"
+h=$(C -s -D - -o /dev/null --path-as-is "$(URL '//old/../old/./x')" | tr -d '\r')
+expect_eq "return: odd spellings come out canonical" "$(echo "$h" | field Location)" "https://example.org/old/x"
+expect_eq "return 308 to a path" "$(hdr "$(URL /moved)" | field Location)" "/new/"
+h=$(printf 'GET //evil.example/../self/x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' | sclient | tr -d '\r')
+expect_eq "return \$request_uri never becomes another host" "$(echo "$h" | field Location)" "/self/x"
+stop_cachetd
+for bad in '"999 /x"' '"301"' '"301 ftp://x"' '"301 //evil.example/"' '"301 /a b"'; do
+	write_conf "$T/bad.conf" 'location "/r/" {' "return = $bad" '}'
+	expect_match "return = $bad refused" "$("$CACHETD" -t -c "$T/bad.conf" 2>&1)" "bad.conf:[0-9]+: .*return:"
+done
+write_conf "$T/bad.conf" 'error-pages = "errors/../x"'
+expect_match "error-pages: not canonical, refused" "$("$CACHETD" -t -c "$T/bad.conf" 2>&1)" "error-pages: 'errors/../x' is not"
+
 # --- a 1 GiB file served in ranges reassembles to the same checksum
 truncate -s 1G "$T/site/big1g"
 for off in 0 300 700 1023; do
