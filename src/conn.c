@@ -17,7 +17,8 @@
  * What a request means is not decided here: serve.c routes it and fills
  * the response, auth_conn.c runs the CS_AUTH state.  Between requests a
  * connection holds no buffer and sits on the worker's idle queue, oldest
- * first, from which conn_drain_idle() takes when the worker is full.
+ * first, from which conn_drain_idle() (conn_life.c) takes when the worker
+ * is full.
  */
 #include "config.h"
 
@@ -43,7 +44,6 @@
 #define MAX_KEY_UPDATES 32      /* TLS 1.3 KeyUpdates accepted per connection */
 
 static void conn_run(struct conn *);
-static void conn_free(struct conn *);
 
 /* PHA has no "pending" flag: the client's Finished is the end of it.
  * KeyUpdates are counted here too: OpenSSL accepts any number, each
@@ -116,70 +116,6 @@ conn_ssl_wait(struct conn *c, int ret)
 	default:
 		return -1;
 	}
-}
-
-/* ------------------------------------------------- buffers, idle queue */
-
-static int
-conn_buffers(struct conn *c)
-{
-	if ((c->in = malloc(IN_SIZE + OUT_SIZE)) == NULL)
-		return -1;
-	c->out = c->in + IN_SIZE;
-	return 0;
-}
-
-/* A connection between requests (or before its first) holds no request
- * buffer and none of OpenSSL's: an idle connection costs its struct and
- * the SSL object, as in nginx. */
-static void
-conn_release_buffers(struct conn *c)
-{
-	free(c->in);
-	c->in = c->out = NULL;
-	c->outlen = c->outoff = 0;
-	if (c->ssl != NULL)
-		SSL_free_buffers(c->ssl);
-}
-
-/* The idle queue, oldest first: connections waiting for a request with
- * nothing buffered.  At worker-connections the oldest are closed to make
- * room for new clients (conn_drain_idle), as nginx reuses keep-alive
- * connections. */
-static void
-idle_enter(struct conn *c)
-{
-	struct worker *w = c->w;
-
-	if (c->idle)
-		return;
-	c->idle = 1;
-	c->idle_next = NULL;
-	c->idle_prev = w->idle_tail;
-	if (w->idle_tail != NULL)
-		w->idle_tail->idle_next = c;
-	else
-		w->idle_head = c;
-	w->idle_tail = c;
-}
-
-static void
-idle_leave(struct conn *c)
-{
-	struct worker *w = c->w;
-
-	if (!c->idle)
-		return;
-	c->idle = 0;
-	if (c->idle_prev != NULL)
-		c->idle_prev->idle_next = c->idle_next;
-	else
-		w->idle_head = c->idle_next;
-	if (c->idle_next != NULL)
-		c->idle_next->idle_prev = c->idle_prev;
-	else
-		w->idle_tail = c->idle_prev;
-	c->idle_next = c->idle_prev = NULL;
 }
 
 /* ------------------------------------------------------------ closing */
@@ -490,7 +426,7 @@ conn_run(struct conn *c)
 {
 	int r;
 
-	idle_leave(c);
+	conn_idle_leave(c);
 	do {
 		ERR_clear_error();
 		switch (c->state) {
@@ -534,10 +470,10 @@ conn_run(struct conn *c)
 		return;         /* freed */
 	if (c->state == CS_READ && c->inlen == 0) {
 		conn_release_buffers(c);
-		idle_enter(c);
+		conn_idle_enter(c);
 	} else if (c->state == CS_HANDSHAKE &&
 	    BIO_number_read(SSL_get_rbio(c->ssl)) == 0) {
-		idle_enter(c);  /* connected, not a byte sent yet */
+		conn_idle_enter(c);  /* connected, not a byte sent yet */
 	} else if (c->state == CS_LINGER && c->in != NULL) {
 		conn_release_buffers(c);
 	}
@@ -592,44 +528,6 @@ timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ----------------------------------------------------------- lifecycle */
 
-static void
-conn_free(struct conn *c)
-{
-	struct worker *w = c->w;
-
-	ev_io_stop(w->loop, &c->io);
-	ev_timer_stop(w->loop, &c->tm);
-	idle_leave(c);
-	serve_body_end(c);
-	free(c->in);
-	SSL_free(c->ssl);
-	close(c->fd);
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		w->conns = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
-	free(c);
-	w->nconns--;
-	w->st->connections = w->nconns;
-	w->conn_closed(w);
-}
-
-static void
-peer_text(const struct sockaddr_storage *ss, char *out, size_t len)
-{
-	if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)ss;
-		inet_ntop(AF_INET6, &s6->sin6_addr, out, (socklen_t)len);
-	} else if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const void *)ss;
-		inet_ntop(AF_INET, &s4->sin_addr, out, (socklen_t)len);
-	} else {
-		snprintf(out, len, "-");
-	}
-}
-
 /* A new connection on fd, accepted by the worker: set up its TLS state
  * and wait for the ClientHello, or (plain, from an http-listen socket)
  * wait for a request head, answered by serve_http.c.  Returns 0, or -1
@@ -652,7 +550,7 @@ conn_new(struct worker *w, int fd, const struct sockaddr_storage *ss,
 	c->w = w;
 	c->fd = fd;
 	c->body.fd = -1;
-	peer_text(ss, c->peer, sizeof c->peer);
+	conn_peer_text(ss, c->peer, sizeof c->peer);
 	if (!plain) {
 		SSL_set_fd(c->ssl, fd);
 		SSL_set_accept_state(c->ssl);
@@ -674,46 +572,8 @@ conn_new(struct worker *w, int fd, const struct sockaddr_storage *ss,
 	c->tm.data = c;
 	ev_timer_start(w->loop, &c->tm);
 	c->state = plain ? CS_READ : CS_HANDSHAKE;
-	idle_enter(c);          /* until its first byte, it holds a slot only */
+	conn_idle_enter(c);          /* until its first byte, it holds a slot only */
 	return 0;
-}
-
-/* Close up to n of the oldest idle connections (waiting for a request,
- * nothing buffered) to make room.  Their clients see a closed keep-alive
- * connection, which HTTP allows and every client retries.  Returns how
- * many were closed. */
-size_t
-conn_drain_idle(struct worker *w, size_t n)
-{
-	size_t k = 0;
-	static time_t last;
-
-	while (k < n && w->idle_head != NULL) {
-		struct conn *c = w->idle_head;
-		int pending = 0;
-		/* Bytes already on the socket are a request the loop has not
-		 * read yet: that connection is busy, not idle (it leaves the
-		 * queue; its readable event follows). */
-		if (ioctl(c->fd, FIONREAD, &pending) == 0 && pending > 0) {
-			idle_leave(c);
-			continue;
-		}
-		/* close_notify if it fits in the socket buffer now, so the
-		 * session stays resumable; never wait for it */
-		if (c->ssl != NULL)
-			SSL_shutdown(c->ssl);
-		conn_free(c);
-		k++;
-	}
-	if (k > 0) {
-		w->st->drained += k;
-		if (log_ratelimit(&last, 60))
-			log_warn("worker full (worker-connections %ld, or out "
-			    "of descriptors): closing idle keep-alive "
-			    "connections to make room",
-			    w->srv->cf->worker_connections);
-	}
-	return k;
 }
 
 /* Graceful stop: connections idle between requests close now; the others

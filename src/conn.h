@@ -87,6 +87,14 @@ struct conn {
 
 /* conn.c */
 void             conn_deadline(struct conn *, double secs);
+/* conn_life.c */
+int              conn_buffers(struct conn *);           /* 0 or -1 */
+void             conn_release_buffers(struct conn *);
+void             conn_idle_enter(struct conn *);
+void             conn_idle_leave(struct conn *);
+void             conn_free(struct conn *);
+void             conn_peer_text(const struct sockaddr_storage *, char *out,
+                     size_t len);
 /* An SSL result as a wait: 1 waiting (return to the loop), 0 the peer
  * closed cleanly, -1 an error. */
 int              conn_ssl_wait(struct conn *, int ret);

@@ -43,6 +43,9 @@ add_headers(struct conn *c, int n)
 	char *const *lists[2];
 	size_t counts[2], i, k;
 
+	if (c->ssl == NULL)
+		return n;       /* plain HTTP: the site's headers (HSTS) are
+		                 * for its https answers (RFC 6797 7.2) */
 	lists[0] = cf->headers;
 	counts[0] = cf->nheaders;
 	lists[1] = c->loc != NULL ? c->loc->headers : NULL;

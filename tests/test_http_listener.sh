@@ -17,6 +17,7 @@ mkdir -p "$T/site/errors"; echo 'site 404 page' > "$T/site/errors/404.html"
 chmod -R a+rX "$T/acme" "$T/outside" "$T/site"
 WORKERS=1 write_conf "$T/c.conf" 'http-listen = {"127.0.0.1:0"}' \
 	"acme-root = \"$T/acme\"" 'header-timeout = 2' 'error-pages = "/errors"' \
+	'header = {"Strict-Transport-Security: max-age=63072000"}' \
 	'location "/status" {' 'status = yes' 'allow-address = {"127.0.0.1"}' '}'
 start_cachetd "$T/c.conf" || exit 1
 HPORT=$(sed -n 's,.*listening on http://127\.0\.0\.1:\([0-9]*\).*,\1,p' "$T/error.log" | tail -n 1)
@@ -40,6 +41,8 @@ while True:
 sys.stdout.write(out.decode("latin-1").replace("\r", ""))
 PY
 }
+expect_nomatch "no HSTS over plain HTTP (RFC 6797 7.2)" "$(H "$(HURL /x)")" "Strict-Transport-Security"
+expect_match "HSTS over https" "$(C -s -D - -o /dev/null "$(URL /hello.txt)")" "Strict-Transport-Security: max-age=63072000"
 
 # --- redirects
 h=$(H -H 'Host: example.org' "$(HURL '/a/b.html?x=1&y=2')")
