@@ -51,23 +51,6 @@ auth_result_name(enum auth_result r)
 	return result_names[r];
 }
 
-/* RFC 2253 text of a name, e.g. "CN=alice,O=cachet demo". */
-void
-auth_dn(const X509_NAME *name, char *out, size_t len)
-{
-	BIO *b = BIO_new(BIO_s_mem());
-	int n;
-
-	out[0] = '\0';
-	if (b == NULL)
-		return;
-	if (X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253) >= 0) {
-		n = BIO_read(b, out, (int)len - 1);
-		out[n > 0 ? n : 0] = '\0';
-	}
-	BIO_free(b);
-}
-
 /* Exact match, or a prefix match when the pattern ends in '*'. */
 int
 auth_dn_match(const char *pattern, const char *dn)
@@ -124,8 +107,8 @@ auth_check(const struct auth_policy *p, SSL *ssl, char *subject,
 	subject[0] = '\0';
 	if (leaf == NULL)
 		return AUTH_NO_CERT;
-	auth_dn(X509_get_subject_name(leaf), subject, sublen);
-	auth_dn(X509_get_issuer_name(leaf), issuer, sizeof issuer);
+	dn_string(X509_get_subject_name(leaf), subject, sublen);
+	dn_string(X509_get_issuer_name(leaf), issuer, sizeof issuer);
 	if ((x = X509_STORE_CTX_new()) == NULL ||
 	    X509_STORE_CTX_init(x, p->store, leaf, chain) != 1) {
 		X509_STORE_CTX_free(x);
@@ -174,8 +157,11 @@ make_store(const char *ca, const struct conf_at *ca_at,
 		    strerror(errno));
 		return NULL;
 	}
-	if ((st = X509_STORE_new()) == NULL)
-		abort();
+	if ((st = X509_STORE_new()) == NULL) {
+		config_err(err, errlen, ca_at, "client-ca '%s': out of memory",
+		    ca);
+		return NULL;
+	}
 	if (X509_STORE_load_file(st, ca) != 1) {
 		config_err(err, errlen, ca_at, "client-ca '%s': %s", ca,
 		    tls_error_string());
@@ -226,13 +212,10 @@ struct auth_policy *
 auth_build(struct config *cf, SSL_CTX *ctx, char *err, size_t errlen)
 {
 	static const struct access server_access = { .verify = VERIFY_NONE };
-	struct auth_policy *v = calloc(cf->nlocs + 1, sizeof *v);
-	struct access *sa;
+	struct auth_policy *v = xcalloc(cf->nlocs + 1, sizeof *v);
+	struct access *sa = xcalloc(1, sizeof *sa);
 	size_t i;
 
-	if (v == NULL)
-		abort();
-	sa = calloc(1, sizeof *sa);
 	*sa = server_access;
 	sa->verify = cf->verify_client;
 	if (policy_init(&v[0], sa, cf->client_ca, &cf->ca_at, cf, err,

@@ -36,7 +36,7 @@ auth_identity(struct conn *c)
 		c->verify_res = verify_token[auth_check(p, c->ssl, c->subject,
 		    sizeof c->subject)];
 	else
-		auth_dn(X509_get_subject_name(SSL_get0_peer_certificate(c->ssl)),
+		dn_string(X509_get_subject_name(SSL_get0_peer_certificate(c->ssl)),
 		    c->subject, sizeof c->subject);
 }
 

@@ -24,6 +24,7 @@
 #include <openssl/ssl.h>
 
 #include "cache.h"
+#include "common/common.h"
 
 #define CACHETD_NAME "cachet"
 
@@ -223,7 +224,7 @@ int              log_open_file(const char *path, uid_t, gid_t);
 struct mime;
 struct mime     *mime_load(const char *path, char *err, size_t errlen);
 const char      *mime_lookup(const struct mime *, const char *filename);
-int              mime_set_default(struct mime *, const char *type);
+void             mime_set_default(struct mime *, const char *type);
 void             mime_free(struct mime *);
 
 /* ------------------------------------------------------------------ http.c */
@@ -309,7 +310,6 @@ enum auth_result auth_check(const struct auth_policy *, SSL *,
 enum auth_result auth_lists(const struct access *, const char *subject,
                      const char *issuer);
 int              auth_dn_match(const char *pattern, const char *dn);
-void             auth_dn(const X509_NAME *, char *out, size_t len);
 const char      *auth_result_name(enum auth_result);
 void             auth_prepare(const struct auth_policy *, SSL *);
 

@@ -108,28 +108,6 @@ first_at(const struct conf_at *first, const struct conf_at *now, char *buf,
 	return buf;
 }
 
-static char *
-xstrdup(const char *s)
-{
-	char *d;
-
-	if (s == NULL)
-		return NULL;
-	if ((d = strdup(s)) == NULL)
-		abort();
-	return d;
-}
-
-static void *
-xcalloc(size_t n, size_t size)
-{
-	void *p = calloc(n ? n : 1, size);
-
-	if (p == NULL)
-		abort();
-	return p;
-}
-
 static void
 free_strv(char **v, size_t n)
 {
@@ -146,14 +124,16 @@ free_strv(char **v, size_t n)
 char *
 config_path(const struct config *cf, const char *p)
 {
+	size_t n;
 	char *out;
 
 	if (p == NULL)
 		return NULL;
 	if (p[0] == '/' || cf->dir == NULL)
 		return xstrdup(p);
-	if (asprintf(&out, "%s/%s", cf->dir, p) < 0)
-		abort();
+	n = strlen(cf->dir) + 1 + strlen(p) + 1;
+	out = xmalloc(n);
+	snprintf(out, n, "%s/%s", cf->dir, p);
 	return out;
 }
 
@@ -837,9 +817,7 @@ open_location(struct loader *ld, void *parent, const struct conf_node *n)
 			    buf, sizeof buf));
 			return NULL;
 		}
-	l = realloc(cf->locs, (cf->nlocs + 1) * sizeof *l);
-	if (l == NULL)
-		abort();
+	l = xreallocarray(cf->locs, cf->nlocs + 1, sizeof *l);
 	cf->locs = l;
 	l = &cf->locs[cf->nlocs++];
 	memset(l, 0, sizeof *l);

@@ -271,13 +271,11 @@ static struct server *
 server_build(struct config *cf, struct server *old, int bind_now, char *err,
     size_t errlen)
 {
-	struct server *s = calloc(1, sizeof *s);
+	struct server *s = xcalloc(1, sizeof *s);
 	char merr[512];
 	size_t i, j;
 	int fd;
 
-	if (s == NULL)
-		abort();
 	s->cf = cf;
 	s->access_fd = -1;
 	s->uid = (uid_t)-1;
@@ -306,10 +304,7 @@ server_build(struct config *cf, struct server *old, int bind_now, char *err,
 		config_err(err, errlen, &cf->mime_at, "mime-types: %s", merr);
 		goto fail;
 	}
-	if (mime_set_default(s->mime, cf->default_type) != 0) {
-		snprintf(err, errlen, "out of memory");
-		goto fail;
-	}
+	mime_set_default(s->mime, cf->default_type);
 	if (geteuid() == 0) {
 		const char *user = cf->user ? cf->user : "nobody";
 		struct passwd *pw = getpwnam(user);
@@ -352,9 +347,7 @@ server_build(struct config *cf, struct server *old, int bind_now, char *err,
 	}
 
 	s->nlfds = cf->nlisten + cf->nhttp_listen;
-	s->lfds = malloc(s->nlfds * sizeof *s->lfds);
-	if (s->lfds == NULL)
-		abort();
+	s->lfds = xcalloc(s->nlfds, sizeof *s->lfds);
 	for (i = 0; i < s->nlfds; i++)
 		s->lfds[i] = -1;
 	/* A socket is taken over by its address, whatever its kind was: a
@@ -446,7 +439,7 @@ spawn(int slot)
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		worker_run(cur, slot);
 	}
-	children = realloc(children, (nchildren + 1) * sizeof *children);
+	children = xreallocarray(children, nchildren + 1, sizeof *children);
 	children[nchildren].pid = pid;
 	children[nchildren].gen = generation;
 	children[nchildren].slot = slot;

@@ -74,42 +74,30 @@ ent_cmp(const void *a, const void *b)
 	    ((const struct mime_ent *)b)->ext);
 }
 
-static int
+static void
 add(struct mime *m, size_t *cap, const char *ext, const char *type)
 {
 	if (m->n == *cap) {
-		size_t nc = *cap ? *cap * 2 : 64;
-		struct mime_ent *nv = realloc(m->v, nc * sizeof *nv);
-		if (nv == NULL)
-			return -1;
-		m->v = nv;
-		*cap = nc;
+		*cap = *cap ? *cap * 2 : 64;
+		m->v = xreallocarray(m->v, *cap, sizeof *m->v);
 	}
-	m->v[m->n].ext = strdup(ext);
-	m->v[m->n].type = strdup(type);
-	if (m->v[m->n].ext == NULL || m->v[m->n].type == NULL)
-		return -1;
+	m->v[m->n].ext = xstrdup(ext);
+	m->v[m->n].type = xstrdup(type);
 	m->n++;
-	return 0;
 }
 
 struct mime *
 mime_load(const char *path, char *err, size_t errlen)
 {
-	struct mime *m = calloc(1, sizeof *m);
+	struct mime *m = xcalloc(1, sizeof *m);
 	char line[1024];
 	size_t cap = 0, i, j;
 	int lineno = 0;
 	FILE *f;
 
-	if (m == NULL)
-		return NULL;
 	if (path == NULL) {
 		for (i = 0; i < sizeof builtin / sizeof builtin[0]; i++)
-			if (add(m, &cap, builtin[i][0], builtin[i][1]) != 0) {
-				mime_free(m);
-				return NULL;
-			}
+			add(m, &cap, builtin[i][0], builtin[i][1]);
 		qsort(m->v, m->n, sizeof *m->v, ent_cmp);
 		return m;
 	}
@@ -133,8 +121,7 @@ mime_load(const char *path, char *err, size_t errlen)
 			goto fail;
 		}
 		while ((ext = strtok_r(NULL, " \t\r\n;", &save)) != NULL)
-			if (add(m, &cap, ext, type) != 0)
-				goto fail;
+			add(m, &cap, ext, type);
 	}
 	fclose(f);
 	qsort(m->v, m->n, sizeof *m->v, ent_cmp);
@@ -189,10 +176,9 @@ mime_free(struct mime *m)
 	free(m);
 }
 
-int
+void
 mime_set_default(struct mime *m, const char *type)
 {
 	free(m->dflt);
-	m->dflt = type != NULL ? strdup(type) : NULL;
-	return type != NULL && m->dflt == NULL ? -1 : 0;
+	m->dflt = xstrdup(type);
 }

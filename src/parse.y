@@ -176,10 +176,8 @@ value	: WORD
 static void *
 palloc(size_t n)
 {
-	struct pool_item *p = calloc(1, sizeof *p + n);
+	struct pool_item *p = xcalloc(1, sizeof *p + n);
 
-	if (p == NULL)
-		abort();
 	p->next = tree->pool;
 	tree->pool = p;
 	return p->data;
@@ -535,9 +533,8 @@ keep_name(const char *name)
 {
 	char **v;
 
-	v = realloc(files->name, (files->n + 1) * sizeof *v);
-	if (v == NULL || (v[files->n] = strdup(name)) == NULL)
-		abort();
+	v = xreallocarray(files->name, files->n + 1, sizeof *v);
+	v[files->n] = xstrdup(name);
 	files->name = v;
 	return v[files->n++];
 }
@@ -547,7 +544,7 @@ keep_name(const char *name)
 static char *
 slurp(const char *path, int must_be_regular, size_t *len)
 {
-	char *buf = NULL, *big, *out;
+	char *buf = NULL, *out;
 	size_t n = 0, cap = 0, got;
 	struct stat st;
 	FILE *f;
@@ -566,9 +563,7 @@ slurp(const char *path, int must_be_regular, size_t *len)
 	do {
 		if (n == cap) {
 			cap = cap ? 2 * cap : 8192;
-			if ((big = realloc(buf, cap)) == NULL)
-				abort();
-			buf = big;
+			buf = xrealloc(buf, cap);
 		}
 		got = fread(buf + n, 1, cap - n, f);
 		n += got;
@@ -808,10 +803,8 @@ struct conf_tree *
 conf_parse(const char *file, struct conf_files *names, char *err,
     size_t errlen)
 {
-	struct conf_tree *t = calloc(1, sizeof *t);
+	struct conf_tree *t = xcalloc(1, sizeof *t);
 
-	if (t == NULL)
-		abort();
 	tree = t;
 	files = names;
 	perr = err;

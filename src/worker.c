@@ -319,7 +319,7 @@ worker_run(struct server *srv, int slot)
 	ev_timer_init(&purge_step, purge_step_cb, 0., PURGE_SLICE);
 	if (cache_needs_purge(srv->cache))
 		ev_timer_start(W.loop, &purge_check);
-	accept_w = calloc(srv->nlfds, sizeof *accept_w);
+	accept_w = xcalloc(srv->nlfds, sizeof *accept_w);
 	for (i = 0; i < srv->nlfds; i++) {
 		ev_io_init(&accept_w[i], accept_cb, srv->lfds[i], EV_READ);
 		ev_io_start(W.loop, &accept_w[i]);
