@@ -378,6 +378,16 @@ struct server {
 	int              nworkers_now; /* workers of this generation */
 };
 
+/* server.c: built by the master, at start and on each reload */
+struct server_env {
+	const unsigned char *seal_key;  /* the master's, or seal-key-file's */
+	struct worker_stats *stats;     /* MAX_WORKERS slots, shared */
+};
+struct server   *server_build(struct config *, struct server *old,
+                     int bind_now, const struct server_env *, char *err,
+                     size_t errlen);
+void             server_free(struct server *, int close_listeners);
+
 #define MAX_WORKERS 256
 #define WORKER_STOP_BOUND 10.0  /* seconds a stopping worker may take */
 

@@ -1,9 +1,11 @@
 /*
- * conn.h - the connection record, shared by the three files that act on
- * one connection: conn.c (the state machine: TLS, reading, writing,
- * deadlines), serve.c (routing a request and building its response) and
- * auth.c (asking for a client certificate in the middle of a connection).
- * Nothing else sees a struct conn.
+ * conn.h - the connection record, shared by the files that act on one
+ * connection: conn.c (the state machine: TLS, reading, writing,
+ * deadlines), conn_life.c (its buffers, the idle queue, freeing),
+ * serve.c (routing a request and building its response), serve_file.c
+ * (a file as the response), serve_http.c (the plain-HTTP listener's one
+ * answer) and auth_conn.c (asking for a client certificate in the middle
+ * of a connection).  Nothing else sees a struct conn.
  */
 #ifndef CONN_H
 #define CONN_H
