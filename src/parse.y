@@ -1,7 +1,7 @@
 /*
- * parse.y - the syntax of cachetd.conf: a hand-written lexer and a small
- * yacc grammar that turn a file, and the files it includes, into a tree of
- * statements (struct conf_node).  What the statements mean is config.c's
+ * parse.y - the syntax of cachetd.conf: a small yacc grammar that, over
+ * the hand-written lexer of lex.c, turns a file, and the files it
+ * includes, into a tree of statements (struct conf_node).  What the statements mean is config.c's
  * business: this file knows no directive.
  *
  *   file      := statement*
@@ -39,10 +39,10 @@
 #include <unistd.h>
 
 #include "cachetd.h"
+#include "lex.h"
 
 #define CONF_MAX_INCLUDE 8      /* include depth */
 #define CONF_MAX_FILES   256    /* files per config, includes and all */
-#define CONF_MAX_NEST    16     /* braces open at once */
 #define CONF_MAX_SIZE    (1 << 20)
 
 struct pool_item {
@@ -55,29 +55,6 @@ struct conf_tree {
 	struct pool_item *pool;
 };
 
-/* What the lexer expects next, for messages ("expected ',' or '}'"): the
- * grammar below, seen one token at a time. */
-enum expect { X_STMT, X_NAME, X_EQ, X_LIST_FIRST, X_LIST_NEXT, X_LIST_MORE,
-    X_TITLE };
-
-/* The file being read. */
-struct lexer {
-	const char *name;
-	const char *buf;
-	size_t      len, pos;
-	int         line, col;          /* of buf[pos] */
-	int         tok, tok_line, tok_col;
-	const char *tok_text;           /* a value's text, for messages */
-	const char *name_text;          /* the statement's NAME */
-	int         title_line, title_col, title_tok;
-	const char *title_text;         /* the value after NAME */
-	enum expect expect;
-	int         depth;              /* braces open */
-	int         open_line[CONF_MAX_NEST], open_col[CONF_MAX_NEST];
-	int         open_list[CONF_MAX_NEST];
-};
-
-static struct lexer      *lx;
 static struct conf_tree  *tree;
 static struct conf_files *files;
 static struct conf_node  *parsed;
@@ -85,12 +62,7 @@ static char              *perr;
 static size_t             perrlen;
 static int                failed;
 
-static int  yylex(void);
-static void yyerror(const char *);
-static void *palloc(size_t);
 static struct conf_node *node(enum conf_kind, struct conf_value *);
-static void syntax_error(int line, int col, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 %}
 
 %union {
@@ -173,7 +145,7 @@ value	: WORD
 
 %%
 
-static void *
+void *
 palloc(size_t n)
 {
 	struct pool_item *p = xcalloc(1, sizeof *p + n);
@@ -196,7 +168,7 @@ node(enum conf_kind kind, struct conf_value *name)
 }
 
 /* The first error is kept; later ones are its echo. */
-static void
+void
 syntax_error(int line, int col, const char *fmt, ...)
 {
 	char msg[512];
@@ -208,322 +180,8 @@ syntax_error(int line, int col, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	snprintf(perr, perrlen, "%s:%d:%d: %s", lx->name, line, col, msg);
-}
-
-/* ------------------------------------------------------------- lexer */
-
-static int
-peekc(void)
-{
-	return lx->pos < lx->len ? (unsigned char)lx->buf[lx->pos] : EOF;
-}
-
-static int
-getc_(void)
-{
-	int c = peekc();
-
-	if (c == EOF)
-		return EOF;
-	lx->pos++;
-	if (c == '\n') {
-		lx->line++;
-		lx->col = 1;
-	} else {
-		lx->col++;
-	}
-	return c;
-}
-
-static int
-is_word_char(int c)
-{
-	/* Anything printable but space and the characters with a meaning;
-	 * bytes of UTF-8 sequences included. */
-	return c != EOF && (c > ' ' && c != 0x7f) && strchr("{}=,\"'#", c) ==
-	    NULL;
-}
-
-static struct conf_value *
-value_new(const char *text, size_t len, int quoted)
-{
-	struct conf_value *v = palloc(sizeof *v);
-	char *t = palloc(len + 1);
-
-	memcpy(t, text, len);
-	t[len] = '\0';
-	v->text = t;
-	v->quoted = quoted;
-	v->at.file = lx->name;
-	v->at.line = lx->tok_line;
-	v->col = lx->tok_col;
-	return v;
-}
-
-/* A quoted string: in "...", \" and \\ are escapes and any other
- * backslash is kept as written (DNs use them); in '...', \' and \\. */
-static int
-lex_string(int q)
-{
-	size_t start = lx->pos, end, i, n = 0;
-	char *out;
-	int c;
-
-	for (;;) {
-		c = getc_();
-		if (c == EOF || c == '\n') {
-			syntax_error(lx->tok_line, lx->tok_col, "string not "
-			    "closed before the end of the %s",
-			    c == EOF ? "file" : "line");
-			return LEXERR;
-		}
-		if ((c < ' ' && c != '\t') || c == 0x7f) {
-			syntax_error(lx->line, lx->col - 1, "unexpected byte "
-			    "0x%02x in a string", (unsigned)c);
-			return LEXERR;
-		}
-		if (c == q)
-			break;
-		if (c == '\\' && (peekc() == q || peekc() == '\\'))
-			getc_();
-	}
-	end = lx->pos - 1;
-	out = palloc(end - start + 1);
-	for (i = start; i < end; i++) {
-		if (lx->buf[i] == '\\' && i + 1 < end &&
-		    (lx->buf[i + 1] == q || lx->buf[i + 1] == '\\'))
-			i++;
-		out[n++] = lx->buf[i];
-	}
-	yylval.v = value_new(out, n, 1);
-	return STRING;
-}
-
-static const char *
-describe(int tok, const char *text, char *buf, size_t len)
-{
-	switch (tok) {
-	case 0:
-		return "end of file";
-	case WORD:
-		snprintf(buf, len, "'%.60s'", text);
-		return buf;
-	case STRING:
-		snprintf(buf, len, "\"%.60s\"", text);
-		return buf;
-	default:
-		snprintf(buf, len, "'%c'", tok);
-		return buf;
-	}
-}
-
-/* Follow the grammar one token at a time, so that an error can say what
- * was expected.  Returns 0 when tok cannot come here. */
-static int
-track(int tok)
-{
-	int value = tok == WORD || tok == STRING;
-
-	switch (lx->expect) {
-	case X_STMT:                    /* a statement, or the end of a block */
-		if (tok == WORD)
-			lx->expect = X_NAME;
-		return tok == WORD || tok == '}' || tok == 0;
-	case X_NAME:                    /* NAME */
-		if (tok == '=')
-			lx->expect = X_EQ;
-		else if (value)
-			lx->expect = X_TITLE;
-		else if (tok == '{')
-			lx->expect = X_STMT;
-		return tok == '=' || value || tok == '{';
-	case X_EQ:                      /* NAME = */
-		lx->expect = tok == '{' ? X_LIST_FIRST : X_STMT;
-		return value || tok == '{';
-	case X_LIST_FIRST:              /* NAME = { */
-		lx->expect = tok == '}' ? X_STMT : X_LIST_NEXT;
-		return value || tok == '}';
-	case X_LIST_MORE:               /* NAME = { value, */
-		lx->expect = X_LIST_NEXT;
-		return value;
-	case X_LIST_NEXT:               /* NAME = { value */
-		lx->expect = tok == ',' ? X_LIST_MORE : X_STMT;
-		return tok == ',' || tok == '}';
-	case X_TITLE:                   /* NAME value: a block, or include */
-		if (tok == WORD)
-			lx->expect = X_NAME;
-		else
-			lx->expect = X_STMT;
-		return tok == '{' || tok == WORD || tok == '}' || tok == 0;
-	}
-	return 0;
-}
-
-static const char *
-expected(enum expect e)
-{
-	switch (e) {
-	case X_STMT:
-		return lx->depth > 0 ? "a directive or '}'" : "a directive";
-	case X_NAME:
-		return "'=' or '{'";
-	case X_EQ:
-		return "a value or '{' after '='";
-	case X_LIST_FIRST:
-		return "a value or '}'";
-	case X_LIST_MORE:
-		return "a value after ','";
-	case X_LIST_NEXT:
-		return "',' or '}'";
-	case X_TITLE:
-		return "'{'";
-	}
-	return "something else";
-}
-
-static int
-lex(void)
-{
-	int c;
-
-	for (;;) {
-		c = peekc();
-		if (c == '#') {
-			while (peekc() != EOF && peekc() != '\n')
-				getc_();
-			continue;
-		}
-		if (c == ' ' || c == '\t' || c == '\r' || c == '\n' ||
-		    c == '\f' || c == '\v') {
-			getc_();
-			continue;
-		}
-		break;
-	}
-	lx->tok_line = lx->line;
-	lx->tok_col = lx->col;
-	lx->tok_text = NULL;
-	if (c == EOF) {
-		/* the end of the last line, not the empty one after it */
-		if (lx->col == 1 && lx->line > 1) {
-			size_t i = lx->len - 1;
-			while (i > 0 && lx->buf[i - 1] != '\n')
-				i--;
-			lx->tok_line = lx->line - 1;
-			lx->tok_col = (int)(lx->len - i);
-		}
-		return 0;
-	}
-	switch (c) {
-	case '{':
-		getc_();
-		if (lx->depth == CONF_MAX_NEST) {
-			syntax_error(lx->tok_line, lx->tok_col, "blocks nested "
-			    "more than %d deep", CONF_MAX_NEST);
-			return LEXERR;
-		}
-		lx->open_line[lx->depth] = lx->tok_line;
-		lx->open_col[lx->depth] = lx->tok_col;
-		lx->open_list[lx->depth] = lx->expect == X_EQ;
-		lx->depth++;
-		return c;
-	case '}':                       /* depth: in yylex, once checked */
-	case '=':
-	case ',':
-		getc_();
-		return c;
-	case '"':
-	case '\'':
-		getc_();
-		return lex_string(c);
-	}
-	if (is_word_char(c)) {
-		size_t start = lx->pos;
-		while (is_word_char(peekc()))
-			getc_();
-		yylval.v = value_new(lx->buf + start, lx->pos - start, 0);
-		return WORD;
-	}
-	if (c >= ' ' && c < 0x7f)
-		syntax_error(lx->tok_line, lx->tok_col, "unexpected "
-		    "character '%c'", c);
-	else
-		syntax_error(lx->tok_line, lx->tok_col, "unexpected byte "
-		    "0x%02x", (unsigned)c);
-	return LEXERR;
-}
-
-static int
-yylex(void)
-{
-	enum expect before = lx->expect;
-	int tok = lex();
-	char what[80];
-
-	if (tok == LEXERR)
-		return tok;
-	if (tok == WORD || tok == STRING)
-		lx->tok_text = yylval.v->text;
-	if (tok == 0 && lx->depth > 0) {
-		int d = lx->depth - 1;
-		syntax_error(lx->open_line[d], lx->open_col[d], "%s opened "
-		    "here is not closed (the file ends at line %d)",
-		    lx->open_list[d] ? "the list" : "the block", lx->tok_line);
-		return LEXERR;
-	}
-	if (!track(tok)) {
-		/* NAME value, then neither '{' nor a next statement: the value
-		 * was the mistake (a NAME without '='), unless NAME is include */
-		if (before == X_TITLE && strcmp(lx->name_text, "include") != 0)
-			syntax_error(lx->title_line, lx->title_col, "unexpected "
-			    "%s after '%s' (expected '=' or '{')",
-			    describe(lx->title_tok, lx->title_text, what,
-			    sizeof what), lx->name_text);
-		else if (before == X_TITLE)
-			syntax_error(lx->tok_line, lx->tok_col, "unexpected %s "
-			    "(expected %s)", describe(tok, lx->tok_text, what,
-			    sizeof what), expected(X_STMT));
-		else if (before == X_NAME)
-			syntax_error(lx->tok_line, lx->tok_col, "unexpected %s "
-			    "after '%s' (expected %s)", describe(tok,
-			    lx->tok_text, what, sizeof what), lx->name_text,
-			    expected(before));
-		else
-			syntax_error(lx->tok_line, lx->tok_col, "unexpected %s "
-			    "(expected %s)", describe(tok, lx->tok_text, what,
-			    sizeof what), expected(before));
-		return LEXERR;
-	}
-	if (tok == '}') {
-		if (lx->depth == 0) {
-			syntax_error(lx->tok_line, lx->tok_col, "'}' without a "
-			    "'{' to close");
-			return LEXERR;
-		}
-		lx->depth--;
-	}
-	if (tok == WORD && lx->expect == X_NAME)
-		lx->name_text = lx->tok_text;
-	if (lx->expect == X_TITLE) {
-		lx->title_line = lx->tok_line;
-		lx->title_col = lx->tok_col;
-		lx->title_tok = tok;
-		lx->title_text = lx->tok_text;
-	}
-	lx->tok = tok;
-	return tok;
-}
-
-/* Reached only for errors track() did not foresee, and for "memory
- * exhausted". */
-static void
-yyerror(const char *msg)
-{
-	char what[80];
-
-	syntax_error(lx->tok_line, lx->tok_col, "%s at %s", msg,
-	    describe(lx->tok, lx->tok_text, what, sizeof what));
+	snprintf(perr, perrlen, "%s:%d:%d: %s", lex_name(), line, col,
+	    msg);
 }
 
 /* ------------------------------------------------------------- files */
@@ -754,7 +412,7 @@ expand_all(struct conf_node *list, int depth)
 static struct conf_node *
 parse_file(const char *path, int depth, const struct conf_node *from)
 {
-	struct lexer l, *outer = lx;
+	struct lexer l, *outer;
 	struct conf_node *list;
 	const char *buf;
 	size_t len;
@@ -778,16 +436,10 @@ parse_file(const char *path, int depth, const struct conf_node *from)
 		}
 		return NULL;
 	}
-	memset(&l, 0, sizeof l);
-	l.name = keep_name(path);
-	l.buf = buf;
-	l.len = len;
-	l.line = l.col = 1;
-	l.expect = X_STMT;
-	lx = &l;
+	outer = lex_open(&l, keep_name(path), buf, len);
 	parsed = NULL;
 	rc = yyparse();
-	lx = outer;
+	lex_close(outer);
 	if (rc != 0 || failed) {
 		if (!failed) {
 			failed = 1;
@@ -814,7 +466,7 @@ conf_parse(const char *file, struct conf_files *names, char *err,
 	t->top = parse_file(file, 0, NULL);
 	tree = NULL;
 	files = NULL;
-	lx = NULL;
+	lex_close(NULL);
 	if (failed) {
 		conf_tree_free(t);
 		return NULL;
