@@ -428,7 +428,7 @@ usage(FILE *f)
 	    "  -c FILE  configuration file (default %s/cachetd.conf)\n"
 	    "  -t       check the configuration and exit\n"
 	    "  -v       print the version and the OpenSSL in use\n"
-	    "  -h       this help\n", SYSCONFDIR);
+	    "  -h, --help  this help\n", SYSCONFDIR);
 }
 
 int
@@ -438,8 +438,12 @@ main(int argc, char **argv)
 	char err[1024];
 	struct config *cf;
 	int c, test = 0;
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
 
-	while ((c = getopt(argc, argv, "c:thv")) != -1) {
+	while ((c = getopt_long(argc, argv, "c:thv", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			file = optarg;
