@@ -391,6 +391,10 @@ void             server_free(struct server *, int close_listeners);
 #define MAX_WORKERS 256
 #define WORKER_STOP_BOUND 10.0  /* seconds a stopping worker may take */
 
+/* notify.c: systemd's sd_notify protocol, sent by the master */
+int              notify(const char *state);
+int              notify_reloading(void);
+
 /* worker.c */
 void             worker_run(struct server *, int slot)
                      __attribute__((noreturn));

@@ -11,6 +11,12 @@
  *         generation and stop the old one gracefully; if not, keep serving
  *   USR1  reopen the log files and replace the workers gracefully
  *   TERM/INT  stop the workers gracefully (bounded) and exit
+ * Under systemd (Type=notify) it reports READY=1 once the first
+ * generation is up, RELOADING=1 then READY=1 around a HUP (whether the
+ * new config worked or not) and STOPPING=1 at TERM/INT (notify.c).
+ * "Up" means: every listening socket is bound and listening (in the
+ * master, before the fork) and the generation's workers are forked, so a
+ * client connecting from then on is queued by the kernel and served.
  */
 #include "config.h"
 
@@ -245,14 +251,19 @@ reload(void)
 	struct server *s, *old = cur;
 
 	log_notice("reloading %s", cur->cf->file);
+	(void)notify_reloading();
 	if ((cf = config_load(cur->cf->file, err, sizeof err)) == NULL) {
 		log_err("reload failed: %s; keeping the old configuration",
 		    err);
+		(void)notify("READY=1\nSTATUS=reload failed; "
+		    "serving the old configuration");
 		return;
 	}
 	if ((s = server_build(cf, cur, 1, &env, err, sizeof err)) == NULL) {
 		log_err("reload failed: %s; keeping the old configuration",
 		    err);
+		(void)notify("READY=1\nSTATUS=reload failed; "
+		    "serving the old configuration");
 		config_free(cf);
 		return;
 	}
@@ -265,6 +276,7 @@ reload(void)
 	server_free(old, 1);    /* listeners taken over are -1 there */
 	log_notice("reloaded: generation %d with %ld worker(s)", generation,
 	    cur->cf->workers);
+	(void)notify("READY=1\nSTATUS=serving");
 }
 
 static void
@@ -297,6 +309,7 @@ stop_all(void)
 	time_t deadline = time(NULL) + MASTER_STOP_BOUND;
 	struct timespec ts = { 0, 20 * 1000 * 1000 };
 
+	(void)notify("STOPPING=1");
 	log_notice("stopping %zu worker(s)", nchildren);
 	signal_generation(generation + 1, SIGTERM);
 	while (nchildren > 0 && time(NULL) < deadline) {
@@ -369,6 +382,7 @@ master_loop(void)
 		sigdelset(&old, sigs[i]);
 
 	spawn_generation();
+	(void)notify("READY=1\nSTATUS=serving");
 	for (;;) {
 		sigsuspend(&old);
 		if (got_chld) {
@@ -414,7 +428,7 @@ usage(FILE *f)
 	    "  -c FILE  configuration file (default %s/cachetd.conf)\n"
 	    "  -t       check the configuration and exit\n"
 	    "  -v       print the version and the OpenSSL in use\n"
-	    "  -h       this help\n", SYSCONFDIR);
+	    "  -h, --help  this help\n", SYSCONFDIR);
 }
 
 int
@@ -424,8 +438,12 @@ main(int argc, char **argv)
 	char err[1024];
 	struct config *cf;
 	int c, test = 0;
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
 
-	while ((c = getopt(argc, argv, "c:thv")) != -1) {
+	while ((c = getopt_long(argc, argv, "c:thv", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			file = optarg;
