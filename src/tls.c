@@ -146,8 +146,14 @@ tls_ctx_new(const struct config *cf, struct cache *cache, char *err,
 	 * SSL_OP_ALLOW_CLIENT_RENEGOTIATION is set: make sure it is not. */
 	SSL_CTX_clear_options(ctx, SSL_OP_ALLOW_CLIENT_RENEGOTIATION |
 	    SSL_OP_LEGACY_SERVER_CONNECT);
+	/* A client that closes without close_notify (browsers do, between
+	 * keep-alive requests) is a clean close in HTTP, whose requests are
+	 * framed: taken as fatal, OpenSSL would drop the session from the
+	 * cache when the SSL is freed, and the client's next visit would pay
+	 * a full handshake.  nginx sets the same option. */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
-	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_PRIORITIZE_CHACHA);
+	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_PRIORITIZE_CHACHA |
+	    SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
 	/* WANT_READ after a non-application record must come back to the

@@ -39,6 +39,46 @@ write_conf "$T/c.conf" 'session-cache {' "store = \"gdbm:$T/cache/sessions.db\""
 	'location "/status-lan" { status = true allow-address = {"10.1.2.3", "::1"} }'
 start_cachetd "$T/c.conf" || exit 1
 
+# A client that closes without close_notify (as browsers do) keeps its
+# session: once the server has seen the close, the next visit resumes.
+out=$(python3 - "$PORT" "$CERTS/ca.crt" <<'PY'
+import json, socket, ssl, sys, time, urllib.request
+port, ca = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.create_default_context(cafile=ca)
+ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+def conns():
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
+    s.sendall(b"GET /status?format=json HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+    data = b""
+    while b"}" not in data:
+        b = s.recv(65536)
+        if not b:
+            break
+        data += b
+    s.unwrap()
+    s.close()
+    return json.loads(data.split(b"\r\n\r\n", 1)[1])["connections"]
+results = []
+for i in range(5):
+    raw = socket.create_connection(("127.0.0.1", port))
+    s = ctx.wrap_socket(raw, server_hostname="localhost")
+    s.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    while b"hello, world" not in s.recv(65536):
+        pass
+    sess = s.session
+    raw.close()           # no close_notify: the socket just goes
+    s.close()
+    t = time.time() + 5   # bounded: until the server has seen the close
+    while conns() > 1 and time.time() < t:
+        time.sleep(0.05)
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost", session=sess)
+    results.append(s.session_reused)
+    s.close()
+print(sum(results), "of", len(results))
+PY
+)
+expect_eq "no close_notify from the client: the session stays resumable" "$out" "5 of 5"
+
 for v in 1_2 1_3; do
 	: > "$T/access.log"
 	expect_eq "TLS ${v/_/.}: 40 reconnections all resumed (gdbm)" "$(reuse_count $v 40)" 40
