@@ -269,6 +269,10 @@ int              path_canonical(const char *target, char *path,
                      int *trailing_slash);
 /* Percent-encode a decoded path for a Location header. */
 size_t           path_encode(const char *path, char *out, size_t outlen);
+/* path escaped, suffix, then the target's query escaped, at out + o: the
+ * Location of a redirect built from a request.  0 when it does not fit. */
+size_t           path_location(const char *path, const char *suffix,
+                     const char *target, char *out, size_t o, size_t outlen);
 /* Open rel beneath the root descriptor; symlinks may not leave it.  Returns
  * an fd (and its stat in *st) or -STATUS (403, 404, 500, 503). */
 int              path_open(int rootfd, const char *rel, struct stat *st);

@@ -118,29 +118,38 @@ path_canonical(const char *target, char *path, size_t pathlen, char *rel,
 	return 0;
 }
 
-/* Percent-encode a decoded path for a Location header: only unreserved
- * characters and "/" stay as they are, so the result is always an
- * absolute path on this server ("/" followed by no second "/", as the
- * normalised path has no empty segment).  Returns the length, or 0 when
- * out is too small. */
-size_t
-path_encode(const char *path, char *out, size_t outlen)
+/* Characters a Location may carry as they are: in a path, the unreserved
+ * ones and "/"; in a query, any visible ASCII. */
+static int
+path_plain(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+	    c == '~' || c == '/';
+}
+
+static int
+query_plain(int c)
+{
+	return c > 0x20 && c < 0x7f;
+}
+
+/* Append n bytes of s to out (o used of outlen), percent-encoding those
+ * that are not plain.  Returns the new length, or 0 when out is too
+ * small. */
+static size_t
+escape(const char *s, size_t n, int (*plain)(int), char *out, size_t o,
+    size_t outlen)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	size_t o = 0;
+	size_t i;
 
-	if (outlen == 0)
-		return 0;
-	for (; *path != '\0'; path++) {
-		unsigned char c = (unsigned char)*path;
-		int plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-		    c == '_' || c == '~' || c == '/';
-		if (o + (plain ? 1 : 3) >= outlen) {
-			out[0] = '\0';
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		int keep = plain(c);
+		if (o + (keep ? 1 : 3) >= outlen)
 			return 0;
-		}
-		if (plain) {
+		if (keep) {
 			out[o++] = (char)c;
 		} else {
 			out[o++] = '%';
@@ -149,6 +158,45 @@ path_encode(const char *path, char *out, size_t outlen)
 		}
 	}
 	out[o] = '\0';
+	return o;
+}
+
+/* Percent-encode a decoded path for a Location header: only unreserved
+ * characters and "/" stay as they are, so the result is always an
+ * absolute path on this server ("/" followed by no second "/", as the
+ * normalised path has no empty segment).  Returns the length, or 0 when
+ * out is too small. */
+size_t
+path_encode(const char *path, char *out, size_t outlen)
+{
+	size_t o;
+
+	if (outlen == 0)
+		return 0;
+	out[0] = '\0';
+	o = escape(path, strlen(path), path_plain, out, 0, outlen);
+	if (o == 0)
+		out[0] = '\0';
+	return o;
+}
+
+/* What a Location built from a request holds: the canonical path escaped,
+ * suffix (e.g. "/" for a folder), then the target's query up to any '#',
+ * its invisible bytes escaped — never the target's path as sent.  Appended
+ * at out + o; returns the new length, or 0 when it does not fit. */
+size_t
+path_location(const char *path, const char *suffix, const char *target,
+    char *out, size_t o, size_t outlen)
+{
+	const char *q = strchr(target, '?');
+
+	if ((o = escape(path, strlen(path), path_plain, out, o, outlen)) == 0 ||
+	    (o = escape(suffix, strlen(suffix), path_plain, out, o,
+	    outlen)) == 0)
+		return 0;
+	if (q != NULL && (o = escape(q, strcspn(q, "#"), query_plain, out, o,
+	    outlen)) == 0)
+		return 0;
 	return o;
 }
 

@@ -243,29 +243,27 @@ serve_head(struct conn *c)
 static void
 serve_return(struct conn *c, const char *ret, const char *path)
 {
-	char url[HTTP_MAX_LINE], enc[HTTP_MAX_LINE], hdr[HTTP_MAX_LINE + 16];
-	const char *u, *q = strchr(c->req.target, '?'), *v;
+	char url[HTTP_MAX_LINE], hdr[HTTP_MAX_LINE + 16];
+	const char *u, *v;
 	int code = (int)strtol(ret, (char **)&u, 10);
-	size_t o = 0, ql = q != NULL ? strcspn(q, "#") : 0;
+	size_t o = 0;
 
 	while (*u == ' ')
 		u++;
-	if (path_encode(path, enc, sizeof enc) == 0) {
-		serve_error(c, 414, NULL, NULL);
-		return;
-	}
-	for (v = u; *v != '\0' && o + 1 < sizeof url; ) {
+	for (v = u; *v != '\0'; ) {
 		if (strncmp(v, "$request_uri", 12) == 0) {
-			int n = snprintf(url + o, sizeof url - o, "%s%.*s", enc,
-			    (int)ql, q != NULL ? q : "");
-			if (n < 0 || (size_t)n >= sizeof url - o) {
-				serve_error(c, 414, NULL, NULL);
-				return;
-			}
-			o += (size_t)n;
+			o = path_location(path, "", c->req.target, url, o,
+			    sizeof url);
 			v += 12;
-		} else {
+		} else if (o + 1 < sizeof url) {
 			url[o++] = *v++;
+			url[o] = '\0';
+		} else {
+			o = 0;
+		}
+		if (o == 0) {
+			serve_error(c, 414, NULL, NULL);
+			return;
 		}
 	}
 	url[o] = '\0';
@@ -339,16 +337,15 @@ serve_request(struct conn *c)
 		if (!slash && rel[0] != '\0') {
 			/* Built from the canonical path, never from the
 			 * target: always a path on this server. */
-			char enc[HTTP_MAX_LINE], hdr[2 * HTTP_MAX_LINE];
-			const char *q = strchr(c->req.target, '?');
-			int ql = q != NULL ? (int)strcspn(q, "#") : 0;
-			if (path_encode(path, enc, sizeof enc) == 0 ||
-			    strlen(enc) + (size_t)ql >= HTTP_MAX_LINE) {
+			char hdr[HTTP_MAX_LINE + 16];
+			size_t n = (size_t)snprintf(hdr, sizeof hdr,
+			    "Location: ");
+			if ((n = path_location(path, "/", c->req.target, hdr,
+			    n, HTTP_MAX_LINE)) == 0) {
 				serve_error(c, 414, NULL, NULL);
 				return;
 			}
-			snprintf(hdr, sizeof hdr, "Location: %s/%.*s\r\n", enc,
-			    ql, q != NULL ? q : "");
+			snprintf(hdr + n, sizeof hdr - n, "\r\n");
 			serve_error(c, 301, hdr, NULL);
 			return;
 		}

@@ -94,34 +94,6 @@ host_check(const char *h, char *out, size_t outlen)
 	return 0;
 }
 
-/* The query of the target (from '?' up to any '#'), with every byte that
- * is not visible ASCII percent-encoded, appended to out at o.  Returns the
- * new length, or 0 when it does not fit. */
-static size_t
-query_append(const char *target, char *out, size_t o, size_t outlen)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	const char *q = strchr(target, '?');
-
-	if (q == NULL)
-		return o;
-	for (; *q != '\0' && *q != '#'; q++) {
-		unsigned char c = (unsigned char)*q;
-		int plain = c > 0x20 && c < 0x7f;
-		if (o + (plain ? 1 : 3) >= outlen)
-			return 0;
-		if (plain) {
-			out[o++] = (char)c;
-		} else {
-			out[o++] = '%';
-			out[o++] = hex[c >> 4];
-			out[o++] = hex[c & 15];
-		}
-	}
-	out[o] = '\0';
-	return o;
-}
-
 static void
 redirect(struct conn *c, const char *path)
 {
@@ -142,9 +114,9 @@ redirect(struct conn *c, const char *path)
 		goto too_long;
 	/* the canonical path always starts with one '/' and has no empty
 	 * segment: never "//", never another authority */
-	o = path_encode(path, loc + n, sizeof loc - (size_t)n);
-	if (o == 0 || (o = query_append(c->req.target, loc, (size_t)n + o,
-	    sizeof loc)) == 0 || o >= HTTP_MAX_LINE)
+	o = path_location(path, "", c->req.target, loc, (size_t)n,
+	    sizeof loc);
+	if (o == 0 || o >= HTTP_MAX_LINE)
 		goto too_long;
 	snprintf(hdr, sizeof hdr, "Location: %s\r\n", loc);
 	c->w->st->http_redirects++;

@@ -45,6 +45,10 @@ for t in '//evil.example/x/..%2f..%2fsub' '//evil.example/../sub' \
 	esac
 done
 
+# bytes a header must not carry raw are escaped in the query too
+hdr=$(printf 'GET /sub?a=\xff\x80b HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' | sclient | tr -d '\r')
+expect_eq "redirect: raw high bytes in the query escaped" "$(printf '%s\n' "$hdr" | sed -n 's/^Location: //p')" "/sub/?a=%FF%80b"
+
 # a file named with a final slash is no file (as nginx)
 expect_eq "/hello.txt/ is 404" "$(status_of "$(URL /hello.txt/)")" 404
 
