@@ -406,6 +406,14 @@ cache_fetch(struct cache *c, const unsigned char *id, size_t idlen,
 }
 
 int
+cache_set_loop(struct cache *c, void *loop)
+{
+	if (c == NULL || c->be->set_loop == NULL)
+		return 0;
+	return c->be->set_loop(c, loop);
+}
+
+int
 cache_fetch_start(struct cache *c, const unsigned char *id, size_t idlen,
     unsigned char **data, size_t *len, cache_fetch_cb cb, void *arg)
 {

@@ -128,6 +128,10 @@ struct cache *cache_open(const char *spec, const struct cache_opts *,
                   const unsigned char key[CACHE_KEY_LEN], char *err,
                   size_t errlen);
 int           cache_attach(struct cache *);      /* after fork */
+/* In a worker, after cache_attach: its libev loop (struct ev_loop *),
+ * on which a store on a server (Redis, memcached) answers fetches
+ * without blocking.  0, or -1 (the store is then treated as down). */
+int           cache_set_loop(struct cache *, void *loop);
 void          cache_close(struct cache *);
 const char   *cache_kind(const struct cache *);  /* for display only */
 /* 1 when records are kept by this library, shared by every process (the

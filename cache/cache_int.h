@@ -66,6 +66,21 @@
  *   totals       numbers kept beside the records for cache_info (size,
  *                repairs, evictions)
  *   get_start    a fetch that does not block (below)
+ *   set_loop     the worker's libev loop (struct ev_loop *), given once
+ *                per worker after attach, before any get_start/add_start;
+ *                a backend that talks to a server watches its sockets and
+ *                timers there (hiredis' libev adapter; a lookup thread's
+ *                ev_async).  Never called in tools: there the synchronous
+ *                get/put/del/add are used.  0, or -1 when it cannot run
+ *                (then the worker treats the store as unreachable).
+ *   add          store v under k only if no record is there (Redis SET
+ *                NX, memcached add, GDBM_INSERT), then answer what the
+ *                store holds under k: 1 with *out (malloc'd: ours, or the
+ *                one another process or host put first), 0 absent after
+ *                all (expired meanwhile), -1 error.  For values a farm
+ *                must agree on (ticket keys per time slot, issue 14).
+ *   add_start    add without blocking: CACHE_PENDING, then
+ *                cache_get_done(req, r, out, outl) once, as get_start.
  *   close        free c->be_data
  *
  * RESULTS.  put: 0 stored, 1 not stored (full, nothing evictable), -1
@@ -141,6 +156,13 @@ struct cache_backend {
 	int  (*get)(struct cache *, const unsigned char *k, size_t kl,
 	         unsigned char **v, size_t *vl);
 	int  (*get_start)(struct cache *, const unsigned char *k, size_t kl,
+	         struct cache_req *);
+	int  (*set_loop)(struct cache *, void *loop);
+	int  (*add)(struct cache *, const unsigned char *k, size_t kl,
+	         const unsigned char *v, size_t vl, time_t expires,
+	         unsigned char **out, size_t *outl);
+	int  (*add_start)(struct cache *, const unsigned char *k, size_t kl,
+	         const unsigned char *v, size_t vl, time_t expires,
 	         struct cache_req *);
 	int  (*del)(struct cache *, const struct cache_key *, size_t n,
 	         size_t *removed);

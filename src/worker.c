@@ -315,6 +315,9 @@ worker_run(struct server *srv, int slot)
 	last_full = W.st->cache.full;
 
 	W.loop = ev_default_loop(EVFLAG_AUTO);
+	if (cache_set_loop(srv->cache, W.loop) != 0)
+		log_err("session cache: cannot run on the event loop; "
+		    "serving full handshakes");
 	ev_timer_init(&purge_check, purge_check_cb, 1., 1.);
 	ev_timer_init(&purge_step, purge_step_cb, 0., PURGE_SLICE);
 	if (cache_needs_purge(srv->cache))
