@@ -37,6 +37,7 @@
 #define CACHE_KEY_LEN      32          /* AES-256 */
 #define CACHE_MAX_RECORD   (64 * 1024) /* sessions with long chains fit */
 #define CACHE_MAX_ID       SSL_MAX_SSL_SESSION_ID_LENGTH
+#define CACHE_FETCH_TIMEOUT 50         /* ms, the default fetch-timeout */
 
 /* Counters of one process; the daemon keeps them in shared memory. */
 struct cache_stats {
@@ -64,6 +65,8 @@ struct cache_opts {
 	int   cache_size;       /* gdbm bucket cache: 0 = default */
 	int   read_only;        /* tools that look: never create, chmod,
 	                         * repair or write anything */
+	long  fetch_timeout;    /* ms a store on a server may take to
+	                         * answer (0: CACHE_FETCH_TIMEOUT) */
 };
 
 /* Summary of a store, for `cachet cache stats` and purges. */

@@ -128,6 +128,7 @@ struct cache_conf {
 	long    timeout;            /* seconds */
 	long    max_entries;
 	long    purge_interval;     /* seconds */
+	long    fetch_timeout;      /* ms: a store on a server answers */
 	char   *seal_key_file;
 	struct conf_at at, store_at, seal_at;
 };

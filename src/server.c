@@ -195,6 +195,7 @@ open_cache(struct server *s, int create, const struct server_env *env,
 	o.timeout = cf->cache.timeout;
 	o.max_entries = cf->cache.max_entries;
 	o.purge_interval = cf->cache.purge_interval;
+	o.fetch_timeout = cf->cache.fetch_timeout;
 	o.uid = s->drop ? s->uid : (uid_t)-1;
 	o.gid = s->drop ? s->gid : (gid_t)-1;
 	s->cache = cache_new(cf->cache.store, &o, key, cerr, sizeof cerr);

@@ -980,8 +980,8 @@ START_TEST(spec_check)
 		{ "gdbm:relative.db", NULL },
 		{ "internal", NULL },
 		{ "none", NULL },
-		{ "redis:x", "'redis:x' is not \"gdbm:PATH\", \"internal\" or "
-		    "\"none\"" },
+		{ "redis:x", "'redis:x' is not \"gdbm:PATH\", "
+		    "\"memcached:HOST:PORT,...\", \"internal\" or \"none\"" },
 		{ "", "'' is not \"gdbm:PATH\"" },
 		{ "GDBM:/x", "is not" },
 		{ "gdbm:", "'gdbm:': PATH missing (\"gdbm:PATH\")" },
