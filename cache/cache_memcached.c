@@ -31,9 +31,10 @@
  *
  * Servers: ketama consistent hashing, weighted (MD5, as libketama and
  * most other clients, so every host maps a key to the same server), the
- * binary protocol, TCP_NODELAY.  A server that fails is left alone for
- * MC_RETRY seconds; after MC_FAILURES such rounds it is ejected from the
- * ring (its keys go to the others) and tried again after MC_RETRY.
+ * binary protocol, TCP_NODELAY.  A server that fails (refuses, or times
+ * out MC_TIMEOUTS times) is left alone for MC_RETRY seconds; after
+ * MC_FAILURES such rounds it is ejected from the ring (its keys go to the
+ * others) and tried again after MC_RETRY.
  */
 #include "config.h"
 
@@ -58,6 +59,7 @@
 #define MC_QUEUE_MAX   4096     /* jobs waiting for the thread, at most */
 #define MC_RETRY       2        /* s a failed server is left alone */
 #define MC_FAILURES    2        /* failed rounds before it is ejected */
+#define MC_TIMEOUTS    2        /* timeouts that make a failed round */
 #define MC_MONTH       (30 * 24 * 3600)  /* memcached: longer is a date */
 
 struct mc_server {
@@ -330,6 +332,7 @@ mc_new(struct mc_state *m, long tmo)
 	SET(RETRY_TIMEOUT, MC_RETRY);
 	SET(DEAD_TIMEOUT, MC_RETRY);
 	SET(SERVER_FAILURE_LIMIT, MC_FAILURES);
+	SET(SERVER_TIMEOUT_LIMIT, MC_TIMEOUTS);
 	SET(REMOVE_FAILED_SERVERS, 1);
 #undef SET
 	for (i = 0; i < m->nsrv && rc == MEMCACHED_SUCCESS; i++)
