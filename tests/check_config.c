@@ -412,9 +412,16 @@ static const struct { const char *text, *want; } broken[] = {
 	    "name" },
 	{ MIN "mime-types = \"\"\n", ":4: mime-types: an empty path" },
 	{ MIN "session-cache {\n store = \"redis:x\"\n}\n", ":5: store: "
-	    "'redis:x' is not \"gdbm:PATH\", \"internal\" or \"none\"" },
+	    "'redis:x' is not \"gdbm:PATH\", \"memcached:HOST:PORT,...\", "
+	    "\"internal\" or \"none\"" },
 	{ MIN "session-cache {\n timeout = 0\n}\n", ":5: timeout: must be at "
 	    "least 1, not 0" },
+	{ MIN "session-cache {\n store = \"memcached:a:1,b:0\"\n}\n", ":5: "
+	    "store: 'memcached:a:1,b:0': 'b:0': the port is not a number from "
+	    "1 to 65535 (\"memcached:HOST:PORT,HOST:PORT,...\", or a socket's "
+	    "/path)" },
+	{ MIN "session-cache {\n fetch-timeout = 0\n}\n", ":5: fetch-timeout: "
+	    "must be at least 1, not 0" },
 	{ MIN "header = {\"X-A: 1\", \"Server: me\"}\n", ":4: header: Server "
 	    "is set by cachetd itself" },
 	{ MIN "header = \"no colon\"\n", ":4: header: 'no colon' is not "
