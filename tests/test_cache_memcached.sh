@@ -66,7 +66,8 @@ mc_start() {
 	return 1
 }
 mc_kill() { kill -CONT "${MCPID[$1]}" 2>/dev/null; kill -KILL "${MCPID[$1]}"; wait "${MCPID[$1]}" 2>/dev/null; }
-mc_items() { mc_cmd "$1" 'stats\r\n' | sed -n 's/^STAT curr_items \([0-9]*\).*/\1/p'; }
+mc_stat() { mc_cmd "$1" 'stats\r\n' | sed -n "s/^STAT $2 \\([0-9]*\\).*/\\1/p"; }
+mc_items() { mc_stat "$1" curr_items; }
 mc_start 0 && mc_start 1 || { fail "memcached started"; finish; }
 SERVERS="127.0.0.1:${MCPORT[0]},127.0.0.1:${MCPORT[1]}"
 
@@ -110,13 +111,19 @@ sess() {
 		grep -E '^(New|Reused),'
 }
 G() { "$CACHET" get --cacert "$CERTS/ca.crt" "$@"; }
+# stored COMMAND...: run it, then wait (bounded) until a store it made has
+# reached a server: stores are sent without waiting, and the next
+# connection, to another host, could otherwise come first
+sets() { echo $(( $(mc_stat 0 cmd_set) + $(mc_stat 1 cmd_set) )); }
+sets_above() { [ "$(sets)" -gt "$S0" ]; }
+stored() { S0=$(sets); "$@"; wait_for 5 sets_above; }
 # a cachet session file saved for one host, offered to another
 moved() { sed "s/^localhost:$2\$/localhost:$3/" "$1"; }
 
 # ------------------------------------------- made on A, resumed on B
 for v in 1.2 1.3; do
 	rA=$(status A handshakes_resumed); rB=$(status B handshakes_resumed)
-	G --tls$v --sess-out "$T/g$v" "https://localhost:$PORT_A/hello.txt" >/dev/null 2>&1
+	stored G --tls$v --sess-out "$T/g$v" "https://localhost:$PORT_A/hello.txt" >/dev/null 2>&1
 	moved "$T/g$v" "$PORT_A" "$PORT_B" > "$T/g$v.B"
 	out=$(G --tls$v --sess-in "$T/g$v.B" "https://localhost:$PORT_B/hello.txt" 2>&1 >/dev/null)
 	expect_match "cachet get, TLS $v: made on A, resumed on B" "$out" "^connection 1: TLSv$v .* resumed$"
@@ -124,8 +131,10 @@ for v in 1.2 1.3; do
 	expect_eq "TLS $v: A resumed nothing" "$(status A handshakes_resumed)" "$rA"
 
 	o=${v/./_}
-	sess "$PORT_A" -tls$o -sess_out "$T/s$o" >/dev/null
+	stored sess "$PORT_A" -tls$o -sess_out "$T/s$o" >/dev/null
+	S0=$(sets)
 	out=$(sess "$PORT_B" -tls$o -sess_in "$T/s$o" -sess_out "$T/s$o.B")
+	[ "$v" = 1.2 ] || wait_for 5 sets_above     # B's new ticket
 	expect_match "s_client, TLS $v: made on A, resumed on B" "$out" "^Reused"
 	# and back: B's new session (TLS 1.3: B's new ticket) resumes on A
 	[ "$v" = 1.2 ] || cp "$T/s$o.B" "$T/s$o"
@@ -133,8 +142,13 @@ for v in 1.2 1.3; do
 	expect_match "s_client, TLS $v: and again on A" "$out" "^Reused"
 done
 # a TLS 1.3 ticket is single-use: spent on B, it is a full handshake on A
-sess "$PORT_A" -tls1_3 -sess_out "$T/once" >/dev/null
+# once B's delete (sent without waiting) has reached the server
+deletes() { echo $(( $(mc_stat 0 delete_hits) + $(mc_stat 1 delete_hits) )); }
+stored sess "$PORT_A" -tls1_3 -sess_out "$T/once" >/dev/null
+d0=$(deletes)
 sess "$PORT_B" -tls1_3 -sess_in "$T/once" >/dev/null
+deleted() { [ "$(deletes)" -gt "$d0" ]; }
+check "TLS 1.3: the ticket's record is deleted when used on B" wait_for 5 deleted
 expect_match "TLS 1.3: a ticket used on B does not resume on A" "$(sess "$PORT_A" -tls1_3 -sess_in "$T/once")" "^New"
 
 # ------------------------------------------------ keys on both servers
