@@ -362,6 +362,47 @@ mc_sync(struct mc_state *m)
 	return m->sync;
 }
 
+/* In the master at start and reload: say at once which servers do not
+ * answer (a warning: the workers serve full handshakes for their keys
+ * and try again).  Each is asked its version, one at a time, bounded by
+ * the timeout; the connections are closed before any worker starts. */
+static int
+mc_prepare(struct cache *c, char *err, size_t errlen)
+{
+	struct mc_state *m = M(c);
+	struct mc_server one;
+	struct mc_state probe;
+	memcached_st *mc;
+	size_t i, n = 0, bad = 0;
+
+	if (errlen > 0)
+		err[0] = '\0';
+	for (i = 0; i < m->nsrv; i++) {
+		memset(&probe, 0, sizeof probe);
+		one = m->srv[i];
+		probe.srv = &one;
+		probe.nsrv = 1;
+		if ((mc = mc_new(&probe, m->tmo)) == NULL)
+			continue;
+		if (memcached_version(mc) != MEMCACHED_SUCCESS) {
+			if (bad++ == 0)
+				n = (size_t)snprintf(err, errlen, "session "
+				    "cache 'memcached:%s': not answering:",
+				    c->arg);
+			if (n < errlen)
+				n += (size_t)snprintf(err + n, errlen - n,
+				    one.port != 0 ? " %s:%d" : " %s", one.host,
+				    one.port);
+		}
+		memcached_free(mc);
+	}
+	if (bad > 0 && n < errlen)
+		snprintf(err + n, errlen - n, "; full handshakes for %s "
+		    "sessions until %s", bad == m->nsrv ? "all" : "their",
+		    bad == 1 ? "it answers" : "they answer");
+	return 0;
+}
+
 /* "cachet:" and k in hex; 0, or -1: too long. */
 static int
 mc_key(const unsigned char *k, size_t kl, char *out, size_t *outl)
@@ -991,6 +1032,7 @@ const struct cache_backend cache_backend_memcached = {
 	.keeps = CACHE_KEEPS_RECORDS,
 	.check = mc_check,
 	.open = mc_open,
+	.prepare = mc_prepare,
 	.put = mc_put,
 	.get = mc_get,
 	.get_start = mc_get_start,

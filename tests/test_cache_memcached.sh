@@ -216,6 +216,9 @@ for i in $(seq 20); do
 done
 expect_eq "server 0 killed: 20 requests, none failed or hung" "$stuck" 0
 expect_eq "server 0 killed: no 5xx" "$e5" 0
+# a reload (as a start) names the server that does not answer
+kill -HUP "$MASTER_A"
+check "server 0 killed: a reload logs it as not answering" wait_for 10 grep -q "not answering: 127.0.0.1:${MCPORT[0]};" "$T/A/error.log"
 expect_match "server 0 killed: a session on server 1 still resumes" "$(sess "$PORT_B" -tls1_2 -sess_in "$T/on1")" "^Reused"
 expect_match "server 0 killed: a session on server 0 is a full handshake" "$(sess "$PORT_B" -tls1_2 -sess_in "$T/on0")" "^New"
 # new sessions go to the live server once every worker's client has
