@@ -5,7 +5,8 @@
  * real libev loop a fetch is CACHE_PENDING and its callback brings the
  * record; a stopped server (SIGSTOP) answers -1 at the fetch-timeout
  * while the loop keeps running its timers; a killed one answers -1 from
- * the lookup thread, before the deadline; close answers what is pending.
+ * the lookup thread, before the deadline; close answers what is pending;
+ * a server on a unix socket works as one on TCP.
  * Skipped (77) when memcached is not installed.
  */
 #include "config.h"
@@ -400,6 +401,38 @@ START_TEST(two_servers)
 }
 END_TEST
 
+/* A server on a unix socket: "memcached:/path". */
+START_TEST(unix_socket)
+{
+	char dir[] = "/tmp/check_mc.XXXXXX", sock[64], spec[80];
+	struct cache *c;
+	pid_t pid;
+	int n, st;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(sock, sizeof sock, "%s/mc.sock", dir);
+	if ((pid = fork()) == 0) {
+		if (freopen("/dev/null", "w", stderr) == NULL)
+			_exit(127);
+		execl(MEMCACHED, "memcached", "-s", sock, "-m", "16", "-t",
+		    "1", "-u", "root", (char *)NULL);
+		_exit(127);
+	}
+	for (n = 0; n < 500 && access(sock, F_OK) != 0; n++)
+		usleep(10000);
+	snprintf(spec, sizeof spec, "%s", sock);
+	c = open_mc(spec, key1, TMO);
+	ck_assert_int_eq(put(c, "ab", "over a socket", time(NULL) + 100), 0);
+	ck_assert_int_eq(fetch_eq(c, "ab", "over a socket"), 1);
+	ck_assert_uint_eq(c->st->errors, 0);
+	cache_close(c);
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	unlink(sock);
+	rmdir(dir);
+}
+END_TEST
+
 /* ------------------------------------------------------ on a loop */
 
 struct answer {
@@ -644,6 +677,7 @@ main(void)
 	tcase_add_test(tc, sync_add);
 	tcase_add_test(tc, sync_dead_server);
 	tcase_add_test(tc, two_servers);
+	tcase_add_test(tc, unix_socket);
 	tcase_add_test(tc, loop_fetch);
 	tcase_add_test(tc, loop_stopped_server);
 	tcase_add_test(tc, loop_killed_server);
