@@ -37,7 +37,6 @@
 #define CACHE_KEY_LEN      32          /* AES-256 */
 #define CACHE_MAX_RECORD   (64 * 1024) /* sessions with long chains fit */
 #define CACHE_MAX_ID       SSL_MAX_SSL_SESSION_ID_LENGTH
-#define CACHE_FETCH_TIMEOUT 50         /* ms, the default fetch-timeout */
 
 /* Counters of one process; the daemon keeps them in shared memory. */
 struct cache_stats {
@@ -52,6 +51,10 @@ struct cache_stats {
 	uint64_t errors;        /* backend errors (I/O, damage, locking) */
 	uint64_t repairs;       /* damaged store recovered or recreated */
 	uint64_t evictions;     /* live records removed to make room */
+	uint64_t fetch_timeouts; /* a store on a server: no answer within
+	                         * fetch-timeout (a full handshake) */
+	uint64_t server_errors; /* ... unreachable, refused (AUTH) or an
+	                         * error answer */
 };
 
 struct cache_opts {
@@ -65,9 +68,10 @@ struct cache_opts {
 	int   cache_size;       /* gdbm bucket cache: 0 = default */
 	int   read_only;        /* tools that look: never create, chmod,
 	                         * repair or write anything */
-	long  fetch_timeout;    /* ms a store on a server may take to
-	                         * answer (0: CACHE_FETCH_TIMEOUT) */
+	double fetch_timeout;   /* a store on a server: seconds a fetch may
+	                         * take (0: CACHE_FETCH_TIMEOUT) */
 };
+#define CACHE_FETCH_TIMEOUT 0.05
 
 /* Summary of a store, for `cachet cache stats` and purges. */
 struct cache_info {

@@ -298,8 +298,10 @@ mc_open(struct cache *c, char *err, size_t errlen)
 		abort();
 	c->be_data = m;
 	m->c = c;
-	m->tmo = c->o.fetch_timeout > 0 ? c->o.fetch_timeout :
-	    CACHE_FETCH_TIMEOUT;
+	m->tmo = (long)((c->o.fetch_timeout > 0 ? c->o.fetch_timeout :
+	    CACHE_FETCH_TIMEOUT) * 1000 + 0.5);
+	if (m->tmo < 1)
+		m->tmo = 1;
 	return mc_check(c->arg, err, errlen) != 0 ? -1 :
 	    parse_servers(c->arg, &m->srv, &m->nsrv, err, errlen);
 }
@@ -524,10 +526,12 @@ do_add(memcached_st *mc, const char *key, size_t kl, const unsigned char *v,
 	return do_get(mc, key, kl, out, outl, rc);
 }
 
+/* A failure libmemcached reported: counted and logged. */
 static void
 log_failure(struct cache *c, const char *what, memcached_return_t rc,
     const char *where)
 {
+	c->st->server_errors++;
 	cache_log(c, CACHE_LOG_IO, 0, "session cache 'memcached:%s': %s: %s%s",
 	    c->arg, what, memcached_strerror(NULL, rc), where);
 }
@@ -655,6 +659,7 @@ timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	while ((j = m->phead) != NULL && j->deadline <= now + 1e-4) {
 		__atomic_store_n(&j->abandoned, 1, __ATOMIC_RELEASE);
+		m->c->st->fetch_timeouts++;
 		cache_log(m->c, CACHE_LOG_IO, 0, "session cache 'memcached:%s':"
 		    " no answer within %ld ms: full handshake", m->c->arg,
 		    m->tmo);

@@ -128,8 +128,8 @@ struct cache_conf {
 	long    timeout;            /* seconds */
 	long    max_entries;
 	long    purge_interval;     /* seconds */
-	long    fetch_timeout;      /* ms: a store on a server answers */
 	char   *seal_key_file;
+	double  fetch_timeout;      /* seconds; 0: the library's default */
 	struct conf_at at, store_at, seal_at;
 };
 

@@ -410,7 +410,6 @@ defaults(struct config *cf)
 	cf->cache.timeout = 300;
 	cf->cache.max_entries = 100000;
 	cf->cache.purge_interval = 60;
-	cf->cache.fetch_timeout = CACHE_FETCH_TIMEOUT;
 	cf->cache.at = cf->cache.store_at = cf->cache.seal_at = none;
 	cf->certs_at = cf->keys_at = cf->root_at = cf->mime_at = none;
 	cf->alog_at = cf->elog_at = cf->pid_at = cf->user_at = none;

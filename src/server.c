@@ -192,10 +192,10 @@ open_cache(struct server *s, int create, const struct server_env *env,
 	    check_store_folder(cf, err, errlen) != 0)
 		return -1;
 	memset(&o, 0, sizeof o);
+	o.fetch_timeout = cf->cache.fetch_timeout;
 	o.timeout = cf->cache.timeout;
 	o.max_entries = cf->cache.max_entries;
 	o.purge_interval = cf->cache.purge_interval;
-	o.fetch_timeout = cf->cache.fetch_timeout;
 	o.uid = s->drop ? s->uid : (uid_t)-1;
 	o.gid = s->drop ? s->gid : (gid_t)-1;
 	s->cache = cache_new(cf->cache.store, &o, key, cerr, sizeof cerr);

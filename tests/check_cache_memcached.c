@@ -190,11 +190,11 @@ log_hook(int err, const char *msg)
 }
 
 static struct cache *
-open_mc(const char *servers, const unsigned char *key, long tmo)
+open_mc(const char *servers, const unsigned char *key, long tmo) /* ms */
 {
 	struct cache_opts o = { .timeout = 300, .max_entries = 1000,
 	    .purge_interval = 60, .uid = (uid_t)-1, .gid = (gid_t)-1,
-	    .fetch_timeout = tmo };
+	    .fetch_timeout = tmo / 1000. };
 	char spec[256], err[256];
 	struct cache *c;
 

@@ -421,7 +421,7 @@ static const struct { const char *text, *want; } broken[] = {
 	    "1 to 65535 (\"memcached:HOST:PORT,HOST:PORT,...\", or a socket's "
 	    "/path)" },
 	{ MIN "session-cache {\n fetch-timeout = 0\n}\n", ":5: fetch-timeout: "
-	    "must be at least 1, not 0" },
+	    "must be seconds between 0 and 86400, not 0" },
 	{ MIN "header = {\"X-A: 1\", \"Server: me\"}\n", ":4: header: Server "
 	    "is set by cachetd itself" },
 	{ MIN "header = \"no colon\"\n", ":4: header: 'no colon' is not "

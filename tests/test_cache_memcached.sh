@@ -21,10 +21,11 @@ make_site "$T/site"
 head -c 32 /dev/urandom > "$T/seal.key"; chmod 600 "$T/seal.key"
 head -c 32 /dev/urandom > "$T/other.key"; chmod 600 "$T/other.key"
 WORKERS=2
-# ms: the default (50) is meant for a cache on the local network; this
-# machine runs the suite in parallel on 2 CPUs, and until the daemon's
-# fetch is asynchronous a worker waits this long on a stalled server
-FETCH_TIMEOUT=500
+# seconds: the default (0.05) is meant for a cache on the local network;
+# this machine runs the suite in parallel on 2 CPUs, and until the
+# daemon's fetch is asynchronous a worker waits this long on a stalled
+# server
+FETCH_TIMEOUT=0.5
 
 # ------------------------------------------------------------ memcached
 # free_port: a loopback port nobody listens on now (the kernel's pick)
@@ -254,10 +255,10 @@ kill -CONT "${MCPID[0]}"
 
 # ---------- a second client on the same worker while one handshake waits
 if [ "$ASYNC_SEAM" = 1 ]; then
-	# one worker, so both clients meet there; fetch-timeout 2 s makes the
+	# one worker, so both clients meet there; fetch-timeout 2 (s) makes the
 	# first handshake wait long on the stopped server
 	mkdir -p "$T/D"
-	WORKERS=1 FETCH_TIMEOUT=2000 host_conf D "$T/seal.key"
+	WORKERS=1 FETCH_TIMEOUT=2 host_conf D "$T/seal.key"
 	host_start D || { fail "host D started"; finish; }
 	wait_for 5 mc_up 0
 	sess "$PORT_D" -tls1_2 -sess_out "$T/d0" >/dev/null
