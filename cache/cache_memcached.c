@@ -5,17 +5,20 @@
  *
  * Invariants:
  * - The worker's event loop never waits for a server.  libmemcached is
- *   synchronous, so set_loop starts one lookup thread per worker with its
- *   own memcached_st; the loop hands it jobs through a queue (mutex and
- *   condition variable) and gets them back through another, woken by an
- *   ev_async.  The thread touches only its memcached_st, the queues and
- *   the job's own fields; OpenSSL, the generic layer (counters, log,
- *   cache_get_done) and everything else run on the loop's thread only.
+ *   synchronous, so set_loop starts lookup threads in the worker, one per
+ *   server (at most MC_LANES), each with its own memcached_st; the loop
+ *   hands a job to the thread of its key's server (the ring with every
+ *   server in it) through a queue (mutex and condition variable) and gets
+ *   it back through another, woken by an ev_async.  So a stalled server
+ *   holds only the lookups of its own keys.  A thread touches only its
+ *   memcached_st, the queues and the job's own fields; OpenSSL, the
+ *   generic layer (counters, log, cache_get_done) and everything else
+ *   run on the loop's thread only.
  * - Every fetch is answered exactly once, by the fetch-timeout at the
  *   latest: the loop's deadline timer answers -1 itself (a full
  *   handshake), marks the job abandoned (the thread skips a fetch not yet
  *   begun) and drops the late answer.  close answers what is pending with
- *   -1 before it stops and joins the thread.
+ *   -1 before it stops and joins the threads.
  * - put, del and add are fire and forget on a loop: the failure comes
  *   back with the job and is counted (errors) and logged there.
  * - Without a loop (tools, the master, a worker's synchronous fetch) the
@@ -56,7 +59,8 @@
 #define MC_KEY_MAX     121      /* ID bytes: 7 + 2 * 121 <= 250 */
 #define MC_KEY_BUF     (MC_PREFIX_LEN + 2 * MC_KEY_MAX + 1)
 #define MC_MAX_SERVERS 64
-#define MC_QUEUE_MAX   4096     /* jobs waiting for the thread, at most */
+#define MC_QUEUE_MAX   4096     /* jobs waiting for a thread, at most */
+#define MC_LANES       8        /* lookup threads per worker, at most */
 #define MC_RETRY       2        /* s a failed server is left alone */
 #define MC_FAILURES    2        /* failed rounds before it is ejected */
 #define MC_TIMEOUTS    2        /* timeouts that make a failed round */
@@ -91,6 +95,22 @@ struct mc_job {
 	ev_tstamp          deadline;
 };
 
+struct mc_state;
+
+/* One lookup thread, for the keys of one server (by the ring with every
+ * server in it): a server that stalls holds its own keys' lookups only. */
+struct mc_lane {
+	struct mc_state  *m;
+	pthread_t         th;
+	int               started;
+	memcached_st     *tmc;            /* the thread's own: all servers */
+	pthread_mutex_t   mu;
+	pthread_cond_t    cv;
+	struct mc_job    *qhead, **qtail; /* to the thread */
+	size_t            qlen;
+	int               stop;
+};
+
 struct mc_state {
 	struct mc_server *srv;
 	size_t            nsrv;
@@ -98,19 +118,16 @@ struct mc_state {
 	memcached_st     *sync;           /* this process's, no loop */
 	pid_t             sync_pid;
 
-	/* With a loop: the lookup thread and what the loop keeps. */
+	/* With a loop: the lookup threads and what the loop keeps. */
 	struct cache     *c;
 	struct ev_loop   *loop;
 	int               running;
 	pid_t             th_pid;
-	pthread_t         th;
-	memcached_st     *tmc;            /* the thread's */
-	pthread_mutex_t   mu;
-	pthread_cond_t    cv;
-	struct mc_job    *qhead, **qtail; /* to the thread */
-	size_t            qlen;
-	struct mc_job    *dhead, **dtail; /* back to the loop */
-	int               stop;
+	memcached_st     *route;          /* hashing only, never I/O */
+	struct mc_lane   *lanes;
+	size_t            nlanes;
+	pthread_mutex_t   dmu;
+	struct mc_job    *dhead, **dtail; /* back to the loop, under dmu */
 	ev_async          wake;
 	ev_timer          timer;          /* the oldest pending deadline */
 	struct mc_job    *phead, *ptail;  /* pending fetches, oldest first */
@@ -570,20 +587,21 @@ run_job(memcached_st *mc, struct mc_job *j)
 static void *
 lookup_thread(void *arg)
 {
-	struct mc_state *m = arg;
+	struct mc_lane *l = arg;
+	struct mc_state *m = l->m;
 	struct mc_job *j;
 
-	pthread_mutex_lock(&m->mu);
+	pthread_mutex_lock(&l->mu);
 	for (;;) {
-		while (m->qhead == NULL && !m->stop)
-			pthread_cond_wait(&m->cv, &m->mu);
-		if (m->stop)
+		while (l->qhead == NULL && !l->stop)
+			pthread_cond_wait(&l->cv, &l->mu);
+		if (l->stop)
 			break;
-		j = m->qhead;
-		if ((m->qhead = j->next) == NULL)
-			m->qtail = &m->qhead;
-		m->qlen--;
-		pthread_mutex_unlock(&m->mu);
+		j = l->qhead;
+		if ((l->qhead = j->next) == NULL)
+			l->qtail = &l->qhead;
+		l->qlen--;
+		pthread_mutex_unlock(&l->mu);
 
 		/* A fetch the loop has answered already (its deadline
 		 * passed while it waited here) is not worth a round trip. */
@@ -592,17 +610,17 @@ lookup_thread(void *arg)
 			j->r = -1;
 			j->rc = MEMCACHED_TIMEOUT;
 		} else
-			run_job(m->tmc, j);
+			run_job(l->tmc, j);
 
-		pthread_mutex_lock(&m->mu);
+		pthread_mutex_lock(&m->dmu);
 		j->next = NULL;
 		*m->dtail = j;
 		m->dtail = &j->next;
-		pthread_mutex_unlock(&m->mu);
+		pthread_mutex_unlock(&m->dmu);
 		ev_async_send(m->loop, &m->wake);
-		pthread_mutex_lock(&m->mu);
+		pthread_mutex_lock(&l->mu);
 	}
-	pthread_mutex_unlock(&m->mu);
+	pthread_mutex_unlock(&l->mu);
 	return NULL;
 }
 
@@ -712,11 +730,11 @@ wake_cb(struct ev_loop *loop, ev_async *w, int revents)
 
 	(void)loop;
 	(void)revents;
-	pthread_mutex_lock(&m->mu);
+	pthread_mutex_lock(&m->dmu);
 	list = m->dhead;
 	m->dhead = NULL;
 	m->dtail = &m->dhead;
-	pthread_mutex_unlock(&m->mu);
+	pthread_mutex_unlock(&m->dmu);
 	while ((j = list) != NULL) {
 		list = j->next;
 		job_done(m, j);
@@ -748,24 +766,27 @@ job_new(enum mc_op op, const unsigned char *k, size_t kl,
 	return j;
 }
 
-/* Queue j for the thread: 0, or -1 (the queue is full: the servers are
- * far behind; j freed). */
+/* Queue j for the thread of its key's server: 0, or -1 (that queue is
+ * full: the server is far behind; j freed). */
 static int
 submit(struct mc_state *m, struct mc_job *j)
 {
-	pthread_mutex_lock(&m->mu);
-	if (m->qlen >= MC_QUEUE_MAX) {
-		pthread_mutex_unlock(&m->mu);
+	struct mc_lane *l = &m->lanes[memcached_generate_hash(m->route,
+	    j->key, j->kl) % m->nlanes];
+
+	pthread_mutex_lock(&l->mu);
+	if (l->qlen >= MC_QUEUE_MAX) {
+		pthread_mutex_unlock(&l->mu);
 		free(j->v);
 		free(j);
 		return -1;
 	}
 	j->next = NULL;
-	*m->qtail = j;
-	m->qtail = &j->next;
-	m->qlen++;
-	pthread_cond_signal(&m->cv);
-	pthread_mutex_unlock(&m->mu);
+	*l->qtail = j;
+	l->qtail = &j->next;
+	l->qlen++;
+	pthread_cond_signal(&l->cv);
+	pthread_mutex_unlock(&l->mu);
 	return 0;
 }
 
@@ -796,24 +817,33 @@ start(struct cache *c, struct mc_job *j, struct cache_req *req)
 	return CACHE_PENDING;
 }
 
+static void stop_threads(struct mc_state *);
+
 static int
 mc_set_loop(struct cache *c, void *loop)
 {
 	struct mc_state *m = M(c);
+	struct mc_lane *l;
 	sigset_t all, old;
-	int e;
+	size_t i;
+	int e = 0;
 
 	if (m->running)
 		return 0;
-	/* The thread's waits end a little after the loop's deadline: the
-	 * deadline is what a fetch promises (the loop answers it), these
-	 * only free the thread for the next job. */
-	if ((m->tmc = mc_new(m, 2 * m->tmo)) == NULL)
+	/* The ring as it is with every server up (no ejection: no I/O, no
+	 * state): which thread a key goes to. */
+	if ((m->route = mc_new(m, m->tmo)) == NULL ||
+	    memcached_behavior_set(m->route,
+	    MEMCACHED_BEHAVIOR_REMOVE_FAILED_SERVERS, 0) != MEMCACHED_SUCCESS) {
+		memcached_free(m->route);
+		m->route = NULL;
 		return -1;
+	}
 	m->loop = loop;
-	pthread_mutex_init(&m->mu, NULL);
-	pthread_cond_init(&m->cv, NULL);
-	m->qtail = &m->qhead;
+	m->nlanes = m->nsrv < MC_LANES ? m->nsrv : MC_LANES;
+	if ((m->lanes = calloc(m->nlanes, sizeof *m->lanes)) == NULL)
+		abort();
+	pthread_mutex_init(&m->dmu, NULL);
 	m->dtail = &m->dhead;
 	ev_async_init(&m->wake, wake_cb);
 	m->wake.data = m;
@@ -821,60 +851,84 @@ mc_set_loop(struct cache *c, void *loop)
 	ev_unref(m->loop);      /* a worker's loop may end without it */
 	ev_init(&m->timer, timer_cb);
 	m->timer.data = m;
-	/* Signals are the loop's: the thread takes none. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	e = pthread_create(&m->th, NULL, lookup_thread, m);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (e != 0) {
-		ev_ref(m->loop);
-		ev_async_stop(m->loop, &m->wake);
-		pthread_cond_destroy(&m->cv);
-		pthread_mutex_destroy(&m->mu);
-		memcached_free(m->tmc);
-		m->tmc = NULL;
-		cache_log(c, CACHE_LOG_IO, e, "session cache 'memcached:%s': "
-		    "lookup thread: %s", c->arg, strerror(e));
-		return -1;
-	}
 	m->th_pid = getpid();
 	m->running = 1;
+	/* Signals are the loop's: the threads take none. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (i = 0; i < m->nlanes && e == 0; i++) {
+		l = &m->lanes[i];
+		l->m = m;
+		l->qtail = &l->qhead;
+		pthread_mutex_init(&l->mu, NULL);
+		pthread_cond_init(&l->cv, NULL);
+		/* A thread's waits end a little after the loop's deadline:
+		 * the deadline is what a fetch promises (the loop answers
+		 * it), these only free the thread for its next job. */
+		if ((l->tmc = mc_new(m, 2 * m->tmo)) == NULL)
+			e = ENOMEM;
+		else if ((e = pthread_create(&l->th, NULL, lookup_thread,
+		    l)) == 0)
+			l->started = 1;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e != 0) {
+		cache_log(c, CACHE_LOG_IO, e, "session cache 'memcached:%s': "
+		    "lookup thread: %s", c->arg, strerror(e));
+		stop_threads(m);
+		return -1;
+	}
 	return 0;
 }
 
-/* Answer what is pending, stop and join the thread, free every job. */
+/* Answer what is pending, stop and join the threads, free every job. */
 static void
-stop_thread(struct mc_state *m)
+stop_threads(struct mc_state *m)
 {
 	struct mc_job *j, *next;
+	struct mc_lane *l;
+	size_t i;
 
 	while (m->phead != NULL)
 		answer(m, m->phead, -1, NULL, 0);
 	m->running = 0;
 	if (m->th_pid != getpid())
 		return;         /* a copy after fork: no thread here */
-	pthread_mutex_lock(&m->mu);
-	m->stop = 1;
-	pthread_cond_signal(&m->cv);
-	pthread_mutex_unlock(&m->mu);
-	pthread_join(m->th, NULL);
-	for (j = m->qhead; j != NULL; j = next) {
-		next = j->next;
-		free(j->v);
-		free(j);
+	for (i = 0; i < m->nlanes; i++) {
+		l = &m->lanes[i];
+		if (l->started) {
+			pthread_mutex_lock(&l->mu);
+			l->stop = 1;
+			pthread_cond_signal(&l->cv);
+			pthread_mutex_unlock(&l->mu);
+			pthread_join(l->th, NULL);
+		}
+		for (j = l->qhead; j != NULL; j = next) {
+			next = j->next;
+			free(j->v);
+			free(j);
+		}
+		if (l->qtail != NULL) {         /* initialised */
+			pthread_cond_destroy(&l->cv);
+			pthread_mutex_destroy(&l->mu);
+		}
+		if (l->tmc != NULL)
+			memcached_free(l->tmc);
 	}
 	for (j = m->dhead; j != NULL; j = next) {
 		next = j->next;
 		free(j->v);
 		free(j);
 	}
+	free(m->lanes);
+	m->lanes = NULL;
+	m->nlanes = 0;
 	ev_timer_stop(m->loop, &m->timer);
 	ev_ref(m->loop);
 	ev_async_stop(m->loop, &m->wake);
-	pthread_cond_destroy(&m->cv);
-	pthread_mutex_destroy(&m->mu);
-	memcached_free(m->tmc);
-	m->tmc = NULL;
+	pthread_mutex_destroy(&m->dmu);
+	memcached_free(m->route);
+	m->route = NULL;
 }
 
 /* ----------------------------------------------------- the contract */
@@ -1022,7 +1076,7 @@ mc_close(struct cache *c)
 	if (m == NULL)
 		return;
 	if (m->running)
-		stop_thread(m);
+		stop_threads(m);
 	if (m->sync != NULL && m->sync_pid == getpid())
 		memcached_free(m->sync);
 	if (m->srv != NULL)

@@ -602,6 +602,66 @@ START_TEST(loop_killed_server)
 }
 END_TEST
 
+/* Which server (0 or 1) holds the record of id, or -1. */
+static int
+holder(const char *id)
+{
+	char cmd[128], out[4096];
+	size_t i;
+	int n;
+
+	n = snprintf(cmd, sizeof cmd, "mg cachet:");
+	for (i = 0; id[i] != '\0'; i++)
+		n += snprintf(cmd + n, sizeof cmd - (size_t)n, "%02x",
+		    (unsigned char)id[i]);
+	snprintf(cmd + n, sizeof cmd - (size_t)n, " v\r\n");
+	for (n = 0; n < 2; n++) {
+		text_cmd(n, cmd, out, sizeof out);
+		if (strncmp(out, "VA", 2) == 0)
+			return n;
+	}
+	return -1;
+}
+
+/* A stopped server holds the lookups of its own keys only: a key on the
+ * other server is answered meanwhile (a thread per server). */
+START_TEST(loop_stall_isolated)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct answer a = { 0 }, b = { 0 };
+	char s[128], id[16], on[2][16];
+	struct cache *c;
+	int k, h;
+
+	start_memcached(1);
+	snprintf(s, sizeof s, "127.0.0.1:%d,127.0.0.1:%d", mport[0], mport[1]);
+	c = open_mc(s, key1, 1000);
+	on[0][0] = on[1][0] = '\0';
+	for (k = 0; k < 40 && (on[0][0] == '\0' || on[1][0] == '\0'); k++) {
+		snprintf(id, sizeof id, "s%d", k);
+		ck_assert_int_eq(put(c, id, id, time(NULL) + 100), 0);
+		if ((h = holder(id)) >= 0 && on[h][0] == '\0')
+			snprintf(on[h], sizeof on[h], "%s", id);
+	}
+	ck_assert_msg(on[0][0] != '\0' && on[1][0] != '\0', "keys spread");
+	ck_assert_int_eq(cache_set_loop(c, loop), 0);
+	pause_memcached(0);
+	ck_assert_int_eq(start_fetch(c, on[0], &a), CACHE_PENDING);
+	ck_assert_int_eq(start_fetch(c, on[1], &b), CACHE_PENDING);
+	run_until(loop, &b);
+	ck_assert_int_eq(b.calls, 1);
+	ck_assert_int_eq(b.r, 1);
+	ck_assert_int_eq(a.calls, 0);   /* still waiting on server 0 */
+	run_until(loop, &a);
+	ck_assert_int_eq(a.calls, 1);
+	ck_assert_int_eq(a.r, -1);
+	free(b.data);
+	kill(mpid[0], SIGCONT);
+	cache_close(c);
+	ev_loop_destroy(loop);
+}
+END_TEST
+
 /* close answers every pending fetch (-1), once, and joins the thread
  * even while it waits on a stopped server. */
 START_TEST(loop_close_pending)
@@ -682,6 +742,7 @@ main(void)
 	tcase_add_test(tc, loop_stopped_server);
 	tcase_add_test(tc, loop_killed_server);
 	tcase_add_test(tc, loop_close_pending);
+	tcase_add_test(tc, loop_stall_isolated);
 	tcase_add_test(tc, loop_many);
 	suite_add_tcase(s, tc);
 	return check_run(s);
