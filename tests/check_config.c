@@ -115,12 +115,12 @@ START_TEST(every_directive)
 	ck_assert_int_eq(cf->workers, 3);
 	ck_assert_str_eq(cf->user, "nobody");
 	snprintf(want, sizeof want, "%s/site", dir);
-	ck_assert_str_eq(cf->root, want);
-	ck_assert_str_eq(cf->index, "home.html");
+	ck_assert_str_eq(cf->servers[0]->root, want);
+	ck_assert_str_eq(cf->servers[0]->index, "home.html");
 	ck_assert_str_eq(cf->mime_types, "/etc/mime.types");
-	ck_assert_uint_eq(cf->ncerts, 2);
+	ck_assert_uint_eq(cf->servers[0]->ncerts, 2);
 	snprintf(want, sizeof want, "%s/b.key", dir);
-	ck_assert_str_eq(cf->keys[1], want);
+	ck_assert_str_eq(cf->servers[0]->keys[1], want);
 	ck_assert_int_eq(cf->proto_min, TLS1_3_VERSION);
 	ck_assert_int_eq(cf->proto_max, TLS1_3_VERSION);
 	ck_assert_str_eq(cf->ciphers, "ECDHE-RSA-AES128-GCM-SHA256");
@@ -139,11 +139,11 @@ START_TEST(every_directive)
 	ck_assert_int_eq(cf->cache.timeout, 60);
 	ck_assert_int_eq(cf->cache.max_entries, 10);
 	ck_assert_int_eq(cf->cache.purge_interval, 7);
-	ck_assert_uint_eq(cf->nlocs, 2);
-	ck_assert_int_eq(config_location(cf, "/status")->status, 1);
-	ck_assert_str_eq(config_location(cf, "/statusx")->prefix, "/status");
-	ck_assert_str_eq(config_location(cf, "/other")->prefix, "/");
-	ck_assert_uint_eq(config_location(cf, "/status")->nallow_addr, 2);
+	ck_assert_uint_eq(cf->servers[0]->nlocs, 2);
+	ck_assert_int_eq(config_location(cf->servers[0], "/status")->status, 1);
+	ck_assert_str_eq(config_location(cf->servers[0], "/statusx")->prefix, "/status");
+	ck_assert_str_eq(config_location(cf->servers[0], "/other")->prefix, "/");
+	ck_assert_uint_eq(config_location(cf->servers[0], "/status")->nallow_addr, 2);
 	config_free(cf);
 }
 END_TEST
@@ -156,10 +156,10 @@ START_TEST(defaults)
 	ck_assert_msg(cf != NULL, "%s", err);
 	ck_assert_uint_eq(cf->nlisten, 1);
 	ck_assert_int_ge(cf->workers, 1);
-	ck_assert_str_eq(cf->index, "index.html");
+	ck_assert_str_eq(cf->servers[0]->index, "index.html");
 	ck_assert_int_eq(cf->proto_min, TLS1_2_VERSION);
 	ck_assert_int_eq(cf->proto_max, TLS1_3_VERSION);
-	ck_assert_uint_eq(cf->ncerts, 1);
+	ck_assert_uint_eq(cf->servers[0]->ncerts, 1);
 	ck_assert_ptr_null(cf->access_log);
 	ck_assert_int_eq(cf->session_tickets, 0);
 	ck_assert_int_eq(cf->cache.timeout, 300);
@@ -253,28 +253,28 @@ START_TEST(syntax_forms)
 	    "#  a last comment without a newline", err, sizeof err);
 
 	ck_assert_msg(cf != NULL, "%s", err);
-	ck_assert_uint_eq(cf->ncerts, 2);
-	ck_assert_uint_eq(cf->nkeys, 2);
-	ck_assert_ptr_nonnull(strstr(cf->certs[1], "/b.crt"));
-	ck_assert_ptr_nonnull(strstr(cf->keys[1], "/b.key"));
+	ck_assert_uint_eq(cf->servers[0]->ncerts, 2);
+	ck_assert_uint_eq(cf->servers[0]->nkeys, 2);
+	ck_assert_ptr_nonnull(strstr(cf->servers[0]->certs[1], "/b.crt"));
+	ck_assert_ptr_nonnull(strstr(cf->servers[0]->keys[1], "/b.key"));
 	ck_assert_int_eq(cf->workers, 2);
 	/* \" and \\ are escapes; any other backslash stays (DNs use it) */
 	ck_assert_str_eq(cf->ciphers, "A\"B\\C\\,D");
 	ck_assert_str_eq(cf->ciphersuites, "it's");
 	ck_assert_str_eq(cf->user, "caf\xc3\xa9");
-	ck_assert_uint_eq(cf->nlocs, 3);
-	ck_assert_str_eq(cf->locs[0].prefix, "/plain");
-	ck_assert_int_eq(cf->locs[1].status, 1);
-	ck_assert_uint_eq(cf->locs[1].nallow_addr, 1);
-	ck_assert_uint_eq(cf->locs[2].nallow_addr, 0);
+	ck_assert_uint_eq(cf->servers[0]->nlocs, 3);
+	ck_assert_str_eq(cf->servers[0]->locs[0].prefix, "/plain");
+	ck_assert_int_eq(cf->servers[0]->locs[1].status, 1);
+	ck_assert_uint_eq(cf->servers[0]->locs[1].nallow_addr, 1);
+	ck_assert_uint_eq(cf->servers[0]->locs[2].nallow_addr, 0);
 	ck_assert_int_eq(cf->cache.timeout, 7);
 	ck_assert_int_eq(cf->session_tickets, 1);
 	/* where things were written, for the messages -t gives later */
-	ck_assert_int_eq(cf->root_at.line, 2);
-	ck_assert_int_eq(cf->certs_at.line, 3);
-	ck_assert_int_eq(cf->keys_at.line, 9);
-	ck_assert_int_eq(cf->locs[2].at.line, 15);
-	ck_assert_str_eq(cf->root_at.file, path);
+	ck_assert_int_eq(cf->servers[0]->root_at.line, 2);
+	ck_assert_int_eq(cf->servers[0]->certs_at.line, 3);
+	ck_assert_int_eq(cf->servers[0]->keys_at.line, 9);
+	ck_assert_int_eq(cf->servers[0]->locs[2].at.line, 15);
+	ck_assert_str_eq(cf->servers[0]->root_at.file, path);
 	config_free(cf);
 }
 END_TEST
@@ -293,8 +293,8 @@ START_TEST(top_level_override)
 	ck_assert_uint_eq(cf->nlisten, 1);
 	ck_assert_str_eq(cf->listen[0].text, "[::1]:2");
 	ck_assert_int_eq(cf->listen[0].at.line, 8);
-	ck_assert_uint_eq(cf->ncerts, 2);
-	ck_assert_int_eq(cf->certs_at.line, 9);
+	ck_assert_uint_eq(cf->servers[0]->ncerts, 2);
+	ck_assert_int_eq(cf->servers[0]->certs_at.line, 9);
 	config_free(cf);
 }
 END_TEST
@@ -515,14 +515,14 @@ START_TEST(includes)
 	    "location \"/secure/\" {\n  include \"acl.conf\"\n}\n",
 	    err, sizeof err);
 	ck_assert_msg(cf != NULL, "%s", err);
-	ck_assert_str_eq(cf->index, "b.html");
+	ck_assert_str_eq(cf->servers[0]->index, "b.html");
 	ck_assert_int_eq(cf->workers, 5);
 	ck_assert_str_eq(cf->user, "m");
 	snprintf(want, sizeof want, "%s/sites/../more/m.conf", dir);
 	ck_assert_str_eq(cf->user_at.file, want);
 	ck_assert_int_eq(cf->user_at.line, 3);
-	ck_assert_uint_eq(cf->nlocs, 1);
-	ck_assert_uint_eq(cf->locs[0].acc.nallow_subject, 1);
+	ck_assert_uint_eq(cf->servers[0]->nlocs, 1);
+	ck_assert_uint_eq(cf->servers[0]->locs[0].acc.nallow_subject, 1);
 	config_free(cf);
 
 	/* an error in an included file names that file and its line */
