@@ -132,6 +132,25 @@ expect_eq "bob on a's /secure/: 403" "$st" 403
 st=$(N a.test $A -o /dev/null -w '%{http_code}' -H "Host: b.test" "$(NURL a.test /secure/)")
 expect_eq "alice's a.test connection asking for b's /secure/: 421" "$st" 421
 
+# TLS 1.2: the certificate is asked by renegotiation, on the SSL_CTX SNI
+# moved the connection to (the verify mode set for it must survive the
+# renegotiation's ClientHello, which comes through the SNI callback again).
+expect_eq "TLS 1.2 renegotiation on b (bob): allowed" "$(N b.test --tls-max 1.2 $B "$(NURL b.test /secure/)")" "secret of b"
+st=$(N b.test --tls-max 1.2 $A -o /dev/null -w '%{http_code}' "$(NURL b.test /secure/)")
+expect_eq "TLS 1.2 renegotiation on b (alice): 403" "$st" 403
+expect_eq "TLS 1.2 renegotiation on a (alice): allowed" "$(N a.test --tls-max 1.2 $A "$(NURL a.test /secure/)")" "secret of a"
+# A client without post-handshake authentication (a browser) is held to
+# TLS 1.2 on a server with protected paths; set per server.
+pyver() { # name: the protocol Python (no PHA offered) gets
+	python3 - "$PORT" "$CERTS/ca.crt" "$1" <<'PY'
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10), server_hostname=sys.argv[3])
+print(s.version())
+PY
+}
+expect_eq "no PHA, server with protected paths (b): TLS 1.2" "$(pyver b.test)" "TLSv1.2"
+
 # per-server status page
 st=$(N b.test -o /dev/null -w '%{http_code}' "$(NURL b.test /server-status)")
 expect_eq "b's status page" "$st" 200
@@ -188,6 +207,75 @@ done
 # for it; the combined line is unchanged).
 check "access log: still combined lines" grep -q '" 421 ' "$T/access.log"
 
+# --- HUP swaps a server's certificate, under a client loop: one
+# connection after another to a.test (each "SUBJECT-CN BODY") from before
+# the HUP until the new certificate has been served 5 times (at most 20 s).
+# An idle keep-alive connection of the old generation is closed cleanly
+# (close_notify), as on any reload.
+python3 - "$PORT" "$CERTS/ca.crt" "$T/held.ready" > "$T/held.out" 2>&1 <<'PY' &
+import socket, ssl, sys
+port, ca, ready = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+ctx = ssl.create_default_context(cafile=ca)
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=30), server_hostname="a.test")
+s.sendall(b"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n")
+data = b""
+while not data.rstrip().endswith(b"site a"):
+    data += s.recv(4096)
+print("first:", data.split(b" ")[1].decode(), flush=True)
+open(ready, "w").close()
+print("then:", "closed cleanly" if s.recv(4096) == b"" else "data", flush=True)
+PY
+HELD=$!
+PIDS="$PIDS $HELD"
+check "an idle connection to a.test is held open" wait_for 10 test -e "$T/held.ready"
+one() {
+	printf 'GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n' |
+		timeout 10 openssl s_client -connect "127.0.0.1:$PORT" -servername a.test \
+		-CAfile "$CERTS/ca.crt" -ign_eof 2>/dev/null |
+		sed -n 's/^subject=.*CN = \(.*\)$/\1/p; s/^\(site a\)$/ok/p' | tr '\n' ' '
+	echo
+}
+( end=$((SECONDS + 20)); while [ $SECONDS -lt $end ]; do
+	one
+	[ "$(grep -c '^localhost ok $' "$T/loop.out")" -ge 5 ] && break
+  done > "$T/loop.out" ) &
+LOOP=$!
+PIDS="$PIDS $LOOP"
+served_some() { [ "$(grep -c '^a.test ok $' "$T/loop.out")" -ge 3 ]; }
+check "client loop: a.test's certificate before the HUP" wait_for 10 served_some
+sed -i "s|$CERTS/a-test.crt|$CERTS/server-rsa.crt|; s|$CERTS/a-test.key|$CERTS/server-rsa.key|" "$T/s.conf"
+kill -HUP "$MASTER"
+wait $LOOP
+n=$(wc -l < "$T/loop.out")
+bad=$(grep -Evc '^(a\.test|localhost) ok $' "$T/loop.out")
+expect_eq "client loop: every connection through the reload served ($n)" "$bad" 0
+check "client loop: the new certificate for a.test after the HUP" grep -q '^localhost ok $' "$T/loop.out"
+out=$(peer -servername b.test)
+expect_match "after HUP, b.test's certificate is unchanged" "$out" "CN = b.test"
+wait_for 15 gone "$HELD"
+expect_eq "the held idle connection: served, then closed cleanly" "$(cat "$T/held.out" | tr '\n' ' ')" "first: 200 then: closed cleanly "
+stop_cachetd
+
+# --- verify-client at a server's handshake: set on the SSL_CTX SNI
+# chose, not the default server's ---
+servers_conf "$T/v.conf"
+sed -i "s|^\troot = \"$T/b\"\$|&\n\tverify-client = require|" "$T/v.conf"
+start_cachetd "$T/v.conf" || exit 1
+st=$(N b.test -o /dev/null -w '%{http_code}' "$(NURL b.test /)" 2>/dev/null)
+expect_eq "verify-client = require on b: no certificate, no handshake" "$st" 000
+expect_eq "verify-client = require on b: bob's certificate, served" "$(N b.test $B "$(NURL b.test /)")" "site b"
+expect_eq "... and a asks nothing" "$(N a.test "$(NURL a.test /)")" "site a"
+stop_cachetd
+
+# --- the plain-HTTP listener redirects to the server Host names ---
+servers_conf "$T/h.conf" 'http-listen = {"127.0.0.1:0"}'
+start_cachetd "$T/h.conf" || exit 1
+HPORT=$(sed -n 's,.*listening on http://127\.0\.0\.1:\([0-9]*\).*,\1,p' "$T/error.log" | tail -n 1)
+hloc() { curl -sS --max-time 10 -o /dev/null -D - "$@" | tr -d '\r' | sed -n 's/^Location: //Ip'; }
+expect_eq "http: Host b.test goes to https://b.test" "$(hloc -H 'Host: b.test' "http://127.0.0.1:$HPORT/x?y")" "https://b.test:$PORT/x?y"
+expect_eq "http: a wildcard alias keeps its name" "$(hloc -H 'Host: x.b.test' "http://127.0.0.1:$HPORT/")" "https://x.b.test:$PORT/"
+expect_eq "http: an unknown Host goes to the default server's name" "$(hloc -H 'Host: evil.example' "http://127.0.0.1:$HPORT/p")" "https://a.test:$PORT/p"
+expect_eq "http: no Host (HTTP/1.0) too" "$(hloc --http1.0 -H 'Host:' "http://127.0.0.1:$HPORT/p")" "https://a.test:$PORT/p"
 stop_cachetd
 
 # --- unknown-sni = refuse ---
@@ -204,7 +292,7 @@ stop_cachetd
 
 # --- an explicit default server ---
 servers_conf "$T/d.conf"
-sed -i 's/^\troot = "'"${T//\//\\/}"'\/b"$/&\n\tdefault = true/' "$T/d.conf"
+sed -i "s|^\troot = \"$T/b\"\$|&\n\tdefault = true|" "$T/d.conf"
 start_cachetd "$T/d.conf" || exit 1
 out=$(peer -servername other.example)
 expect_match "default = true: unknown names get b" "$out" "CN = b.test"
