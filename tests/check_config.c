@@ -459,6 +459,57 @@ static const struct { const char *text, *want; } broken[] = {
 	    "includes nested more than 8 deep (does a file include itself?)" },
 	{ MIN "include \"a\" \"b\"\n", ":4:13: unexpected \"b\" (expected a "
 	    "directive)" },
+	/* server blocks */
+	{ MIN "server \"a.test\" {\n}\nserver \"A.Test\" {\n}\n",
+	    ":6: server \"a.test\": the name 'a.test' is already server "
+	    "\"a.test\"'s (line 4)" },
+	{ MIN "server \"a.test\" {\n alias = {\"x.test\", \"*.a.test\"}\n}\n"
+	    "server \"b.test\" {\n  # c\n  alias = \"*.A.test\"\n}\n",
+	    ":9: server \"b.test\": the name '*.a.test' is already server "
+	    "\"a.test\"'s (line 5)" },
+	{ MIN "server \"a.test\" {\n alias = {\"b.test\", \"b.test\"}\n}\n",
+	    ":5: server \"a.test\": the name 'b.test' is already server "
+	    "\"a.test\"'s (line 5)" },
+	{ "root = \"www\"\nserver \"a.test\" {\n}\n",
+	    ":2: server \"a.test\": certificate: missing" },
+	{ "certificate = \"s.crt\"\nkey = \"s.key\"\nserver \"a.test\" {\n}\n",
+	    ":3: server \"a.test\": root: missing (the folder to serve)" },
+	{ MIN "server \"a.test\" {\n key = {\"a\", \"b\"}\n}\n",
+	    ":5: server \"a.test\": key: 2 key(s) for 1 certificate(s); they "
+	    "are paired by position" },
+	{ MIN "server \"a.test\" {\n default = true\n}\nserver \"b.test\" {\n"
+	    " default = yes\n}\n", ":7: server \"b.test\": a second default "
+	    "server (the first is a.test)" },
+	{ MIN "server \"*.a.test\" {\n}\n", ":4: server \"*.a.test\": not a "
+	    "host name (an exact name; wildcards go in alias)" },
+	{ MIN "server \"a..test\" {\n}\n", ":4: server \"a..test\": not a "
+	    "host name (an exact name; wildcards go in alias)" },
+	{ MIN "server \"a.test\" {\n alias = \"*.org\"\n}\n", ":5: alias: "
+	    "'*.org' is not a host name (DNS labels, or *.name for one "
+	    "leftmost label)" },
+	{ MIN "server \"a.test\" {\n alias = \"x.*.test\"\n}\n", ":5: alias: "
+	    "'x.*.test' is not a host name (DNS labels, or *.name for one "
+	    "leftmost label)" },
+	{ MIN "server {\n}\n", ":4: server: needs a name: server \"...\" { ... "
+	    "}" },
+	{ MIN "server \"a.test\" {\n server \"b.test\" {\n }\n}\n", ":5: "
+	    "server: a block not allowed in a server block" },
+	{ MIN "server \"a.test\" {\n workers = 2\n}\n", ":5: workers: not "
+	    "allowed in a server block (it belongs at the top level)" },
+	{ MIN "server \"a.test\" {\n root = \"x\"\n root = \"y\"\n}\n", ":6: "
+	    "root: given twice in this server block (first on line 5)" },
+	{ MIN "default = true\n", ":4: default: not allowed at the top level "
+	    "(it belongs in a server block)" },
+	{ MIN "location \"/s/\" {\n allow-subject = \"CN=x\"\n}\n"
+	    "server \"a.test\" {\n}\n", ":4: server \"a.test\": location \"/s/\" "
+	    "asks for a client certificate but no client-ca is set" },
+	{ MIN "server \"a.test\" {\n verify-client = require\n}\n",
+	    ":5: server \"a.test\": verify-client needs client-ca" },
+	{ MIN "server \"a.test\" {\n client-crl = \"crl.pem\"\n}\n",
+	    ":5: client-crl needs client-ca (the list is checked with the CA "
+	    "that signed it)" },
+	{ MIN "unknown-sni = sometimes\n", ":4: unknown-sni: 'sometimes' is "
+	    "not default or refuse" },
 };
 
 /* want, with @PATH@ and @DIR@ spelt out */
@@ -494,6 +545,98 @@ START_TEST(broken_files)
 		ck_assert_msg(strcmp(err, full) == 0, "case %zu:\n got '%s'\n "
 		    "want '%s'", i, err, full);
 	}
+}
+END_TEST
+
+/* Server blocks: top-level site directives are every server's defaults,
+ * wherever written; a block's own values win; lists and locations are
+ * inherited whole; names are found exact first, then by wildcard. */
+START_TEST(servers)
+{
+	char err[512];
+	struct config *cf = load(
+	    "certificate = \"top.crt\"\nkey = \"top.key\"\n"
+	    "header = {\"X-Top: 1\"}\n"
+	    "location \"/top/\" {\n status = true\n}\n"
+	    "server \"A.test\" {\n alias = {\"WWW.a.test\", \"*.a.test\"}\n"
+	    " root = \"a\"\n index = \"a.html\"\n"
+	    " header = {\"X-A: 1\", \"X-A: 2\"}\n}\n"
+	    "server \"b.test\" {\n default = true\n certificate = \"b.crt\"\n"
+	    " key = \"b.key\"\n gzip-static = true\n"
+	    " location \"/b/\" {\n status = true\n }\n}\n"
+	    "server \"c.b.test\" {\n}\n"
+	    "root = \"top\"\nverify-depth = 3\n", err, sizeof err);
+	const struct server_conf *a, *b, *c;
+
+	ck_assert_msg(cf != NULL, "%s", err);
+	ck_assert_uint_eq(cf->nservers, 3);
+	a = cf->servers[0];
+	b = cf->servers[1];
+	c = cf->servers[2];
+	ck_assert_uint_eq(cf->dflt, 1);
+	ck_assert_str_eq(a->name, "a.test");
+	ck_assert_uint_eq(a->naliases, 2);
+	ck_assert_str_eq(a->aliases[0], "www.a.test");
+	ck_assert_int_eq(a->at.line, 7);
+	/* inherited, even from after the blocks */
+	ck_assert_ptr_nonnull(strstr(a->certs[0], "/top.crt"));
+	ck_assert_ptr_nonnull(strstr(c->root, "/top"));
+	ck_assert_int_eq(a->verify_depth, 3);
+	ck_assert_int_eq(b->verify_depth, 3);
+	/* own values */
+	ck_assert_ptr_nonnull(strstr(a->root, "/a"));
+	ck_assert_str_eq(a->index, "a.html");
+	ck_assert_str_eq(c->index, "index.html");
+	ck_assert_uint_eq(b->ncerts, 1);
+	ck_assert_ptr_nonnull(strstr(b->certs[0], "/b.crt"));
+	ck_assert_int_eq(b->gzip_static, 1);
+	ck_assert_int_eq(a->gzip_static, 0);
+	/* lists and locations whole */
+	ck_assert_uint_eq(a->nheaders, 2);
+	ck_assert_uint_eq(b->nheaders, 1);
+	ck_assert_str_eq(b->headers[0], "X-Top: 1");
+	ck_assert_uint_eq(a->nlocs, 1);
+	ck_assert_str_eq(a->locs[0].prefix, "/top/");
+	ck_assert_uint_eq(b->nlocs, 1);
+	ck_assert_str_eq(b->locs[0].prefix, "/b/");
+	ck_assert_ptr_null(config_location(b, "/top/x"));
+	/* lookups */
+	ck_assert_ptr_eq(config_server(cf, "a.test"), a);
+	ck_assert_ptr_eq(config_server(cf, "www.a.test"), a);
+	ck_assert_ptr_eq(config_server(cf, "x.a.test"), a);
+	ck_assert_ptr_null(config_server(cf, "y.x.a.test"));
+	ck_assert_ptr_eq(config_server(cf, "c.b.test"), c);
+	ck_assert_ptr_null(config_server(cf, "d.b.test"));
+	ck_assert_ptr_null(config_server(cf, "a.test.evil"));
+	ck_assert_int_eq(config_names(a, "x.a.test"), 1);
+	ck_assert_int_eq(config_names(b, "a.test"), 0);
+	config_free(cf);
+
+	/* no server block: one implicit server that has every name */
+	cf = load(MIN "index = \"i.html\"\n", err, sizeof err);
+	ck_assert_msg(cf != NULL, "%s", err);
+	ck_assert_uint_eq(cf->nservers, 1);
+	ck_assert_ptr_null(cf->servers[0]->name);
+	ck_assert_str_eq(cf->servers[0]->index, "i.html");
+	ck_assert_ptr_eq(config_server(cf, "anything.example"),
+	    cf->servers[0]);
+	ck_assert_int_eq(config_names(cf->servers[0], "x"), 1);
+	config_free(cf);
+}
+END_TEST
+
+START_TEST(host_keys)
+{
+	char k[64];
+
+	ck_assert_int_eq(config_host_key("A.Test:8443", k, sizeof k), 0);
+	ck_assert_str_eq(k, "a.test");
+	ck_assert_int_eq(config_host_key("a.test.", k, sizeof k), 0);
+	ck_assert_str_eq(k, "a.test");
+	ck_assert_int_eq(config_host_key("[::1]:443", k, sizeof k), -1);
+	ck_assert_int_eq(config_host_key("", k, sizeof k), -1);
+	ck_assert_int_eq(config_host_key(NULL, k, sizeof k), -1);
+	ck_assert_int_eq(config_host_key(":80", k, sizeof k), -1);
 }
 END_TEST
 
@@ -662,6 +805,8 @@ main(void)
 	tcase_add_test(tc, top_level_override);
 	tcase_add_test(tc, broken_files);
 	tcase_add_test(tc, includes);
+	tcase_add_test(tc, servers);
+	tcase_add_test(tc, host_keys);
 	tcase_add_test(tc, nul_bytes);
 	tcase_add_test(tc, every_prefix);
 	tcase_add_test(tc, mutations);
