@@ -278,6 +278,21 @@ expect_eq "http: an unknown Host goes to the default server's name" "$(hloc -H '
 expect_eq "http: no Host (HTTP/1.0) too" "$(hloc --http1.0 -H 'Host:' "http://127.0.0.1:$HPORT/p")" "https://a.test:$PORT/p"
 stop_cachetd
 
+# --- stateless tickets (session-tickets = true): the ticket carries the
+# session ID context too, so the same holds without the cache ---
+servers_conf "$T/t.conf" "session-tickets = true"
+start_cachetd "$T/t.conf" || exit 1
+for proto in tls1_2 tls1_3; do
+	sess sess_out "$T/ta-$proto.sess" a.test $proto >/dev/null
+	sess sess_out "$T/ta2-$proto.sess" a.test $proto >/dev/null
+	out=$(sess sess_in "$T/ta-$proto.sess" b.test $proto)
+	expect_match "tickets, $proto: a's ticket under b.test: full handshake" "$out" "^New, "
+	expect_match "tickets, $proto: ... with b's certificate" "$out" "CN = b.test"
+	out=$(sess sess_in "$T/ta2-$proto.sess" a.test $proto)
+	expect_match "tickets, $proto: a's ticket under a.test: Reused" "$out" "^Reused, "
+done
+stop_cachetd
+
 # --- unknown-sni = refuse ---
 servers_conf "$T/r.conf" "unknown-sni = refuse"
 start_cachetd "$T/r.conf" || exit 1
