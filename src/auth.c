@@ -1,8 +1,9 @@
 /*
  * auth.c - client-certificate policy: who may see a location.
  *
- * The master builds one policy per location (and one for the server's
- * initial handshake): a trust store from client-ca (with client-crl when
+ * The master builds, for each server (server "name" { ... }, or the one
+ * implicit server), one policy per location and one for the server's
+ * initial handshake: a trust store from client-ca (with client-crl when
  * set) and the access lists.  At a request, auth_check() decides from the
  * certificate the connection holds - whether it came with this handshake,
  * with a resumed session, or from a renegotiation / post-handshake

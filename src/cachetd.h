@@ -4,7 +4,8 @@
  * the table of contents of src/.
  *
  * Process shape: the master (master.c) reads the config (config.c), binds,
- * builds the SSL_CTX (tls.c) and forks workers (worker.c).  Each worker runs
+ * builds an SSL_CTX per server block (tls.c; SNI chooses among them) and
+ * forks workers (worker.c).  Each worker runs
  * one libev loop, accepts, and hands each connection to the state machine
  * (conn.c, over the record in conn.h).  A connection parses requests
  * (http.c); serve.c routes each one on its canonical path and builds the

@@ -7,9 +7,10 @@
  *
  * A directive is a row {name, type, field, count field, where-written
  * field, check, enum names}; the offsets are into the struct of the block
- * the directive belongs to (struct config, struct cache_conf or struct
- * location, or struct server_conf for site_dirs and server_dirs).  A check or setter that fails reports through fail(), which
- * keeps only the first error of a load.
+ * the directive belongs to (struct config, struct cache_conf, struct
+ * location, or struct server_conf for site_dirs and server_dirs).  A check
+ * or setter that fails reports through fail(), which keeps only the first
+ * error of a load.
  */
 #ifndef CACHET_CONFIG_INT_H
 #define CACHET_CONFIG_INT_H
