@@ -87,6 +87,11 @@ expect_match "SNI x.b.test: b's wildcard alias" "$out" "CN = b.test"
 expect_match "SNI x.b.test: the certificate covers it" "$out" "Verify return code: 0"
 out=$(peer -servername y.x.b.test)
 expect_match "SNI y.x.b.test: a wildcard is one label: default (a)" "$out" "CN = a.test"
+# A HelloRetryRequest (the client's key share is for a group the server
+# does not take) brings a second ClientHello through the SNI callback.
+out=$(peer -servername b.test -tls1_3 -groups ffdhe2048:X25519)
+expect_match "HelloRetryRequest: b's certificate" "$out" "CN = b.test"
+expect_match "HelloRetryRequest: X25519 after the retry" "$out" "Server Temp Key: X25519"
 out=$(peer -servername other.example)
 expect_match "unknown SNI: the default server (the first)" "$out" "CN = a.test"
 out=$(peer -noservername)
