@@ -625,6 +625,37 @@ START_TEST(servers)
 }
 END_TEST
 
+/* A folder of sites, one server block per file; a duplicate name names
+ * the file of the second. */
+START_TEST(server_includes)
+{
+	char err[512], want[1400];
+	struct config *cf;
+
+	put("sites/a.conf", "server \"a.test\" {\n root = \"a\"\n}\n");
+	put("sites/b.conf", "# b\nserver \"b.test\" {\n include \"b-tls.inc\"\n}\n");
+	put("sites/b-tls.inc", "certificate = \"b.crt\"\nkey = \"b.key\"\n");
+	cf = load(MIN "include \"sites/*.conf\"\n", err, sizeof err);
+	ck_assert_msg(cf != NULL, "%s", err);
+	ck_assert_uint_eq(cf->nservers, 2);
+	ck_assert_str_eq(cf->servers[1]->name, "b.test");
+	ck_assert_ptr_nonnull(strstr(cf->servers[1]->certs[0], "/b.crt"));
+	ck_assert_ptr_nonnull(strstr(cf->servers[0]->certs[0], "/s.crt"));
+	snprintf(want, sizeof want, "%s/sites/b.conf", dir);
+	ck_assert_str_eq(cf->servers[1]->at.file, want);
+	ck_assert_int_eq(cf->servers[1]->at.line, 2);
+	config_free(cf);
+
+	put("sites/c.conf", "\nserver \"B.TEST\" {\n}\n");
+	ck_assert_ptr_null(load(MIN "include \"sites/*.conf\"\n", err,
+	    sizeof err));
+	snprintf(want, sizeof want, "%s/sites/c.conf:2: server \"b.test\": "
+	    "the name 'b.test' is already server \"b.test\"'s (%s/sites/b.conf"
+	    ":2)", dir, dir);
+	ck_assert_str_eq(err, want);
+}
+END_TEST
+
 START_TEST(host_keys)
 {
 	char k[64];
@@ -807,6 +838,7 @@ main(void)
 	tcase_add_test(tc, includes);
 	tcase_add_test(tc, servers);
 	tcase_add_test(tc, host_keys);
+	tcase_add_test(tc, server_includes);
 	tcase_add_test(tc, nul_bytes);
 	tcase_add_test(tc, every_prefix);
 	tcase_add_test(tc, mutations);
