@@ -4,7 +4,8 @@
  * the table of contents of src/.
  *
  * Process shape: the master (master.c) reads the config (config.c), binds,
- * builds the SSL_CTX (tls.c) and forks workers (worker.c).  Each worker runs
+ * builds an SSL_CTX per server block (tls.c; SNI chooses among them) and
+ * forks workers (worker.c).  Each worker runs
  * one libev loop, accepts, and hands each connection to the state machine
  * (conn.c, over the record in conn.h).  A connection parses requests
  * (http.c); serve.c routes each one on its canonical path and builds the
@@ -133,6 +134,44 @@ struct cache_conf {
 	struct conf_at at, store_at, seal_at;
 };
 
+/* What one site served under its own names (server "name" { ... }):
+ * its certificates, root, locations and client-certificate policy.  A
+ * config without server blocks has one, made from the top level, with no
+ * name: it answers whatever name a client asks for.  Top-level values of
+ * these directives are the defaults every server block starts from. */
+struct server_conf {
+	char               *name;          /* lowercase; NULL: implicit */
+	char              **aliases;       /* lowercase; "*.x" wildcards */
+	size_t              naliases;
+	int                 is_default;    /* default = true */
+	char               *root;
+	char               *index;
+	char              **certs;
+	char              **keys;
+	size_t              ncerts;
+	size_t              nkeys;         /* == ncerts once loaded */
+	char               *client_ca;
+	char               *client_crl;
+	long                verify_depth;
+	enum verify_mode    verify_client;  /* at the initial handshake */
+	enum pha_policy     tls13_without_pha;
+	struct location    *locs;
+	size_t              nlocs;
+	int                 own_locs;      /* has location blocks of its own */
+	const struct auth_policy *policy;  /* server-wide (auth_build) */
+	char              **headers;       /* "Name: value" lines added */
+	size_t              nheaders;
+	int                 gzip_static;   /* serve file.gz / file.br */
+	char               *default_type;  /* Content-Type of the unknown */
+	char               *error_pages;   /* folder of STATUS.html pages */
+	struct conf_at      at, alias_at;  /* the block, its alias line */
+	struct conf_at      certs_at, keys_at, root_at, ca_at, crl_at;
+	struct conf_at      verify_at;
+};
+
+/* A client that names no configured server (unknown-sni). */
+enum unknown_sni { SNI_DEFAULT = 0, SNI_REFUSE };
+
 struct config {
 	char               *file;          /* the config file, as given */
 	char               *dir;           /* its folder: base of relative paths */
@@ -144,13 +183,7 @@ struct config {
 	long                https_port;    /* redirect port; 0: listen's */
 	long                workers;
 	char               *user;
-	char               *root;
-	char               *index;
 	char               *mime_types;
-	char              **certs;
-	char              **keys;
-	size_t              ncerts;
-	size_t              nkeys;         /* == ncerts once loaded */
 	int                 proto_min;     /* TLS1_2_VERSION ... */
 	int                 proto_max;
 	char               *ciphers;
@@ -167,23 +200,14 @@ struct config {
 	int                 session_tickets;
 	int                 log_level;     /* enum log_level */
 	struct cache_conf   cache;
-	char               *client_ca;
-	char               *client_crl;
-	long                verify_depth;
-	enum verify_mode    verify_client;  /* at the initial handshake */
-	enum pha_policy     tls13_without_pha;
-	struct location    *locs;
-	size_t              nlocs;
-	const struct auth_policy *policy;  /* server-wide (auth_build) */
-	char              **headers;       /* "Name: value" lines added */
-	size_t              nheaders;
-	int                 gzip_static;   /* serve file.gz / file.br */
-	char               *default_type;  /* Content-Type of the unknown */
-	char               *error_pages;   /* folder of STATUS.html pages */
+	int                 unknown_sni;   /* enum unknown_sni */
+	struct server_conf **servers;      /* at least one */
+	size_t              nservers;
+	size_t              dflt;          /* index of the default server */
 	/* where directives checked after parsing were written */
-	struct conf_at      certs_at, keys_at, root_at, mime_at, alog_at;
-	struct conf_at      elog_at, pid_at, user_at, ca_at, crl_at;
-	struct conf_at      verify_at, ciphers_at, suites_at, groups_at;
+	struct conf_at      mime_at, alog_at;
+	struct conf_at      elog_at, pid_at, user_at;
+	struct conf_at      ciphers_at, suites_at, groups_at;
 	struct conf_at      acme_at;
 	struct conf_files   files;         /* every file read, for conf_at */
 };
@@ -198,7 +222,18 @@ void             config_free(struct config *);
 char            *config_path(const struct config *, const char *);
 int              parse_listen(const char *, struct sockaddr_storage *,
                      socklen_t *);
-const struct location *config_location(const struct config *, const char *);
+const struct location *config_location(const struct server_conf *,
+                     const char *path);
+/* Does host (lowercase, no port, no final dot) name sc?  The implicit
+ * server has every name. */
+int              config_names(const struct server_conf *, const char *host);
+/* The server a name belongs to: an exact name first, then the longest
+ * wildcard; NULL when none. */
+const struct server_conf *config_server(const struct config *,
+                     const char *host);
+/* host as a name to look up: lowercase, port and final dot dropped; 0, or
+ * -1 when it is no host name. */
+int              config_host_key(const char *host, char *out, size_t outlen);
 
 /* ------------------------------------------------------------------ log.c */
 
@@ -239,6 +274,7 @@ struct http_request {
 	char              request_line[1024]; /* for the access log */
 	int               minor;         /* HTTP/1.minor */
 	const char       *host;
+	char              authority[256]; /* absolute-form target's, or "" */
 	const char       *user_agent;
 	const char       *referer;
 	const char       *if_modified_since;
@@ -303,9 +339,9 @@ enum auth_result {
 struct auth_policy;
 struct server;
 
-/* The policies of the server and of each location, made real (CA store,
- * CA names); sets cf->policy and every cf->locs[i].policy. */
-struct auth_policy *auth_build(struct config *, SSL_CTX *, char *err,
+/* The policies of a server and of each of its locations, made real (CA
+ * store, CA names); sets sc->policy and every sc->locs[i].policy. */
+struct auth_policy *auth_build(struct server_conf *, SSL_CTX *, char *err,
                      size_t errlen);
 void             auth_free(struct auth_policy *, size_t nlocs);
 const struct access *auth_access(const struct auth_policy *);
@@ -333,8 +369,17 @@ enum hs_fail {
 };
 extern const char *const hs_fail_name[HF_COUNT];
 
-SSL_CTX         *tls_ctx_new(const struct config *, struct cache *,
-                     char *err, size_t errlen);
+struct site;
+/* The SSL_CTX of one server: the config's TLS settings, the server's
+ * certificates and its own session ID context. */
+SSL_CTX         *tls_ctx_new(const struct config *, const struct server_conf *,
+                     struct cache *, char *err, size_t errlen);
+/* Every server's SSL_CTX built: let the ClientHello choose among them. */
+int              tls_sni_setup(struct server *);
+/* The site whose SSL_CTX ssl uses (the default one until SNI chose). */
+const struct site *tls_site(const struct server *, SSL *);
+/* -t: warn for each name of sc that its certificates do not cover. */
+void             tls_check_names(const struct server_conf *);
 const char      *tls_error_string(void);
 /* Why a handshake failed (an SSL_do_handshake result), and OpenSSL's
  * reason string for the debug log. */
@@ -364,12 +409,23 @@ struct worker_stats {
 
 /* --------------------------------------------------------- master/worker */
 
+/* A server of the config, made real for one generation. */
+struct site {
+	const struct server_conf *sc;
+	SSL_CTX         *ssl;
+	struct auth_policy *auth;      /* owns sc->policy, sc->locs[i].policy */
+	struct mime     *mime;         /* with sc's default-type */
+	int              rootfd;       /* a worker's, opened before it drops
+	                                * privileges; -1 in the master */
+	int              hold_tls12;   /* no-PHA clients kept to TLS 1.2 */
+};
+
 struct server {
 	struct config   *cf;
-	SSL_CTX         *ssl;
-	struct mime     *mime;
+	SSL_CTX         *ssl;          /* the default site's: SSL_new */
+	struct site     *sites;        /* cf->servers[i] as sites[i] */
+	size_t           nsites;
 	struct cache    *cache;
-	struct auth_policy *auth;      /* owns cf->policy, cf->locs[i].policy */
 	int             *lfds;         /* cf->listen, then cf->http_listen */
 	size_t           nlfds;        /* nlisten + nhttp_listen */
 	int              https_port;   /* where plain HTTP redirects to */
@@ -388,6 +444,9 @@ struct server_env {
 	const unsigned char *seal_key;  /* the master's, or seal-key-file's */
 	struct worker_stats *stats;     /* MAX_WORKERS slots, shared */
 };
+/* The site a request's Host (or a plain connection's) names: its server
+ * when host is one of its names, the default site otherwise. */
+const struct site *server_site(const struct server *, const char *host);
 struct server   *server_build(struct config *, struct server *old,
                      int bind_now, const struct server_env *, char *err,
                      size_t errlen);
@@ -418,7 +477,6 @@ size_t           conn_drain_idle(struct worker *, size_t n);
 struct worker {
 	struct server      *srv;
 	struct ev_loop     *loop;
-	int                 rootfd;
 	int                 acmefd;      /* acme-root, or -1 */
 	int                 slot;
 	int                 stopping;
@@ -439,6 +497,7 @@ size_t           status_render(const struct server *, int json, char *out,
 struct access_entry {
 	const char *peer, *request_line, *referer, *user_agent;
 	const char *protocol, *cipher, *subject, *verify;
+	const char *server;     /* the server block's name, or NULL */
 	int         status;
 	long long   bytes;
 	int         reused;

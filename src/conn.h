@@ -119,6 +119,8 @@ int              serve_fill(struct conn *);
 void             serve_body_end(struct conn *); /* close, free */
 void             serve_error(struct conn *, int status, const char *extra_hdr,
                      const char *detail);
+/* The site answering c: the one SNI chose (TLS), the Host's (plain). */
+const struct site *serve_site(struct conn *);
 
 /* serve_http.c: the one answer on a plain-HTTP connection (c->ssl is
  * NULL): a redirect to https, an ACME challenge file, or an error. */

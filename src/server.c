@@ -3,7 +3,8 @@
  * built by the master from a config — the listening sockets (bound now,
  * or taken over from the generation before on a reload), the root checked,
  * the media types, the worker user, the session cache prepared as root,
- * the SSL_CTX and the client-certificate policies.  -t builds one without
+ * and for each server of the config a site: its SSL_CTX, its
+ * client-certificate policies and its media types (default-type).  -t builds one without
  * binding or touching a file.  A server is freed whole; listeners handed
  * over to its successor are -1 in it by then.
  */
@@ -104,10 +105,15 @@ server_free(struct server *s, int close_listeners)
 	free(s->lfds);
 	if (s->access_fd >= 0)
 		close(s->access_fd);
-	SSL_CTX_free(s->ssl);
-	auth_free(s->auth, s->cf->nlocs);
+	for (i = 0; s->sites != NULL && i < s->nsites; i++) {
+		SSL_CTX_free(s->sites[i].ssl);
+		auth_free(s->sites[i].auth, s->sites[i].sc->nlocs);
+		mime_free(s->sites[i].mime);
+		if (s->sites[i].rootfd >= 0)
+			close(s->sites[i].rootfd);
+	}
+	free(s->sites);
 	cache_close(s->cache);
-	mime_free(s->mime);
 	config_free(s->cf);
 	free(s);
 }
@@ -212,6 +218,53 @@ open_cache(struct server *s, int create, const struct server_env *env,
 	return 0;
 }
 
+const struct site *
+server_site(const struct server *s, const char *host)
+{
+	const struct server_conf *sc;
+	char key[256];
+	size_t i;
+
+	if (config_host_key(host, key, sizeof key) == 0 &&
+	    (sc = config_server(s->cf, key)) != NULL)
+		for (i = 0; i < s->nsites; i++)
+			if (s->sites[i].sc == sc)
+				return &s->sites[i];
+	return &s->sites[s->cf->dflt];
+}
+
+/* One server's site: its root checked, its media types, its SSL_CTX and
+ * policies. */
+static int
+site_build(struct server *s, struct site *site, struct server_conf *sc,
+    char *err, size_t errlen)
+{
+	const struct config *cf = s->cf;
+	char merr[512];
+	int fd;
+
+	site->sc = sc;
+	site->rootfd = -1;
+	fd = open(sc->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		config_err(err, errlen, &sc->root_at, "root '%s': %s", sc->root,
+		    strerror(errno));
+		return -1;
+	}
+	close(fd);
+	if ((site->mime = mime_load(cf->mime_types, merr, sizeof merr)) ==
+	    NULL) {
+		config_err(err, errlen, &cf->mime_at, "mime-types: %s", merr);
+		return -1;
+	}
+	mime_set_default(site->mime, sc->default_type);
+	if ((site->ssl = tls_ctx_new(cf, sc, s->cache, err, errlen)) == NULL)
+		return -1;
+	if ((site->auth = auth_build(sc, site->ssl, err, errlen)) == NULL)
+		return -1;
+	return 0;
+}
+
 /* Everything a generation of workers needs, built from cf (which the
  * server then owns).  Listening sockets with the same address as in old
  * are taken over, not bound again.  With bind == 0 (cachetd -t), nothing
@@ -222,7 +275,6 @@ server_build(struct config *cf, struct server *old, int bind_now,
     size_t errlen)
 {
 	struct server *s = xcalloc(1, sizeof *s);
-	char merr[512];
 	size_t i, j;
 	int fd;
 
@@ -234,13 +286,6 @@ server_build(struct config *cf, struct server *old, int bind_now,
 	s->started = old != NULL ? old->started : time(NULL);
 	s->master = getpid();
 
-	fd = open(cf->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		config_err(err, errlen, &cf->root_at, "root '%s': %s", cf->root,
-		    strerror(errno));
-		goto fail;
-	}
-	close(fd);
 	if (cf->acme_root != NULL) {
 		fd = open(cf->acme_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0) {
@@ -250,11 +295,6 @@ server_build(struct config *cf, struct server *old, int bind_now,
 		}
 		close(fd);
 	}
-	if ((s->mime = mime_load(cf->mime_types, merr, sizeof merr)) == NULL) {
-		config_err(err, errlen, &cf->mime_at, "mime-types: %s", merr);
-		goto fail;
-	}
-	mime_set_default(s->mime, cf->default_type);
 	if (geteuid() == 0) {
 		const char *user = cf->user ? cf->user : "nobody";
 		struct passwd *pw = getpwnam(user);
@@ -269,11 +309,23 @@ server_build(struct config *cf, struct server *old, int bind_now,
 	}
 	if (open_cache(s, bind_now, env, err, errlen) != 0)
 		goto fail;
-	if ((s->ssl = tls_ctx_new(cf, s->cache, err, errlen)) == NULL)
+	s->sites = xcalloc(cf->nservers, sizeof *s->sites);
+	for (i = 0; i < cf->nservers; i++) {
+		s->sites[i].rootfd = -1;
+		s->nsites = i + 1;
+		if (site_build(s, &s->sites[i], cf->servers[i], err,
+		    errlen) != 0)
+			goto fail;
+	}
+	s->ssl = s->sites[cf->dflt].ssl;
+	if (tls_sni_setup(s) != 0) {
+		snprintf(err, errlen, "SNI set-up: %s", tls_error_string());
 		goto fail;
-	if ((s->auth = auth_build(cf, s->ssl, err, errlen)) == NULL)
-		goto fail;
+	}
 	if (!bind_now) {
+		/* -t: each server's names against its certificates */
+		for (i = 0; i < cf->nservers; i++)
+			tls_check_names(cf->servers[i]);
 		/* -t: where the logs and the pid file would go */
 		if ((cf->access_log != NULL && check_folder(cf->access_log,
 		    &cf->alog_at, "access-log", 0, err, errlen) != 0) ||

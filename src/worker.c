@@ -287,10 +287,15 @@ worker_run(struct server *srv, int slot)
 
 	/* Open the root before dropping privileges: its parents need not be
 	 * searchable by the worker user. */
-	W.rootfd = open(srv->cf->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (W.rootfd < 0) {
-		log_err("root '%s': %s", srv->cf->root, strerror(errno));
-		_exit(2);
+	for (i = 0; i < srv->nsites; i++) {
+		struct site *site = &srv->sites[i];
+		site->rootfd = open(site->sc->root, O_PATH | O_DIRECTORY |
+		    O_CLOEXEC);
+		if (site->rootfd < 0) {
+			log_err("root '%s': %s", site->sc->root,
+			    strerror(errno));
+			_exit(2);
+		}
 	}
 	W.acmefd = -1;
 	if (srv->cf->acme_root != NULL && (W.acmefd = open(srv->cf->acme_root,
