@@ -414,6 +414,7 @@ defaults(struct config *cf)
 	cf->certs_at = cf->keys_at = cf->root_at = cf->mime_at = none;
 	cf->alog_at = cf->elog_at = cf->pid_at = cf->user_at = none;
 	cf->ca_at = cf->crl_at = cf->verify_at = cf->acme_at = none;
+	cf->sock_at = none;
 	cf->ciphers_at = cf->suites_at = cf->groups_at = none;
 }
 
@@ -578,6 +579,7 @@ config_free(struct config *cf)
 	free(cf->error_pages);
 	free(cf->access_log);
 	free(cf->error_log);
+	free(cf->syslog_socket);
 	free(cf->pid_file);
 	free(cf->cache.store);
 	free(cf->cache.store_path);
