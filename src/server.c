@@ -121,25 +121,6 @@ cache_logger(int err, const char *msg)
 
 /* The folder that holds path must exist: cachetd -t says so at once,
  * where a start would only log that sessions are not cached. */
-static int check_folder(const char *, const struct conf_at *, const char *,
-    int, char *, size_t);
-
-/* -t: a log file's folder exists; syslog's socket is there. */
-static int
-check_log(const struct config *cf, const char *dest, const struct conf_at *at,
-    const char *what, char *err, size_t errlen)
-{
-	int facility;
-
-	if (log_dest_syslog(dest, &facility) != 1)
-		return check_folder(dest, at, what, 0, err, errlen);
-	if (log_syslog_check(cf->syslog_socket != NULL ? cf->syslog_socket :
-	    LOG_SYSLOG_SOCKET) == 0)
-		return 0;
-	log_dest_error(cf, dest, at, what, err, errlen);
-	return -1;
-}
-
 static int
 check_folder(const char *path, const struct conf_at *at, const char *what,
     int writable, char *err, size_t errlen)
@@ -171,6 +152,22 @@ check_folder(const char *path, const struct conf_at *at, const char *what,
 		return -1;
 	}
 	return 0;
+}
+
+/* -t: a log file's folder exists; syslog's socket is there. */
+static int
+check_log(const struct config *cf, const char *dest, const struct conf_at *at,
+    const char *what, char *err, size_t errlen)
+{
+	int facility;
+
+	if (log_dest_syslog(dest, &facility) != 1)
+		return check_folder(dest, at, what, 0, err, errlen);
+	if (log_syslog_check(cf->syslog_socket != NULL ? cf->syslog_socket :
+	    LOG_SYSLOG_SOCKET) == 0)
+		return 0;
+	log_dest_error(cf, dest, at, what, err, errlen);
+	return -1;
 }
 
 static int
