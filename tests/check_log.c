@@ -495,7 +495,7 @@ count_wake(void)
 	wakes++;
 }
 
-static char dir[64];
+static char dir[256];
 
 static void
 mkdir_tmp(void)
@@ -521,7 +521,7 @@ size_of(int fd)
 START_TEST(buffered)
 {
 	struct access_entry e = sample();
-	char path[128], line[ACCESS_LINE_MAX], *all;
+	char path[300], line[ACCESS_LINE_MAX], *all;
 	size_t len = access_log_format(&e, ALOG_COMBINED, line, sizeof line);
 	int fd, rd, i, n = 200;
 	off_t last = 0;
@@ -601,7 +601,7 @@ START_TEST(syslog_datagrams)
 {
 	struct access_entry e = sample();
 	struct sockaddr_un sun;
-	char path[128], msg[ACCESS_LINE_MAX + 256], want[64];
+	char path[300], msg[ACCESS_LINE_MAX + 256], want[64];
 	int rx, fd;
 	ssize_t n;
 
@@ -660,6 +660,82 @@ START_TEST(syslog_datagrams)
 }
 END_TEST
 
+/* ------------------------------------------------------------- config */
+
+static struct config *
+load_conf(const char *text, char *err, size_t errlen)
+{
+	char path[300];
+	struct config *cf;
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/c.conf", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "root = \"/\"\ncertificate = \"a.crt\"\nkey = \"a.key\"\n%s",
+	    text);
+	fclose(f);
+	cf = config_load(path, err, errlen);
+	unlink(path);
+	return cf;
+}
+
+/* syslog[:facility] is kept as written, a file is taken from the
+ * config's folder; sizes take k and m; the defaults. */
+START_TEST(config_values)
+{
+	char err[512], want[320];
+	struct config *cf;
+
+	mkdir_tmp();
+	cf = load_conf("access-log = \"syslog:local3\"\n"
+	    "error-log = \"logs/e.log\"\nsyslog-socket = \"log.sock\"\n"
+	    "access-log-format = json\naccess-log-buffer = 64k\n", err,
+	    sizeof err);
+	ck_assert_msg(cf != NULL, "%s", err);
+	ck_assert_str_eq(cf->access_log, "syslog:local3");
+	snprintf(want, sizeof want, "%s/logs/e.log", dir);
+	ck_assert_str_eq(cf->error_log, want);
+	snprintf(want, sizeof want, "%s/log.sock", dir);
+	ck_assert_str_eq(cf->syslog_socket, want);
+	ck_assert_int_eq(cf->access_log_format, ALOG_JSON);
+	ck_assert_int_eq(cf->access_log_buffer, 65536);
+	config_free(cf);
+
+	cf = load_conf("error-log = \"syslog\"\naccess-log = \"syslog.log\"\n"
+	    "access-log-buffer = 1m\n", err, sizeof err);
+	ck_assert_msg(cf != NULL, "%s", err);
+	ck_assert_str_eq(cf->error_log, "syslog");
+	snprintf(want, sizeof want, "%s/syslog.log", dir);
+	ck_assert_str_eq(cf->access_log, want);
+	ck_assert_int_eq(cf->access_log_buffer, 1 << 20);
+	ck_assert_ptr_null(cf->syslog_socket);
+	ck_assert_int_eq(cf->access_log_format, ALOG_COMBINED);
+	config_free(cf);
+
+	cf = load_conf("", err, sizeof err);
+	ck_assert_msg(cf != NULL, "%s", err);
+	ck_assert_int_eq(cf->access_log_buffer, 0);
+	config_free(cf);
+
+	ck_assert_ptr_null(load_conf("access-log-buffer = 17m\n", err,
+	    sizeof err));
+	ck_assert_msg(strstr(err, "c.conf:4: access-log-buffer: 0 (off) or "
+	    "from 16k to 16m, not 17m") != NULL, "%s", err);
+	ck_assert_ptr_null(load_conf("access-log-buffer = 99999999999999m\n",
+	    err, sizeof err));
+	ck_assert_msg(strstr(err, "too large") != NULL, "%s", err);
+	ck_assert_ptr_null(load_conf("access-log-buffer = -1\n", err,
+	    sizeof err));
+	ck_assert_msg(strstr(err, "not a size") != NULL, "%s", err);
+	ck_assert_ptr_null(load_conf("error-log = \"syslog:\"\n", err,
+	    sizeof err));
+	ck_assert_msg(strstr(err, "unknown syslog facility") != NULL, "%s",
+	    err);
+	rmdir(dir);
+}
+END_TEST
+
 static Suite *
 log_suite(void)
 {
@@ -677,6 +753,7 @@ log_suite(void)
 	tcase_add_test(tc, buffered);
 	tcase_add_test(tc, unbuffered);
 	tcase_add_test(tc, syslog_datagrams);
+	tcase_add_test(tc, config_values);
 	suite_add_tcase(s, tc);
 	return s;
 }
