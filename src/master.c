@@ -507,6 +507,7 @@ main(int argc, char **argv)
 	/* The error log first, so that what binding says goes there. */
 	if (open_error_log(cf, (uid_t)-1, (gid_t)-1, err, sizeof err) != 0) {
 		fprintf(stderr, "cachetd: %s\n", err);
+		config_free(cf);
 		return 1;
 	}
 	if ((cur = server_build(cf, NULL, 1, &env, err, sizeof err)) == NULL) {
