@@ -50,6 +50,7 @@ struct sink {
 };
 
 static struct sink errlog = { 2, -1, "", 0 };
+static pid_t alog_pid;           /* this process's, once known */
 static enum log_level threshold = LOG_INFO_;
 
 static const char *const level_name[] = {
@@ -68,6 +69,14 @@ static const int level_priority[] = {
 };
 
 /* ------------------------------------------------------------ syslog */
+
+/* getpid(2) is a system call (glibc no longer caches it): a worker's
+ * lines take the pid it noted at access_log_init(). */
+static long
+line_pid(void)
+{
+	return (long)(alog_pid != 0 ? alog_pid : getpid());
+}
 
 static const struct {
 	const char *name;
@@ -194,7 +203,7 @@ syslog_header(char *out, size_t cap, int pri)
 	localtime_r(&now, &tm);
 	n = snprintf(out, cap, "<%d>%s %2d %02d:%02d:%02d %s[%ld]: ", pri,
 	    mon[tm.tm_mon], tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-	    SYSLOG_IDENT, (long)getpid());
+	    SYSLOG_IDENT, line_pid());
 	return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }
 
@@ -417,7 +426,7 @@ format_combined(const struct access_entry *e, char *line, size_t cap)
 	    "\"%s\" %s %s \"%s\" %s %c %ld\n", e->peer, tbuf, rl, e->status,
 	    bytes, ref, ua, e->protocol, e->cipher, subj,
 	    e->verify ? e->verify : "-", e->reused ? 'r' : '.',
-	    (long)getpid());
+	    line_pid());
 	if (n < 0 || (size_t)n >= cap)
 		return 0;
 	return (size_t)n;
@@ -475,6 +484,20 @@ json_escape(char *out, size_t cap, const char *str)
 		const char *put = esc;
 		size_t len;
 
+		/* a run of bytes that stand for themselves, at once */
+		for (n = 0; s[n] >= 0x20 && s[n] < 0x7f && s[n] != '"' &&
+		    s[n] != '\\'; n++)
+			;
+		if (n > 0) {
+			if (o + n + 2 > cap)
+				n = cap - 2 - o;
+			memcpy(out + o, s, n);
+			o += n;
+			s += n;
+			if (o + 2 >= cap)
+				break;
+			continue;
+		}
 		n = 1;
 		if (*s == '"' || *s == '\\') {
 			esc[0] = '\\';
@@ -545,15 +568,31 @@ lw_fmt(struct lw *w, const char *fmt, ...)
 		w->n += (size_t)n;
 }
 
-/* ,"key":"value" (escaped, at most max bytes of output), or null. */
+static void
+lw_raw(struct lw *w, const char *s, size_t len)
+{
+	if (w->full || len >= w->cap - w->n) {
+		w->full = 1;
+		return;
+	}
+	memcpy(w->p + w->n, s, len);
+	w->n += len;
+	w->p[w->n] = '\0';
+}
+
+/* ,"key":"value" (escaped, at most max bytes of output), or null.  The
+ * key by memcpy: a JSON line costs three times a combined one when every
+ * piece goes through printf. */
 static void
 lw_str(struct lw *w, const char *key, const char *s, size_t max)
 {
-	lw_fmt(w, ",\"%s\":", key);
+	lw_raw(w, ",\"", 2);
+	lw_raw(w, key, strlen(key));
+	lw_raw(w, "\":", 2);
 	if (w->full)
 		return;
 	if (s == NULL) {
-		lw_fmt(w, "null");
+		lw_raw(w, "null", 4);
 		return;
 	}
 	if (max > w->cap - w->n)
@@ -565,26 +604,32 @@ lw_str(struct lw *w, const char *key, const char *s, size_t max)
 	w->n += json_escape(w->p + w->n, max, s);
 }
 
+/* n bytes of s as a string in out, cut to fit cap. */
+static void
+copy_cut(char *out, size_t cap, const char *s, size_t n)
+{
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(out, s, n);
+	out[n] = '\0';
+}
+
 void
 access_request_split(const char *line, char *method, size_t mlen,
     char *target, size_t tlen, char *proto, size_t plen)
 {
 	const char *sp1 = strchr(line, ' '), *sp2;
-	size_t n;
 
 	method[0] = target[0] = proto[0] = '\0';
 	if (sp1 == NULL)
 		return;
 	sp2 = strrchr(line, ' ');
-	n = (size_t)(sp1 - line);
-	snprintf(method, mlen, "%.*s", (int)(n < mlen ? n : mlen - 1), line);
+	copy_cut(method, mlen, line, (size_t)(sp1 - line));
 	if (sp2 == sp1 || strncmp(sp2 + 1, "HTTP/", 5) != 0)
 		sp2 = line + strlen(line);      /* cut short: no version */
 	else
-		snprintf(proto, plen, "%s", sp2 + 1);
-	n = (size_t)(sp2 - (sp1 + 1));
-	snprintf(target, tlen, "%.*s", (int)(n < tlen ? n : tlen - 1),
-	    sp1 + 1);
+		copy_cut(proto, plen, sp2 + 1, strlen(sp2 + 1));
+	copy_cut(target, tlen, sp1 + 1, (size_t)(sp2 - (sp1 + 1)));
 }
 
 /* One JSON object: every string a client controls escaped, so each line
@@ -614,9 +659,12 @@ format_json(const struct access_entry *e, char *line, size_t cap)
 	    e->bytes > 0 ? e->bytes : 0);
 	lw_str(&w, "referer", e->referer, 2048);
 	lw_str(&w, "user_agent", e->user_agent, 2048);
-	if (e->request_time >= 0)
-		lw_fmt(&w, ",\"request_time\":%.3f", e->request_time);
-	else
+	if (e->request_time >= 0) {
+		/* milliseconds in integers: %f is the slowest of printf */
+		long long rt = (long long)(e->request_time * 1000 + 0.5);
+		lw_fmt(&w, ",\"request_time\":%lld.%03lld", rt / 1000,
+		    rt % 1000);
+	} else
 		lw_fmt(&w, ",\"request_time\":null");
 	lw_str(&w, "tls", tls ? e->protocol : NULL, 32);
 	lw_str(&w, "cipher", tls ? e->cipher : NULL, 128);
@@ -625,7 +673,7 @@ format_json(const struct access_entry *e, char *line, size_t cap)
 	    e->subject : NULL, 1024);
 	lw_str(&w, "verify", e->verify, 64);
 	lw_str(&w, "server_name", e->server_name, 512);
-	lw_fmt(&w, ",\"pid\":%ld}\n", (long)getpid());
+	lw_fmt(&w, ",\"pid\":%ld}\n", line_pid());
 	return w.full ? 0 : w.n;
 }
 
@@ -659,6 +707,7 @@ access_log_init(int fd, const char *dest, const char *sock,
 
 	free(alog.buf);
 	memset(&alog, 0, sizeof alog);
+	alog_pid = getpid();
 	alog.s.fd = fd;
 	alog.s.facility = -1;
 	alog.format = format;
