@@ -481,10 +481,11 @@ size_t           json_escape(char *out, size_t cap, const char *s);
 void             access_request_split(const char *line, char *method,
                      size_t mlen, char *target, size_t tlen, char *proto,
                      size_t plen);
-/* A worker's access log: the server's descriptor, the access-log value
- * (NULL: a file) and socket, the format, the buffer size (0: none); wake
- * is called when the buffer takes its first line (the worker flushes a
- * moment later). */
+/* A worker's access log, set up in the worker (its lines carry the pid
+ * of the process that called this): the server's descriptor, the
+ * access-log value (NULL: a file) and socket, the format, the buffer size
+ * (0: none); wake is called when the buffer takes its first line (the
+ * worker flushes a moment later). */
 void             access_log_init(int fd, const char *dest, const char *sock,
                      enum alog_format, size_t buffer, void (*wake)(void));
 void             access_log(const struct access_entry *);
