@@ -187,6 +187,8 @@ response_done(struct conn *c)
 	c->have_req = 0;
 	c->body_bytes = 0;
 	c->status = 0;
+	c->req_start = c->inlen > 0 ? ev_now(c->w->loop) : 0; /* pipelined */
+	c->bad_req = 0;
 	c->state = CS_READ;
 	conn_deadline(c, c->inlen > 0 ? c->w->srv->cf->header_timeout :
 	    c->w->srv->cf->keepalive_timeout);
@@ -272,6 +274,7 @@ step_read(struct conn *c)
 		}
 		if (r < 0) {
 			c->headlen = c->inlen;
+			c->bad_req = 1;
 			c->w->st->requests++;
 			serve_error(c, -r, NULL, NULL);
 			return 1;
@@ -288,12 +291,16 @@ step_read(struct conn *c)
 	if (c->ssl == NULL) {
 		ssize_t n = read(c->fd, c->in + c->inlen, IN_SIZE - c->inlen);
 		if (n > 0) {
+			if (c->inlen == 0)      /* request_time counts from here */
+				c->req_start = ev_now(c->w->loop);
 			c->inlen += (size_t)n;
 			return 1;
 		}
 		r = plain_wait(c, n, EV_READ);
 	} else if ((r = SSL_read(c->ssl, c->in + c->inlen,
 	    (int)(IN_SIZE - c->inlen))) > 0) {
+		if (c->inlen == 0)
+			c->req_start = ev_now(c->w->loop);
 		if (c->inlen == 0 && c->status == 0)
 			conn_deadline(c, c->w->srv->cf->header_timeout);
 		c->inlen += (size_t)r;
