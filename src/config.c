@@ -582,6 +582,7 @@ config_free(struct config *cf)
 	free(cf->cache.store);
 	free(cf->cache.store_path);
 	free(cf->cache.seal_key_file);
+	free(cf->cache.password_file);
 	free(cf->client_ca);
 	free(cf->client_crl);
 	conf_files_free(&cf->files);

@@ -94,12 +94,95 @@ offers_tls12(SSL *ssl)
 	return 0;
 }
 
+/* Will this ClientHello end in TLS 1.3?  The client offers it and this
+ * connection allows it. */
+static int
+will_be_tls13(SSL *ssl)
+{
+	const unsigned char *p;
+	size_t len, i;
+	int max = SSL_get_max_proto_version(ssl);
+
+	if ((max != 0 && max < TLS1_3_VERSION) ||
+	    SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_supported_versions, &p,
+	    &len) != 1 || len < 1 || (size_t)p[0] + 1 > len)
+		return 0;
+	for (i = 1; i + 1 < (size_t)p[0] + 1; i += 2)
+		if (p[i] == 0x03 && p[i + 1] == 0x04)
+			return 1;
+	return 0;
+}
+
+/* The first identity of a pre_shared_key extension: u16 length of the
+ * identities, then u16 length, identity, u32 obfuscated age. */
+static int
+psk_identity(SSL *ssl, const unsigned char **id, size_t *idlen)
+{
+	const unsigned char *p;
+	size_t len, all, n;
+
+	if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_psk, &p, &len) != 1 ||
+	    len < 4)
+		return 0;
+	all = (size_t)p[0] << 8 | p[1];
+	n = (size_t)p[2] << 8 | p[3];
+	if (all + 2 > len || n + 6 > all || n == 0)
+		return 0;
+	*id = p + 4;
+	*idlen = n;
+	return 1;
+}
+
+/* With a store on a server (Redis), the session the client offers is
+ * fetched before OpenSSL looks for it, and the handshake waits for it as
+ * for a socket: SSL_CLIENT_HELLO_RETRY, SSL_ERROR_WANT_CLIENT_HELLO_CB,
+ * and conn.c runs the handshake again when the record is in.  The lookup
+ * OpenSSL 3.0 then makes (ssl/ssl_sess.c, extensions_srvr.c): TLS 1.3
+ * with stateful tickets (SSL_OP_NO_TICKET) asks the get-session callback
+ * for the pre_shared_key identity, which is the session ID (32 bytes);
+ * TLS 1.2 asks for the legacy session ID, unless tickets are on and a
+ * non-empty session_ticket extension is there (a stateless resumption:
+ * no lookup).  Called again after the retry, it answers at once. */
+static cache_ssl_wake_fn session_wake;
+
+void
+tls_set_session_wake(cache_ssl_wake_fn wake)
+{
+	session_wake = wake;
+}
+
+static int
+session_prefetch(SSL *ssl)
+{
+	const unsigned char *id, *tick;
+	size_t idlen, ticklen;
+
+	if (session_wake == NULL || !cache_ssl_async(SSL_get_SSL_CTX(ssl)) ||
+	    SSL_renegotiate_pending(ssl))
+		return SSL_CLIENT_HELLO_SUCCESS;
+	if (will_be_tls13(ssl)) {
+		if (!psk_identity(ssl, &id, &idlen))
+			return SSL_CLIENT_HELLO_SUCCESS;
+	} else {
+		if (!(SSL_get_options(ssl) & SSL_OP_NO_TICKET) &&
+		    SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_session_ticket,
+		    &tick, &ticklen) == 1 && ticklen > 0)
+			return SSL_CLIENT_HELLO_SUCCESS;
+		if ((idlen = SSL_client_hello_get0_session_id(ssl, &id)) == 0)
+			return SSL_CLIENT_HELLO_SUCCESS;
+	}
+	return cache_ssl_prefetch(ssl, id, idlen, session_wake) ?
+	    SSL_CLIENT_HELLO_SUCCESS : SSL_CLIENT_HELLO_RETRY;
+}
+
 /* Before OpenSSL picks the version: a client that will need a certificate
  * later but cannot be asked for one under TLS 1.3 (no post_handshake_auth
  * extension: every browser) is held to TLS 1.2, where a renegotiation can
  * ask.  The limit is set on this connection only, so OpenSSL does not
  * write the TLS 1.3 downgrade sentinel (RFC 8446 4.1.3), which browsers
  * would take for an attack. */
+#define HELLO_PHA_TLS12 ((void *)1)    /* arg: hold browsers to 1.2 */
+
 static int
 client_hello_cb(SSL *ssl, int *alert, void *arg)
 {
@@ -107,12 +190,11 @@ client_hello_cb(SSL *ssl, int *alert, void *arg)
 	size_t len;
 
 	(void)alert;
-	(void)arg;
-	if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_post_handshake_auth,
-	    &ext, &len) == 1 || !offers_tls12(ssl))
-		return SSL_CLIENT_HELLO_SUCCESS;
-	SSL_set_max_proto_version(ssl, TLS1_2_VERSION);
-	return SSL_CLIENT_HELLO_SUCCESS;
+	if (arg == HELLO_PHA_TLS12 &&
+	    SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_post_handshake_auth,
+	    &ext, &len) != 1 && offers_tls12(ssl))
+		SSL_set_max_proto_version(ssl, TLS1_2_VERSION);
+	return session_prefetch(ssl);
 }
 
 /* Does any location ask for a client certificate after the handshake? */
@@ -182,9 +264,6 @@ tls_ctx_new(const struct config *cf, struct cache *cache, char *err,
 	/* DHE suites, when a cipher list names them, need parameters: the
 	 * RFC 7919 groups sized to the certificate's key. */
 	SSL_CTX_set_dh_auto(ctx, 1);
-	if (asks_later(cf) && cf->tls13_without_pha == PHA_TLS12 &&
-	    cf->proto_min <= TLS1_2_VERSION && cf->proto_max >= TLS1_3_VERSION)
-		SSL_CTX_set_client_hello_cb(ctx, client_hello_cb, NULL);
 	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof sid_ctx - 1);
 	if (cache_ssl_setup(ctx, cache, cf->cache.timeout,
 	    cf->session_tickets) != 0) {
@@ -192,6 +271,12 @@ tls_ctx_new(const struct config *cf, struct cache *cache, char *err,
 		    tls_error_string());
 		goto fail;
 	}
+	if (asks_later(cf) && cf->tls13_without_pha == PHA_TLS12 &&
+	    cf->proto_min <= TLS1_2_VERSION && cf->proto_max >= TLS1_3_VERSION)
+		SSL_CTX_set_client_hello_cb(ctx, client_hello_cb,
+		    HELLO_PHA_TLS12);
+	else if (cache_ssl_async(ctx))
+		SSL_CTX_set_client_hello_cb(ctx, client_hello_cb, NULL);
 	return ctx;
 fail:
 	SSL_CTX_free(ctx);
