@@ -228,5 +228,8 @@ int           cache_ssl_async(SSL_CTX *ctx);
 typedef void (*cache_ssl_wake_fn)(SSL *);
 int           cache_ssl_prefetch(SSL *ssl, const unsigned char *id,
                   size_t idlen, cache_ssl_wake_fn wake);
+/* The handshake is over: free what was prefetched for it (an idle
+ * connection keeps no record). */
+void          cache_ssl_prefetch_end(SSL *ssl);
 
 #endif

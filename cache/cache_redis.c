@@ -165,7 +165,7 @@ parse_arg(const char *arg, struct redis *out, char *err, size_t errlen)
 		    "to 65535", colon + 1);
 		return -1;
 	}
-	if (host[0] == '\0' || strchr(host, ':') != NULL) {
+	if (host[0] == '\0' || (host == buf && strchr(host, ':') != NULL)) {
 		snprintf(err, errlen, "redis: '%s': no host (an IPv6 address "
 		    "goes in brackets: \"redis:[::1]:6379\")", arg);
 		return -1;

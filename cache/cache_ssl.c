@@ -150,7 +150,20 @@ cache_ssl_prefetch(SSL *ssl, const unsigned char *id, size_t idlen,
 	return 1;
 }
 
-/* The prefetched session, if it is the one asked for: handed over. */
+void
+cache_ssl_prefetch_end(SSL *ssl)
+{
+	struct prefetch *pf;
+
+	if (pf_index < 0 || (pf = SSL_get_ex_data(ssl, pf_index)) == NULL)
+		return;
+	SSL_set_ex_data(ssl, pf_index, NULL);
+	pf_ex_free(NULL, pf, NULL, 0, 0, NULL);
+}
+
+/* A copy of the prefetched session, if it is the one asked for.  The
+ * prefetch keeps its record until the SSL goes: a ClientHello after a
+ * HelloRetryRequest asks for the same session again. */
 static int
 prefetched(SSL *ssl, const unsigned char *id, int idlen, unsigned char **der,
     size_t *len)
@@ -158,12 +171,11 @@ prefetched(SSL *ssl, const unsigned char *id, int idlen, unsigned char **der,
 	struct prefetch *pf = SSL_get_ex_data(ssl, pf_index);
 
 	if (pf == NULL || pf->pending || pf->r != 1 || pf->data == NULL ||
-	    pf->idlen != (size_t)idlen || memcmp(pf->id, id, pf->idlen) != 0)
+	    pf->idlen != (size_t)idlen || memcmp(pf->id, id, pf->idlen) != 0 ||
+	    (*der = malloc(pf->len)) == NULL)
 		return 0;
-	*der = pf->data;
+	memcpy(*der, pf->data, pf->len);
 	*len = pf->len;
-	pf->data = NULL;
-	pf->r = 0;
 	return 1;
 }
 

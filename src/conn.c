@@ -246,6 +246,7 @@ step_handshake(struct conn *c)
 	int r = SSL_do_handshake(c->ssl);
 
 	if (r == 1) {
+		cache_ssl_prefetch_end(c->ssl);
 		if (SSL_session_reused(c->ssl))
 			c->w->st->handshakes_resumed++;
 		else
