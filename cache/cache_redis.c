@@ -626,6 +626,19 @@ write_reply_cb(redisAsyncContext *ac, void *r, void *arg)
 	    rep->str);
 }
 
+/* Send a write now rather than at the loop's next turn: the handshake
+ * that stored a session ends right after, and its client may come back
+ * to another worker or host at once, whose GET must find the record.
+ * Only on a READY link (connected: no connect is finished here).  A
+ * failure here drops the link, answering pending fetches -1 (from a
+ * backend call, never from inside the fetch's own start). */
+static void
+flush(struct redis *rd)
+{
+	if (rd->link == LINK_READY && rd->ac != NULL)
+		redisAsyncHandleWrite(rd->ac);
+}
+
 static int
 redis_put(struct cache *c, const unsigned char *k, size_t kl,
     const unsigned char *v, size_t vl, time_t expires)
@@ -639,11 +652,13 @@ redis_put(struct cache *c, const unsigned char *k, size_t kl,
 		return -1;
 	make_key(k, kl, key);
 	if (rd->loop != NULL) {
-		if (rd->ac == NULL || rd->link == LINK_DOWN)
+		if (rd->ac == NULL || rd->link == LINK_DOWN ||
+		    redisAsyncCommand(rd->ac, write_reply_cb, NULL,
+		    "SET %s %b PX %lld", key, v, vl, ttl_ms(expires)) !=
+		    REDIS_OK)
 			return -1;
-		return redisAsyncCommand(rd->ac, write_reply_cb, NULL,
-		    "SET %s %b PX %lld", key, v, vl, ttl_ms(expires)) ==
-		    REDIS_OK ? 0 : -1;
+		flush(rd);
+		return 0;
 	}
 	if (sync_ready(rd) != 0 || (rep = sync_cmd(rd, "SET %s %b PX %lld",
 	    key, v, vl, ttl_ms(expires))) == NULL)
@@ -693,6 +708,7 @@ redis_del(struct cache *c, const struct cache_key *keys, size_t n,
 			    redisAsyncCommand(rd->ac, write_reply_cb, NULL,
 			    "DEL %s", key) != REDIS_OK)
 				return -1;
+			flush(rd);
 			(*removed)++;
 			continue;
 		}
