@@ -66,6 +66,7 @@
 #define BACKOFF_MAX  2.0
 #define SYNC_TIMEOUT 1.0        /* tools: connect and each command */
 #define MAX_DB       1000000
+#define OBUF_MAX     (4 << 20)  /* bytes queued for a server not reading */
 
 enum link { LINK_DOWN, LINK_CONNECTING, LINK_READY };
 
@@ -635,8 +636,19 @@ write_reply_cb(redisAsyncContext *ac, void *r, void *arg)
 static void
 flush(struct redis *rd)
 {
-	if (rd->link == LINK_READY && rd->ac != NULL)
-		redisAsyncHandleWrite(rd->ac);
+	if (rd->link != LINK_READY || rd->ac == NULL)
+		return;
+	redisAsyncHandleWrite(rd->ac);
+	/* Writes have no bound of their own: a server that stopped reading
+	 * while only stores come (no fetch to time out) would grow the
+	 * output buffer without end.  Past OBUF_MAX it is taken as stalled. */
+	if (rd->ac != NULL && rd->link == LINK_READY &&
+	    sdslen(rd->ac->c.obuf) > OBUF_MAX) {
+		rd->c->st->server_errors++;
+		cache_log(rd->c, CACHE_LOG_IO, 0, "session cache: %s: not "
+		    "reading; serving full handshakes", rd->where);
+		link_drop(rd);
+	}
 }
 
 static int
