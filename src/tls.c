@@ -133,6 +133,15 @@ psk_identity(SSL *ssl, const unsigned char **id, size_t *idlen)
 	return 1;
 }
 
+/* conn.c's, set by the worker: the unit tests link no conn.c */
+static cache_ssl_wake_fn session_wake;
+
+void
+tls_set_session_wake(cache_ssl_wake_fn wake)
+{
+	session_wake = wake;
+}
+
 /* With a store on a server (Redis), the session the client offers is
  * fetched before OpenSSL looks for it, and the handshake waits for it as
  * for a socket: SSL_CLIENT_HELLO_RETRY, SSL_ERROR_WANT_CLIENT_HELLO_CB,
@@ -143,14 +152,6 @@ psk_identity(SSL *ssl, const unsigned char **id, size_t *idlen)
  * TLS 1.2 asks for the legacy session ID, unless tickets are on and a
  * non-empty session_ticket extension is there (a stateless resumption:
  * no lookup).  Called again after the retry, it answers at once. */
-static cache_ssl_wake_fn session_wake;
-
-void
-tls_set_session_wake(cache_ssl_wake_fn wake)
-{
-	session_wake = wake;
-}
-
 static int
 session_prefetch(SSL *ssl)
 {
@@ -175,14 +176,15 @@ session_prefetch(SSL *ssl)
 	    SSL_CLIENT_HELLO_SUCCESS : SSL_CLIENT_HELLO_RETRY;
 }
 
+#define HELLO_PHA_TLS12 ((void *)1)    /* arg: hold browsers to 1.2 */
+
 /* Before OpenSSL picks the version: a client that will need a certificate
  * later but cannot be asked for one under TLS 1.3 (no post_handshake_auth
  * extension: every browser) is held to TLS 1.2, where a renegotiation can
  * ask.  The limit is set on this connection only, so OpenSSL does not
  * write the TLS 1.3 downgrade sentinel (RFC 8446 4.1.3), which browsers
- * would take for an attack. */
-#define HELLO_PHA_TLS12 ((void *)1)    /* arg: hold browsers to 1.2 */
-
+ * would take for an attack.  Then, for a store on a server, the session
+ * offered is prefetched. */
 static int
 client_hello_cb(SSL *ssl, int *alert, void *arg)
 {
