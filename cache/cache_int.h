@@ -221,5 +221,6 @@ struct cache *cache_new_with(const struct cache_backend *, const char *arg,
     char *err, size_t errlen);
 
 extern const struct cache_backend cache_backend_gdbm;
+extern const struct cache_backend cache_backend_redis;
 
 #endif

@@ -130,7 +130,9 @@ struct cache_conf {
 	long    max_entries;
 	long    purge_interval;     /* seconds */
 	char   *seal_key_file;
-	struct conf_at at, store_at, seal_at;
+	double  fetch_timeout;      /* seconds; 0: the library's default */
+	char   *password_file;      /* the store's server's password */
+	struct conf_at at, store_at, seal_at, password_at;
 };
 
 /* What one site served under its own names (server "name" { ... }):
@@ -405,6 +407,9 @@ const char      *tls_error_string(void);
 /* Why a handshake failed (an SSL_do_handshake result), and OpenSSL's
  * reason string for the debug log. */
 enum hs_fail     tls_fail_reason(SSL *, int ret, const char **detail);
+/* Who is woken when a session prefetched for a suspended handshake is in
+ * (a store on a server): conn_session_fetched, set by the worker. */
+void             tls_set_session_wake(cache_ssl_wake_fn);
 
 /* ---------------------------------------------------------------- stats.c */
 
@@ -492,6 +497,8 @@ int              conn_new(struct worker *, int fd,
                      const struct sockaddr_storage *, int plain);
 void             conn_shutdown_idle(struct worker *);
 size_t           conn_drain_idle(struct worker *, size_t n);
+/* The session a suspended handshake waited for is in: run it again. */
+void             conn_session_fetched(SSL *);
 
 /* Worker state shared by worker.c and conn.c; conn.c calls back through
  * conn_closed and knows nothing else of worker.c. */

@@ -915,6 +915,7 @@ config_free(struct config *cf)
 	free(cf->cache.store);
 	free(cf->cache.store_path);
 	free(cf->cache.seal_key_file);
+	free(cf->cache.password_file);
 	conf_files_free(&cf->files);
 	free(cf);
 }

@@ -409,6 +409,10 @@ const struct directive cache_dirs[] = {
 	    check_positive, NULL },
 	{ "seal-key-file", D_PATH, CC(seal_key_file), 0, CC(seal_at), NULL,
 	    NULL },
+	{ "fetch-timeout", D_FLOAT, CC(fetch_timeout), 0, NO_AT,
+	    check_timeout, NULL },
+	{ "password-file", D_PATH, CC(password_file), 0, CC(password_at),
+	    NULL, NULL },
 	{ NULL, 0, 0, 0, 0, NULL, NULL }
 };
 

@@ -111,11 +111,33 @@ conn_ssl_wait(struct conn *c, int ret)
 	case SSL_ERROR_WANT_WRITE:
 		wait_for(c, EV_WRITE);
 		return 1;
+	case SSL_ERROR_WANT_CLIENT_HELLO_CB:
+		/* a session is being fetched (tls.c): the socket waits, the
+		 * handshake's deadline runs on, and conn_session_fetched()
+		 * brings the connection back */
+		ev_io_stop(c->w->loop, &c->io);
+		c->waiting = 0;
+		return 1;
 	case SSL_ERROR_ZERO_RETURN:
 		return 0;
 	default:
 		return -1;
 	}
+}
+
+/* The fetch a handshake waits for is answered (from the store's callback,
+ * on the worker's loop).  The connection runs at the loop's next turn,
+ * not inside the store's callback; a connection freed before then is
+ * never touched, since conn_free() stops its watcher, which drops the
+ * pending event.  A connection freed before the answer came is never
+ * woken: its prefetch went with its SSL (cache_ssl.c). */
+void
+conn_session_fetched(SSL *ssl)
+{
+	struct conn *c = SSL_get_app_data(ssl);
+
+	if (c != NULL)
+		ev_feed_event(c->w->loop, &c->io, EV_CUSTOM);
 }
 
 /* ------------------------------------------------------------ closing */
@@ -226,6 +248,7 @@ step_handshake(struct conn *c)
 	int r = SSL_do_handshake(c->ssl);
 
 	if (r == 1) {
+		cache_ssl_prefetch_end(c->ssl);
 		if (SSL_session_reused(c->ssl))
 			c->w->st->handshakes_resumed++;
 		else

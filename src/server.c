@@ -200,7 +200,7 @@ open_cache(struct server *s, int create, const struct server_env *env,
 	const struct config *cf = s->cf;
 	struct cache_opts o;
 	unsigned char key[CACHE_KEY_LEN];
-	char cerr[512];
+	char cerr[512], pw[512];
 
 	memcpy(key, env->seal_key, sizeof key);
 	if (cf->cache.seal_key_file != NULL &&
@@ -214,6 +214,17 @@ open_cache(struct server *s, int create, const struct server_env *env,
 	    check_store_folder(cf, err, errlen) != 0)
 		return -1;
 	memset(&o, 0, sizeof o);
+	if (cf->cache.password_file != NULL) {
+		if (cache_read_password(cf->cache.password_file, pw,
+		    sizeof pw, cerr, sizeof cerr) != 0) {
+			config_err(err, errlen, &cf->cache.password_at, "%s",
+			    cerr);
+			OPENSSL_cleanse(key, sizeof key);
+			return -1;
+		}
+		o.password = pw;
+	}
+	o.fetch_timeout = cf->cache.fetch_timeout;
 	o.timeout = cf->cache.timeout;
 	o.max_entries = cf->cache.max_entries;
 	o.purge_interval = cf->cache.purge_interval;
@@ -221,6 +232,7 @@ open_cache(struct server *s, int create, const struct server_env *env,
 	o.gid = s->drop ? s->gid : (gid_t)-1;
 	s->cache = cache_new(cf->cache.store, &o, key, cerr, sizeof cerr);
 	OPENSSL_cleanse(key, sizeof key);
+	OPENSSL_cleanse(pw, sizeof pw);
 	/* -t (create == 0) touches no file. */
 	if (s->cache == NULL || (create &&
 	    cache_prepare(s->cache, cerr, sizeof cerr) != 0)) {

@@ -341,6 +341,7 @@ worker_run(struct server *srv, int slot)
 	last_full = W.st->cache.full;
 
 	W.loop = ev_default_loop(EVFLAG_AUTO);
+	tls_set_session_wake(conn_session_fetched);
 	if (cache_set_loop(srv->cache, W.loop) != 0)
 		log_err("session cache: cannot run on the event loop; "
 		    "serving full handshakes");
