@@ -37,6 +37,7 @@ static const struct cache_backend backend_none = {
 static const struct cache_backend *const backends[] = {
 	&cache_backend_gdbm,
 	&cache_backend_memcached,
+	&cache_backend_redis,
 	&backend_internal,
 	&backend_none,
 };

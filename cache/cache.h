@@ -70,6 +70,8 @@ struct cache_opts {
 	                         * repair or write anything */
 	double fetch_timeout;   /* a store on a server: seconds a fetch may
 	                         * take (0: CACHE_FETCH_TIMEOUT) */
+	const char *password;   /* ... its password, or NULL; read during
+	                         * cache_new() only (the backend copies it) */
 };
 #define CACHE_FETCH_TIMEOUT 0.05
 
@@ -201,10 +203,33 @@ int           cache_clear(struct cache *);
 /* Read a seal key file: exactly 32 bytes, not readable by group/others. */
 int           cache_read_key(const char *path, unsigned char key[CACHE_KEY_LEN],
                   char *err, size_t errlen);
+/* Read a password file (a store's server): its first line, without the
+ * newline, into out (NUL-terminated); not readable by group/others, as
+ * the seal key.  0, or -1 and why in err. */
+int           cache_read_password(const char *path, char *out, size_t len,
+                  char *err, size_t errlen);
 
 /* ------------------------------------------------------ cache_ssl.c */
 /* Set the session cache mode, callbacks and ticket policy of ctx. */
 int           cache_ssl_setup(SSL_CTX *, struct cache *, long timeout,
                   int tickets);
+/* 1 when ctx's store answers fetches later (a server: Redis): the
+ * ClientHello callback must then prefetch the offered session with
+ * cache_ssl_prefetch(), since the get-session callback never waits. */
+int           cache_ssl_async(SSL_CTX *ctx);
+/* From the ClientHello callback: fetch the session offered under id
+ * (the TLS 1.2 session ID, or the TLS 1.3 stateful ticket) for the
+ * get-session callback.  Returns 1 when the handshake can go on (the
+ * record, or its absence, is at hand) or 0 while the fetch is under way:
+ * the callback then returns SSL_CLIENT_HELLO_RETRY, and wake(ssl) is
+ * called once, from the worker's loop, when the answer is in, unless
+ * ssl was freed first.  Safe to call again after the retry (the same
+ * id: 1 at once). */
+typedef void (*cache_ssl_wake_fn)(SSL *);
+int           cache_ssl_prefetch(SSL *ssl, const unsigned char *id,
+                  size_t idlen, cache_ssl_wake_fn wake);
+/* The handshake is over: free what was prefetched for it (an idle
+ * connection keeps no record). */
+void          cache_ssl_prefetch_end(SSL *ssl);
 
 #endif

@@ -222,5 +222,6 @@ struct cache *cache_new_with(const struct cache_backend *, const char *arg,
 
 extern const struct cache_backend cache_backend_gdbm;
 extern const struct cache_backend cache_backend_memcached;
+extern const struct cache_backend cache_backend_redis;
 
 #endif

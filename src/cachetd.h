@@ -131,7 +131,8 @@ struct cache_conf {
 	long    purge_interval;     /* seconds */
 	char   *seal_key_file;
 	double  fetch_timeout;      /* seconds; 0: the library's default */
-	struct conf_at at, store_at, seal_at;
+	char   *password_file;      /* the store's server's password */
+	struct conf_at at, store_at, seal_at, password_at;
 };
 
 /* What one site served under its own names (server "name" { ... }):
@@ -189,8 +190,11 @@ struct config {
 	char               *ciphers;
 	char               *ciphersuites;
 	char               *groups;        /* key exchange groups */
-	char               *access_log;
+	char               *access_log;    /* a file, or syslog[:FACILITY] */
 	char               *error_log;
+	char               *syslog_socket; /* NULL: /dev/log */
+	int                 access_log_format; /* enum alog_format */
+	long                access_log_buffer; /* bytes; 0: a write a line */
 	char               *pid_file;
 	double              handshake_timeout;
 	double              header_timeout;
@@ -208,7 +212,7 @@ struct config {
 	struct conf_at      mime_at, alog_at;
 	struct conf_at      elog_at, pid_at, user_at;
 	struct conf_at      ciphers_at, suites_at, groups_at;
-	struct conf_at      acme_at;
+	struct conf_at      acme_at, sock_at;
 	struct conf_files   files;         /* every file read, for conf_at */
 };
 
@@ -254,6 +258,25 @@ void             log_msg(enum log_level, const char *, ...)
 /* Log at most once per interval for the same *last stamp. */
 int              log_ratelimit(time_t *last, time_t interval);
 int              log_open_file(const char *path, uid_t, gid_t);
+/* A log destination (error-log, access-log) is a file, or "syslog" or
+ * "syslog:FACILITY": 1 (and *facility, LOG_DAEMON by default), 0 for a
+ * file, -1 for an unknown facility. */
+int              log_dest_syslog(const char *dest, int *facility);
+#define LOG_SYSLOG_SOCKET "/dev/log"
+/* 0 when path is a socket (the receiver need not be there yet). */
+int              log_syslog_check(const char *path);
+/* The file (created, for appending, owned by uid) or a datagram socket
+ * connected to sock (NULL: /dev/log) for syslog: fd, or -1 and errno. */
+int              log_open_dest(const char *dest, const char *sock, uid_t,
+                     gid_t);
+/* Why log_open_dest() failed (errno), as "access-log 'FILE': reason" or
+ * about syslog-socket, at the line that named it, into err. */
+void             log_dest_error(const struct config *, const char *dest,
+                     const struct conf_at *, const char *what, char *err,
+                     size_t errlen);
+/* The error log's descriptor, from log_open_dest(dest, sock). */
+void             log_set_dest(int fd, const char *dest, const char *sock);
+int              log_to_syslog(void);
 
 /* ------------------------------------------------------------------ mime.c */
 
@@ -384,6 +407,9 @@ const char      *tls_error_string(void);
 /* Why a handshake failed (an SSL_do_handshake result), and OpenSSL's
  * reason string for the debug log. */
 enum hs_fail     tls_fail_reason(SSL *, int ret, const char **detail);
+/* Who is woken when a session prefetched for a suspended handshake is in
+ * (a store on a server): conn_session_fetched, set by the worker. */
+void             tls_set_session_wake(cache_ssl_wake_fn);
 
 /* ---------------------------------------------------------------- stats.c */
 
@@ -471,6 +497,8 @@ int              conn_new(struct worker *, int fd,
                      const struct sockaddr_storage *, int plain);
 void             conn_shutdown_idle(struct worker *);
 size_t           conn_drain_idle(struct worker *, size_t n);
+/* The session a suspended handshake waited for is in: run it again. */
+void             conn_session_fetched(SSL *);
 
 /* Worker state shared by worker.c and conn.c; conn.c calls back through
  * conn_closed and knows nothing else of worker.c. */
@@ -494,16 +522,39 @@ size_t           status_render(const struct server *, int json, char *out,
                      size_t cap);
 
 /* access log (log.c) */
+enum alog_format { ALOG_COMBINED = 0, ALOG_JSON };
+#define ACCESS_LINE_MAX 16384   /* a line of either format fits */
+#define ACCESS_BUFFER_MIN ACCESS_LINE_MAX
+#define ACCESS_FLUSH_TIME 1.0   /* seconds a buffered line may wait */
 struct access_entry {
 	const char *peer, *request_line, *referer, *user_agent;
 	const char *protocol, *cipher, *subject, *verify;
 	const char *server;     /* the server block's name, or NULL */
+	const char *server_name;       /* SNI, or NULL */
 	int         status;
 	long long   bytes;
 	int         reused;
+	double      request_time;      /* seconds; < 0: unknown */
+	struct timespec when;          /* 0: now */
 };
-size_t           access_log_format(const struct access_entry *, char *line,
-                     size_t cap);
-void             access_log_write(int fd, const char *line, size_t len);
+/* The line of e, newline included; 0 when it does not fit cap. */
+size_t           access_log_format(const struct access_entry *,
+                     enum alog_format, char *line, size_t cap);
+/* s as a JSON string, quotes included, cut at a character's end to fit
+ * cap (with its NUL); returns the length. */
+size_t           json_escape(char *out, size_t cap, const char *s);
+/* "METHOD TARGET HTTP/1.1" in three pieces ("" for what is missing). */
+void             access_request_split(const char *line, char *method,
+                     size_t mlen, char *target, size_t tlen, char *proto,
+                     size_t plen);
+/* A worker's access log, set up in the worker (its lines carry the pid
+ * of the process that called this): the server's descriptor, the
+ * access-log value (NULL: a file) and socket, the format, the buffer size
+ * (0: none); wake is called when the buffer takes its first line (the
+ * worker flushes a moment later). */
+void             access_log_init(int fd, const char *dest, const char *sock,
+                     enum alog_format, size_t buffer, void (*wake)(void));
+void             access_log(const struct access_entry *);
+void             access_log_flush(void);
 
 #endif

@@ -597,7 +597,7 @@ defaults(struct config *cf)
 	cf->cache.at = cf->cache.store_at = cf->cache.seal_at = none;
 	cf->mime_at = none;
 	cf->alog_at = cf->elog_at = cf->pid_at = cf->user_at = none;
-	cf->acme_at = none;
+	cf->acme_at = cf->sock_at = none;
 	cf->ciphers_at = cf->suites_at = cf->groups_at = none;
 }
 
@@ -910,10 +910,12 @@ config_free(struct config *cf)
 	free(cf->groups);
 	free(cf->access_log);
 	free(cf->error_log);
+	free(cf->syslog_socket);
 	free(cf->pid_file);
 	free(cf->cache.store);
 	free(cf->cache.store_path);
 	free(cf->cache.seal_key_file);
+	free(cf->cache.password_file);
 	conf_files_free(&cf->files);
 	free(cf);
 }

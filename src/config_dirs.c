@@ -166,6 +166,19 @@ check_address(struct loader *ld, const struct directive *d,
 	return 0;
 }
 
+/* access-log-buffer: none, or room for the longest line (a line is never
+ * split between two writes); at most 16 MiB a worker. */
+static int
+check_buffer(struct loader *ld, const struct directive *d,
+    const struct conf_value *v, const union dval *x)
+{
+	(void)d;
+	if (x->i != 0 && (x->i < ACCESS_BUFFER_MIN || x->i > 16L << 20))
+		return fail(ld, &v->at, "access-log-buffer: 0 (off) or from "
+		    "%dk to 16m, not %s", ACCESS_BUFFER_MIN / 1024, v->text);
+	return 0;
+}
+
 #define CF(f)  offsetof(struct config, f)
 #define CC(f)  offsetof(struct cache_conf, f)
 #define LOC(f) offsetof(struct location, f)
@@ -303,6 +316,9 @@ static const struct enum_name level_names[] = {
 static const struct enum_name sni_names[] = {
 	{ "default", SNI_DEFAULT }, { "refuse", SNI_REFUSE }, { NULL, 0 }
 };
+static const struct enum_name alog_formats[] = {
+	{ "combined", ALOG_COMBINED }, { "json", ALOG_JSON }, { NULL, 0 }
+};
 static const struct enum_name pha_names[] = {
 	{ "tls1.2", PHA_TLS12 }, { "refuse", PHA_REFUSE }, { NULL, 0 }
 };
@@ -323,8 +339,14 @@ const struct directive top_dirs[] = {
 	{ "groups", D_STR, CF(groups), 0, CF(groups_at), NULL, NULL },
 	{ "ciphersuites", D_STR, CF(ciphersuites), 0, CF(suites_at), NULL,
 	    NULL },
-	{ "access-log", D_PATH, CF(access_log), 0, CF(alog_at), NULL, NULL },
-	{ "error-log", D_PATH, CF(error_log), 0, CF(elog_at), NULL, NULL },
+	{ "access-log", D_LOG, CF(access_log), 0, CF(alog_at), NULL, NULL },
+	{ "access-log-format", D_ENUM, CF(access_log_format), 0, NO_AT, NULL,
+	    alog_formats },
+	{ "access-log-buffer", D_SIZE, CF(access_log_buffer), 0, NO_AT,
+	    check_buffer, NULL },
+	{ "error-log", D_LOG, CF(error_log), 0, CF(elog_at), NULL, NULL },
+	{ "syslog-socket", D_PATH, CF(syslog_socket), 0, CF(sock_at), NULL,
+	    NULL },
 	{ "pid-file", D_PATH, CF(pid_file), 0, CF(pid_at), NULL, NULL },
 	{ "log-level", D_ENUM, CF(log_level), 0, NO_AT, NULL, level_names },
 	{ "handshake-timeout", D_FLOAT, CF(handshake_timeout), 0, NO_AT,
@@ -389,6 +411,8 @@ const struct directive cache_dirs[] = {
 	    NULL },
 	{ "fetch-timeout", D_FLOAT, CC(fetch_timeout), 0, NO_AT,
 	    check_timeout, NULL },
+	{ "password-file", D_PATH, CC(password_file), 0, CC(password_at),
+	    NULL, NULL },
 	{ NULL, 0, 0, 0, 0, NULL, NULL }
 };
 
@@ -430,6 +454,30 @@ to_long(struct loader *ld, const char *name, const struct conf_value *v,
 	if (errno == ERANGE)
 		return fail(ld, &v->at, "%s: '%s' is too large", name,
 		    v->text);
+	return 0;
+}
+
+/* A size in bytes: digits, then k or m (1024, 1024 * 1024) if wanted. */
+static int
+to_size(struct loader *ld, const char *name, const struct conf_value *v,
+    long *out)
+{
+	char *end;
+	long unit = 1;
+
+	errno = 0;
+	*out = strtol(v->text, &end, 10);
+	if (*end == 'k' || *end == 'K')
+		unit = 1024, end++;
+	else if (*end == 'm' || *end == 'M')
+		unit = 1024 * 1024, end++;
+	if (!isdigit((unsigned char)v->text[0]) || *end != '\0')
+		return fail(ld, &v->at, "%s: '%s' is not a size (bytes, or "
+		    "with k or m)", name, v->text);
+	if (errno == ERANGE || *out > LONG_MAX / unit)
+		return fail(ld, &v->at, "%s: '%s' is too large", name,
+		    v->text);
+	*out *= unit;
 	return 0;
 }
 
@@ -506,6 +554,17 @@ convert(struct loader *ld, const struct directive *d,
 	case D_ENUM:
 		rc = to_enum(ld, d, v, &x->b);
 		break;
+	case D_SIZE:
+		rc = to_size(ld, d->name, v, &x->i);
+		break;
+	case D_LOG: {
+		int facility;
+		if (log_dest_syslog(v->text, &facility) < 0)
+			return fail(ld, &v->at, "%s: '%s': unknown syslog "
+			    "facility (daemon, user, local0 to local7)",
+			    d->name, v->text);
+	}
+		/* FALLTHROUGH */
 	case D_PATH:
 	case D_PATHV:
 		if (v->text[0] == '\0')
@@ -550,7 +609,16 @@ directive_set(struct loader *ld, const struct directive *d, void *base,
 		    xstrdup(n->vals->text);
 		return 0;
 	}
+	case D_LOG: {
+		char **p = FIELD(base, d->off, char *);
+		int facility;
+		free(*p);
+		*p = log_dest_syslog(n->vals->text, &facility) == 1 ?
+		    xstrdup(n->vals->text) : config_path(cf, n->vals->text);
+		return 0;
+	}
 	case D_INT:             /* x: the one value, converted */
+	case D_SIZE:
 		*FIELD(base, d->off, long) = x.i;
 		return 0;
 	case D_FLOAT:

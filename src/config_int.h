@@ -60,6 +60,8 @@ enum dtype {
 	D_PATHV,        /* D_STRV of paths */
 	D_LISTEN,       /* struct listen_addr * and a size_t count */
 	D_PROTOCOLS,    /* proto_min, proto_max (of struct config) */
+	D_LOG,          /* char *: "syslog[:FACILITY]" as written, or a path */
+	D_SIZE,         /* long, bytes: 65536, 64k, 1m */
 };
 
 struct enum_name {

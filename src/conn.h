@@ -53,6 +53,9 @@ struct conn {
 	long long           body_left;
 	struct http_request req;
 	int                 have_req;
+	ev_tstamp           req_start;     /* its first bytes came (0: none) */
+	int                 bad_req;       /* a head refused: req has what
+	                                    * was parsed of it, for the log */
 	unsigned            nreq;          /* requests answered */
 
 	/* client certificate */

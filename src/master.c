@@ -232,14 +232,15 @@ open_error_log(const struct config *cf, uid_t uid, gid_t gid, char *err,
 		}
 		return 0;
 	}
-	if ((fd = log_open_file(cf->error_log, uid, gid)) < 0) {
-		config_err(err, errlen, &cf->elog_at, "error-log '%s': %s",
-		    cf->error_log, strerror(errno));
+	if ((fd = log_open_dest(cf->error_log, cf->syslog_socket, uid,
+	    gid)) < 0) {
+		log_dest_error(cf, cf->error_log, &cf->elog_at, "error-log",
+		    err, errlen);
 		return -1;
 	}
 	if (log_fd() != 2)
 		close(log_fd());
-	log_set_fd(fd);
+	log_set_dest(fd, cf->error_log, cf->syslog_socket);
 	return 0;
 }
 
@@ -287,10 +288,13 @@ reopen_logs(void)
 	if (open_error_log(cur->cf, cur->uid, cur->gid, err, sizeof err) != 0)
 		log_err("reopen: %s", err);
 	if (cur->cf->access_log != NULL) {
-		int fd = log_open_file(cur->cf->access_log, cur->uid, cur->gid);
+		int fd = log_open_dest(cur->cf->access_log,
+		    cur->cf->syslog_socket, cur->uid, cur->gid);
 		if (fd < 0) {
-			log_err("reopen access-log '%s': %s",
-			    cur->cf->access_log, strerror(errno));
+			log_dest_error(cur->cf, cur->cf->access_log,
+			    &cur->cf->alog_at, "reopen: access-log", err,
+			    sizeof err);
+			log_err("%s", err);
 			return;
 		}
 		close(cur->access_fd);
@@ -503,13 +507,14 @@ main(int argc, char **argv)
 	/* The error log first, so that what binding says goes there. */
 	if (open_error_log(cf, (uid_t)-1, (gid_t)-1, err, sizeof err) != 0) {
 		fprintf(stderr, "cachetd: %s\n", err);
+		config_free(cf);
 		return 1;
 	}
 	if ((cur = server_build(cf, NULL, 1, &env, err, sizeof err)) == NULL) {
 		start_error(err);
 		return 1;
 	}
-	if (cur->uid != (uid_t)-1 && log_fd() != 2)
+	if (cur->uid != (uid_t)-1 && log_fd() != 2 && !log_to_syslog())
 		(void)!fchown(log_fd(), cur->uid, cur->gid);
 	if (write_pid_file(cf) != 0)
 		return 1;

@@ -204,7 +204,6 @@ serve_status(struct conn *c, const struct location *loc)
 void
 serve_log(struct conn *c)
 {
-	char line[4096];
 	struct access_entry e;
 
 	if (c->ssl == NULL)
@@ -215,7 +214,7 @@ serve_log(struct conn *c)
 		auth_identity(c);
 	memset(&e, 0, sizeof e);
 	e.peer = c->peer;
-	if (c->have_req) {
+	if (c->have_req || c->bad_req) {
 		e.request_line = c->req.request_line;
 		e.referer = c->req.referer;
 		e.user_agent = c->req.user_agent;
@@ -227,14 +226,19 @@ serve_log(struct conn *c)
 		e.protocol = SSL_get_version(c->ssl);
 		e.cipher = SSL_get_cipher_name(c->ssl);
 		e.reused = SSL_session_reused(c->ssl);
+		e.server_name = SSL_get_servername(c->ssl,
+		    TLSEXT_NAMETYPE_host_name);
 	}
 	e.subject = c->subject;
 	e.verify = c->verify_res;
 	e.server = serve_site(c)->sc->name;
 	e.status = c->status;
 	e.bytes = c->body_bytes;
-	access_log_write(c->w->srv->access_fd, line,
-	    access_log_format(&e, line, sizeof line));
+	e.request_time = c->req_start > 0 ?
+	    ev_time() - c->req_start : -1;
+	if (e.request_time < 0 && c->req_start > 0)
+		e.request_time = 0;     /* the clock stepped back */
+	access_log(&e);
 }
 
 /* A request head was parsed: decide what comes next. */

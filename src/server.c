@@ -160,6 +160,22 @@ check_folder(const char *path, const struct conf_at *at, const char *what,
 	return 0;
 }
 
+/* -t: a log file's folder exists; syslog's socket is there. */
+static int
+check_log(const struct config *cf, const char *dest, const struct conf_at *at,
+    const char *what, char *err, size_t errlen)
+{
+	int facility;
+
+	if (log_dest_syslog(dest, &facility) != 1)
+		return check_folder(dest, at, what, 0, err, errlen);
+	if (log_syslog_check(cf->syslog_socket != NULL ? cf->syslog_socket :
+	    LOG_SYSLOG_SOCKET) == 0)
+		return 0;
+	log_dest_error(cf, dest, at, what, err, errlen);
+	return -1;
+}
+
 static int
 check_store_folder(const struct config *cf, char *err, size_t errlen)
 {
@@ -184,7 +200,7 @@ open_cache(struct server *s, int create, const struct server_env *env,
 	const struct config *cf = s->cf;
 	struct cache_opts o;
 	unsigned char key[CACHE_KEY_LEN];
-	char cerr[512];
+	char cerr[512], pw[512];
 
 	memcpy(key, env->seal_key, sizeof key);
 	if (cf->cache.seal_key_file != NULL &&
@@ -198,6 +214,16 @@ open_cache(struct server *s, int create, const struct server_env *env,
 	    check_store_folder(cf, err, errlen) != 0)
 		return -1;
 	memset(&o, 0, sizeof o);
+	if (cf->cache.password_file != NULL) {
+		if (cache_read_password(cf->cache.password_file, pw,
+		    sizeof pw, cerr, sizeof cerr) != 0) {
+			config_err(err, errlen, &cf->cache.password_at, "%s",
+			    cerr);
+			OPENSSL_cleanse(key, sizeof key);
+			return -1;
+		}
+		o.password = pw;
+	}
 	o.fetch_timeout = cf->cache.fetch_timeout;
 	o.timeout = cf->cache.timeout;
 	o.max_entries = cf->cache.max_entries;
@@ -206,6 +232,7 @@ open_cache(struct server *s, int create, const struct server_env *env,
 	o.gid = s->drop ? s->gid : (gid_t)-1;
 	s->cache = cache_new(cf->cache.store, &o, key, cerr, sizeof cerr);
 	OPENSSL_cleanse(key, sizeof key);
+	OPENSSL_cleanse(pw, sizeof pw);
 	/* -t (create == 0) touches no file. */
 	if (s->cache == NULL || (create &&
 	    cache_prepare(s->cache, cerr, sizeof cerr) != 0)) {
@@ -327,10 +354,10 @@ server_build(struct config *cf, struct server *old, int bind_now,
 		for (i = 0; i < cf->nservers; i++)
 			tls_check_names(cf->servers[i]);
 		/* -t: where the logs and the pid file would go */
-		if ((cf->access_log != NULL && check_folder(cf->access_log,
-		    &cf->alog_at, "access-log", 0, err, errlen) != 0) ||
-		    (cf->error_log != NULL && check_folder(cf->error_log,
-		    &cf->elog_at, "error-log", 0, err, errlen) != 0) ||
+		if ((cf->access_log != NULL && check_log(cf, cf->access_log,
+		    &cf->alog_at, "access-log", err, errlen) != 0) ||
+		    (cf->error_log != NULL && check_log(cf, cf->error_log,
+		    &cf->elog_at, "error-log", err, errlen) != 0) ||
 		    (cf->pid_file != NULL && check_folder(cf->pid_file,
 		    &cf->pid_at, "pid-file", 0, err, errlen) != 0))
 			goto fail;
@@ -338,10 +365,11 @@ server_build(struct config *cf, struct server *old, int bind_now,
 	}
 
 	if (cf->access_log != NULL) {
-		s->access_fd = log_open_file(cf->access_log, s->uid, s->gid);
+		s->access_fd = log_open_dest(cf->access_log, cf->syslog_socket,
+		    s->uid, s->gid);
 		if (s->access_fd < 0) {
-			config_err(err, errlen, &cf->alog_at, "access-log '%s': "
-			    "%s", cf->access_log, strerror(errno));
+			log_dest_error(cf, cf->access_log, &cf->alog_at,
+			    "access-log", err, errlen);
 			goto fail;
 		}
 	} else {

@@ -89,6 +89,8 @@ status_render(const struct server *srv, int json, char *out, size_t cap)
 		t.cache.errors += s->cache.errors;
 		t.cache.repairs += s->cache.repairs;
 		t.cache.evictions += s->cache.evictions;
+		t.cache.fetch_timeouts += s->cache.fetch_timeouts;
+		t.cache.server_errors += s->cache.server_errors;
 	}
 #define FIELDS(F) \
 	F("uptime", (unsigned long long)(time(NULL) - srv->started)) \
@@ -121,7 +123,9 @@ status_render(const struct server *srv, int json, char *out, size_t cap)
 	F("cache_full", (unsigned long long)t.cache.full) \
 	F("cache_errors", (unsigned long long)t.cache.errors) \
 	F("cache_repairs", (unsigned long long)t.cache.repairs) \
-	F("cache_evictions", (unsigned long long)t.cache.evictions)
+	F("cache_evictions", (unsigned long long)t.cache.evictions) \
+	F("cache_fetch_timeouts", (unsigned long long)t.cache.fetch_timeouts) \
+	F("cache_server_errors", (unsigned long long)t.cache.server_errors)
 
 	n = 0;
 	if (cap == 0)

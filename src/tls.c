@@ -204,13 +204,96 @@ offers_tls12(SSL *ssl)
 	return 0;
 }
 
+/* Will this ClientHello end in TLS 1.3?  The client offers it and this
+ * connection allows it. */
+static int
+will_be_tls13(SSL *ssl)
+{
+	const unsigned char *p;
+	size_t len, i;
+	int max = SSL_get_max_proto_version(ssl);
+
+	if ((max != 0 && max < TLS1_3_VERSION) ||
+	    SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_supported_versions, &p,
+	    &len) != 1 || len < 1 || (size_t)p[0] + 1 > len)
+		return 0;
+	for (i = 1; i + 1 < (size_t)p[0] + 1; i += 2)
+		if (p[i] == 0x03 && p[i + 1] == 0x04)
+			return 1;
+	return 0;
+}
+
+/* The first identity of a pre_shared_key extension: u16 length of the
+ * identities, then u16 length, identity, u32 obfuscated age. */
+static int
+psk_identity(SSL *ssl, const unsigned char **id, size_t *idlen)
+{
+	const unsigned char *p;
+	size_t len, all, n;
+
+	if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_psk, &p, &len) != 1 ||
+	    len < 4)
+		return 0;
+	all = (size_t)p[0] << 8 | p[1];
+	n = (size_t)p[2] << 8 | p[3];
+	if (all + 2 > len || n + 6 > all || n == 0)
+		return 0;
+	*id = p + 4;
+	*idlen = n;
+	return 1;
+}
+
+/* conn.c's, set by the worker: the unit tests link no conn.c */
+static cache_ssl_wake_fn session_wake;
+
+void
+tls_set_session_wake(cache_ssl_wake_fn wake)
+{
+	session_wake = wake;
+}
+
+/* With a store on a server (Redis), the session the client offers is
+ * fetched before OpenSSL looks for it, and the handshake waits for it as
+ * for a socket: SSL_CLIENT_HELLO_RETRY, SSL_ERROR_WANT_CLIENT_HELLO_CB,
+ * and conn.c runs the handshake again when the record is in.  The lookup
+ * OpenSSL 3.0 then makes (ssl/ssl_sess.c, extensions_srvr.c): TLS 1.3
+ * with stateful tickets (SSL_OP_NO_TICKET) asks the get-session callback
+ * for the pre_shared_key identity, which is the session ID (32 bytes);
+ * TLS 1.2 asks for the legacy session ID, unless tickets are on and a
+ * non-empty session_ticket extension is there (a stateless resumption:
+ * no lookup).  Called again after the retry, it answers at once. */
+static int
+session_prefetch(SSL *ssl)
+{
+	const unsigned char *id, *tick;
+	size_t idlen, ticklen;
+
+	if (session_wake == NULL || !cache_ssl_async(SSL_get_SSL_CTX(ssl)) ||
+	    SSL_renegotiate_pending(ssl))
+		return SSL_CLIENT_HELLO_SUCCESS;
+	if (will_be_tls13(ssl)) {
+		if (!psk_identity(ssl, &id, &idlen))
+			return SSL_CLIENT_HELLO_SUCCESS;
+	} else {
+		if (!(SSL_get_options(ssl) & SSL_OP_NO_TICKET) &&
+		    SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_session_ticket,
+		    &tick, &ticklen) == 1 && ticklen > 0)
+			return SSL_CLIENT_HELLO_SUCCESS;
+		if ((idlen = SSL_client_hello_get0_session_id(ssl, &id)) == 0)
+			return SSL_CLIENT_HELLO_SUCCESS;
+	}
+	return cache_ssl_prefetch(ssl, id, idlen, session_wake) ?
+	    SSL_CLIENT_HELLO_SUCCESS : SSL_CLIENT_HELLO_RETRY;
+}
+
 /* Before OpenSSL picks the version or looks at the session offered: the
  * server the client names (sni_select).  Then, on a server where a
  * client will need a certificate later, a client that cannot be asked
  * for one under TLS 1.3 (no post_handshake_auth extension: every browser)
  * is held to TLS 1.2, where a renegotiation can ask.  The limit is set on
  * this connection only, so OpenSSL does not write the TLS 1.3 downgrade
- * sentinel (RFC 8446 4.1.3), which browsers would take for an attack. */
+ * sentinel (RFC 8446 4.1.3), which browsers would take for an attack.
+ * Then, for a store on a server, the session offered is prefetched. */
 static int
 client_hello_cb(SSL *ssl, int *alert, void *arg)
 {
@@ -220,12 +303,11 @@ client_hello_cb(SSL *ssl, int *alert, void *arg)
 
 	if (sni_select(ssl, srv, alert) != 0)
 		return SSL_CLIENT_HELLO_ERROR;
-	if (!tls_site(srv, ssl)->hold_tls12 ||
+	if (tls_site(srv, ssl)->hold_tls12 &&
 	    SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_post_handshake_auth,
-	    &ext, &len) == 1 || !offers_tls12(ssl))
-		return SSL_CLIENT_HELLO_SUCCESS;
-	SSL_set_max_proto_version(ssl, TLS1_2_VERSION);
-	return SSL_CLIENT_HELLO_SUCCESS;
+	    &ext, &len) != 1 && offers_tls12(ssl))
+		SSL_set_max_proto_version(ssl, TLS1_2_VERSION);
+	return session_prefetch(ssl);
 }
 
 /* Does any location ask for a client certificate after the handshake? */

@@ -30,6 +30,7 @@ static ev_io    *accept_w;
 static ev_timer  stop_timer, resume_timer;
 static ev_signal sig_term, sig_int;
 static ev_timer  purge_check, purge_step;
+static ev_timer  alog_timer;
 static uint64_t  last_full;
 
 static size_t refuse_queued(struct worker *, int lfd, size_t max);
@@ -62,6 +63,25 @@ purge_check_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	}
 }
 
+/* A buffered access log: its first line starts the timer that writes it
+ * out ACCESS_FLUSH_TIME later (log.c writes it when full, too). */
+static void
+alog_flush_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)t;
+	(void)revents;
+	access_log_flush();
+}
+
+static void
+alog_wake(void)
+{
+	if (!ev_is_active(&alog_timer)) {
+		ev_timer_set(&alog_timer, ACCESS_FLUSH_TIME, 0.);
+		ev_timer_start(W.loop, &alog_timer);
+	}
+}
 
 /* Accepting stops when the worker is full (worker-connections, or out of
  * descriptors) and starts again as soon as there is room: whenever a
@@ -237,6 +257,7 @@ term_cb(struct ev_loop *loop, ev_signal *s, int revents)
 	if (W.stopping)
 		return;
 	W.stopping = 1;
+	access_log_flush();
 	for (i = 0; i < W.srv->nlfds; i++) {
 		ev_io_stop(loop, &accept_w[i]);
 		close(W.srv->lfds[i]);
@@ -320,6 +341,7 @@ worker_run(struct server *srv, int slot)
 	last_full = W.st->cache.full;
 
 	W.loop = ev_default_loop(EVFLAG_AUTO);
+	tls_set_session_wake(conn_session_fetched);
 	if (cache_set_loop(srv->cache, W.loop) != 0)
 		log_err("session cache: cannot run on the event loop; "
 		    "serving full handshakes");
@@ -333,6 +355,10 @@ worker_run(struct server *srv, int slot)
 		ev_io_start(W.loop, &accept_w[i]);
 	}
 	ev_init(&resume_timer, resume_cb);
+	ev_init(&alog_timer, alog_flush_cb);
+	access_log_init(srv->access_fd, srv->cf->access_log,
+	    srv->cf->syslog_socket, srv->cf->access_log_format,
+	    (size_t)srv->cf->access_log_buffer, alog_wake);
 	ev_signal_init(&sig_term, term_cb, SIGTERM);
 	ev_signal_start(W.loop, &sig_term);
 	ev_signal_init(&sig_int, term_cb, SIGINT);
@@ -341,6 +367,7 @@ worker_run(struct server *srv, int slot)
 	signal(SIGUSR1, SIG_IGN);
 
 	ev_run(W.loop, 0);
+	access_log_flush();
 	W.st->connections = 0;
 	_exit(0);
 }

@@ -411,9 +411,14 @@ static const struct { const char *text, *want; } broken[] = {
 	{ MIN "index = \"../x\"\n", ":4: index: '../x' must be a plain file "
 	    "name" },
 	{ MIN "mime-types = \"\"\n", ":4: mime-types: an empty path" },
-	{ MIN "session-cache {\n store = \"redis:x\"\n}\n", ":5: store: "
-	    "'redis:x' is not \"gdbm:PATH\", \"memcached:HOST:PORT,...\", "
+	{ MIN "session-cache {\n store = \"nonesuch:x\"\n}\n", ":5: store: "
+	    "'nonesuch:x' is not \"gdbm:PATH\", \"memcached:HOST:PORT,...\", "
+	    "\"redis:HOST:PORT\", "
 	    "\"internal\" or \"none\"" },
+	{ MIN "session-cache {\n store = \"redis:x\"\n}\n", ":5: store: "
+	    "redis: 'x' is not HOST:PORT or unix:PATH (\"redis:127.0.0.1:6379\")" },
+	{ MIN "session-cache {\n fetch-timeout = -1\n}\n", ":5: "
+	    "fetch-timeout: must be seconds between 0 and 86400, not -1" },
 	{ MIN "session-cache {\n timeout = 0\n}\n", ":5: timeout: must be at "
 	    "least 1, not 0" },
 	{ MIN "session-cache {\n store = \"memcached:a:1,b:0\"\n}\n", ":5: "
