@@ -10,10 +10,10 @@
 # key is a full handshake, never a failure.
 . "$top_srcdir/tests/lib.sh"
 
-# The lead sets this to 1 once the daemon's asynchronous fetch (the
-# ClientHello callback waiting on cache_fetch_start) is merged: until then
-# a handshake waiting on a stalled memcached holds its worker.
-ASYNC_SEAM=0
+# 1: the daemon's fetch is asynchronous (the ClientHello callback waiting
+# on cache_fetch_start, merged from the redis branch); 0 skips the test
+# that a handshake waiting on a stalled memcached does not hold its worker.
+ASYNC_SEAM=1
 
 MEMCACHED=$(command -v memcached || echo /usr/bin/memcached)
 [ -x "$MEMCACHED" ] || { echo "# memcached not installed: skipped"; exit 77; }
@@ -286,5 +286,7 @@ fi
 # ---------------------------------------------------------- logged, counted
 check "host A logged the dead server" grep -q "session cache 'memcached:.*: .*(127.0.0.1:${MCPORT[0]})" "$T/A/error.log" "$T/B/error.log"
 check "cache errors counted" test "$(status B cache_errors)" -gt 0
+check "fetches past fetch-timeout counted" test "$(( $(status A cache_fetch_timeouts) + $(status B cache_fetch_timeouts) ))" -gt 0
+check "server failures counted" test "$(( $(status A cache_server_errors) + $(status B cache_server_errors) ))" -gt 0
 check "both hosts still up" kill -0 "$MASTER_A" "$MASTER_B"
 finish
