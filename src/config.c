@@ -408,6 +408,7 @@ defaults(struct config *cf)
 	cf->tls13_without_pha = PHA_TLS12;
 	cf->cache.store = xstrdup(CACHE_SPEC_DEFAULT);
 	cf->cache.timeout = 300;
+	cf->ticket_key_period = 3600;
 	cf->cache.max_entries = 100000;
 	cf->cache.purge_interval = 60;
 	cf->cache.at = cf->cache.store_at = cf->cache.seal_at = none;
@@ -415,6 +416,7 @@ defaults(struct config *cf)
 	cf->alog_at = cf->elog_at = cf->pid_at = cf->user_at = none;
 	cf->ca_at = cf->crl_at = cf->verify_at = cf->acme_at = none;
 	cf->ciphers_at = cf->suites_at = cf->groups_at = none;
+	cf->tkfiles_at = cf->tkperiod_at = none;
 }
 
 /* What needs the whole file: requirements and directives that depend
@@ -475,6 +477,23 @@ finish(struct loader *ld)
 	if (cf->acme_root != NULL && cf->nhttp_listen == 0)
 		return fail(ld, &cf->acme_at, "acme-root needs http-listen "
 		    "(challenges are fetched over plain HTTP)");
+	if (cf->nticket_key_files > 0 && !cf->session_tickets)
+		return fail(ld, &cf->tkfiles_at, "ticket-key-files needs "
+		    "session-tickets = true");
+	if (cf->tkperiod_at.line > 0 && !cf->session_tickets)
+		return fail(ld, &cf->tkperiod_at, "ticket-key-period needs "
+		    "session-tickets = true");
+	if (cf->tkperiod_at.line > 0 && cf->nticket_key_files > 0)
+		return fail(ld, &cf->tkperiod_at, "ticket-key-period: keys "
+		    "from ticket-key-files are rotated by replacing the "
+		    "files (and a reload), not by period");
+	if (cf->session_tickets && TICKET_SLOTS(cf) > TICKET_RING)
+		return fail(ld, cf->tkperiod_at.line ? &cf->tkperiod_at : &top,
+		    "ticket-key-period: %ld s would keep %ld keys to open "
+		    "tickets for the session timeout (%ld s); at most %d: "
+		    "use a period of at least %ld s", cf->ticket_key_period,
+		    TICKET_SLOTS(cf), cf->cache.timeout, TICKET_RING,
+		    cf->cache.timeout / (TICKET_RING - 2) + 1);
 	if (cf->client_crl != NULL && !any_ca)
 		return fail(ld, &cf->crl_at, "client-crl needs client-ca (the "
 		    "list is checked with the CA that signed it)");
@@ -565,6 +584,7 @@ config_free(struct config *cf)
 	free_strv(cf->headers, cf->nheaders);
 	free_strv(cf->certs, cf->ncerts);
 	free_strv(cf->keys, cf->nkeys);
+	free_strv(cf->ticket_key_files, cf->nticket_key_files);
 	free(cf->file);
 	free(cf->dir);
 	free(cf->user);

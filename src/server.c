@@ -105,6 +105,7 @@ server_free(struct server *s, int close_listeners)
 	if (s->access_fd >= 0)
 		close(s->access_fd);
 	SSL_CTX_free(s->ssl);
+	tickets_free(s->tickets);
 	auth_free(s->auth, s->cf->nlocs);
 	cache_close(s->cache);
 	mime_free(s->mime);
@@ -268,7 +269,11 @@ server_build(struct config *cf, struct server *old, int bind_now,
 	}
 	if (open_cache(s, bind_now, env, err, errlen) != 0)
 		goto fail;
-	if ((s->ssl = tls_ctx_new(cf, s->cache, err, errlen)) == NULL)
+	if (cf->session_tickets && (s->tickets = tickets_new(cf,
+	    env->ticket_ring, s->cache, err, errlen)) == NULL)
+		goto fail;
+	if ((s->ssl = tls_ctx_new(cf, s->cache, s->tickets, err,
+	    errlen)) == NULL)
 		goto fail;
 	if ((s->auth = auth_build(cf, s->ssl, err, errlen)) == NULL)
 		goto fail;

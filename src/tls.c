@@ -130,8 +130,8 @@ asks_later(const struct config *cf)
 }
 
 SSL_CTX *
-tls_ctx_new(const struct config *cf, struct cache *cache, char *err,
-    size_t errlen)
+tls_ctx_new(const struct config *cf, struct cache *cache,
+    struct tickets *tickets, char *err, size_t errlen)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	size_t i;
@@ -189,6 +189,11 @@ tls_ctx_new(const struct config *cf, struct cache *cache, char *err,
 	if (cache_ssl_setup(ctx, cache, cf->cache.timeout,
 	    cf->session_tickets) != 0) {
 		snprintf(err, errlen, "session cache set-up: %s",
+		    tls_error_string());
+		goto fail;
+	}
+	if (tickets_setup(ctx, tickets) != 0) {
+		snprintf(err, errlen, "session tickets set-up: %s",
 		    tls_error_string());
 		goto fail;
 	}

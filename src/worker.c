@@ -244,6 +244,7 @@ term_cb(struct ev_loop *loop, ev_signal *s, int revents)
 	ev_timer_stop(loop, &resume_timer);
 	ev_timer_stop(loop, &purge_check);
 	ev_timer_stop(loop, &purge_step);
+	tickets_stop(W.srv->tickets, loop);
 	conn_shutdown_idle(&W);
 	if (W.nconns == 0) {
 		ev_break(loop, EVBREAK_ALL);
@@ -275,6 +276,7 @@ void
 worker_run(struct server *srv, int slot)
 {
 	size_t i;
+	int loop_ok;
 
 	signal(SIGPIPE, SIG_IGN);
 	memset(&W, 0, sizeof W);
@@ -315,9 +317,11 @@ worker_run(struct server *srv, int slot)
 	last_full = W.st->cache.full;
 
 	W.loop = ev_default_loop(EVFLAG_AUTO);
-	if (cache_set_loop(srv->cache, W.loop) != 0)
+	loop_ok = cache_set_loop(srv->cache, W.loop) == 0;
+	if (!loop_ok)
 		log_err("session cache: cannot run on the event loop; "
 		    "serving full handshakes");
+	tickets_worker(srv->tickets, W.loop, W.st, loop_ok);
 	ev_timer_init(&purge_check, purge_check_cb, 1., 1.);
 	ev_timer_init(&purge_step, purge_step_cb, 0., PURGE_SLICE);
 	if (cache_needs_purge(srv->cache))
