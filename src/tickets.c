@@ -46,13 +46,16 @@
  * "ticket-key:PERIOD:SLOT", sealed with the seal key, first offer wins).
  * Each worker asks for the current and the next slot when it starts and
  * then at the middle of each slot, so the answer is in the ring before
- * the slot begins and no handshake waits for it.  While the very first
- * request is under way (a worker just started with an empty ring) a
- * handshake gets no ticket rather than one under a key other hosts will
- * not know.  If the store does not answer (or answers with a value that
+ * the slot begins and no handshake waits for it; a key still missing is
+ * asked for again every second.  For the first GRACE seconds of a worker
+ * (the store's connection is still being made; a request under way) a
+ * handshake that finds no key for the current slot gets no ticket rather
+ * than one under a key other hosts will not know.  Past that, or at a
+ * slot's start with the store silent (or answering with a value that
  * does not open: another seal key), the slot's key is made here, logged
  * and counted (ticket_keys_local): tickets of that slot resume on this
- * host only.
+ * host only, and the key made first stays the slot's key on this host
+ * even if the store answers later.
  */
 #include "config.h"
 
@@ -78,6 +81,10 @@
 #define KEY_FILE   80          /* name, HMAC key, AES-256 key */
 #define KEY_FILE48 48          /* name, AES-128 key, HMAC key */
 #define MAX_PEND   4           /* store requests in flight per worker */
+#define GRACE      3           /* seconds after start the store has to
+                                * answer before keys are made here */
+#define RETRY_SOON 0.2         /* seconds: a missing key, in the grace */
+#define RETRY      1.0         /* a missing key, later (store down) */
 
 struct tkey {
 	unsigned char name[NAME_LEN];
@@ -115,6 +122,7 @@ struct tickets {
 	ev_timer            tick;
 	int                 share;  /* the store may be asked */
 	int64_t             pend[MAX_PEND]; /* slots asked for; -1 free */
+	time_t              grace;  /* until then, no key yet is no ticket */
 	time_t              last_log;
 };
 
@@ -464,6 +472,15 @@ tick(struct tickets *t)
 			share_ask(t, n);
 		if (ring_get(t, n + 1, NULL) != 0)
 			share_ask(t, n + 1);
+		/* A key still missing (the store not connected yet, or down):
+		 * ask again soon rather than at the middle of the slot. */
+		if ((ring_get(t, n, NULL) != 0 && !pending(t, n)) ||
+		    (ring_get(t, n + 1, NULL) != 0 && !pending(t, n + 1))) {
+			ev_timer_set(&t->tick, (time_t)now < t->grace ?
+			    RETRY_SOON : RETRY, 0.);
+			ev_timer_start(t->loop, &t->tick);
+			return;
+		}
 	} else {
 		(void)ring_make(t, n, &k);
 		(void)ring_make(t, n + 1, &k);
@@ -520,7 +537,7 @@ key_for_encrypt(struct tickets *t, struct tkey *k)
 	n = (int64_t)time(NULL) / t->period;
 	if (ring_get(t, n, k) == 0)
 		return 0;
-	if (t->share && pending(t, n))
+	if (t->share && (pending(t, n) || time(NULL) < t->grace))
 		return 1;       /* the farm's key is on its way */
 	return ring_make(t, n, k);
 }
@@ -667,6 +684,7 @@ tickets_worker(struct tickets *t, struct ev_loop *loop,
 		return;
 	t->loop = loop;
 	t->share = share && t->cache != NULL;
+	t->grace = time(NULL) + GRACE;
 	ev_init(&t->tick, tick_cb);
 	t->tick.data = t;
 	tick(t);                /* now: before the first handshake */
