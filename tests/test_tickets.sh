@@ -263,7 +263,11 @@ else
 		start_host "$h" || exit 1
 	done
 	# right after start a host issues no ticket until the store answers
-	issues_ticket() { sess "$1" -tls1_2 -sess_out "$T/fprobe" >/dev/null; [ -n "$(ticket_name "$T/fprobe")" ]; }
+	issues_ticket() {
+		rm -f "$T/fprobe"
+		sess "$1" -tls1_2 -sess_out "$T/fprobe" >/dev/null
+		[ -n "$(ticket_name "$T/fprobe")" ]
+	}
 	check "farm: host 1 issues tickets" wait_for 10 issues_ticket "$PORT_F1"
 	check "farm: host 2 issues tickets" wait_for 10 issues_ticket "$PORT_F2"
 	for v in 1_2 1_3; do
@@ -281,6 +285,21 @@ else
 	check "farm: one record per slot in Redis, current and next ($nrec)" test "$nrec" -ge 2 -a "$nrec" -le 3
 	expect_eq "farm: no key made locally on host 1" "$(counter "$PORT_F1" ticket_keys_local)" 0
 	expect_eq "farm: no key made locally on host 2" "$(counter "$PORT_F2" ticket_keys_local)" 0
+	# a host whose store does not answer: after the grace it makes the
+	# slot's key itself, says so once, and its tickets resume only there
+	dead=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	host_conf F3 'session-cache {' "store = \"redis:127.0.0.1:$dead\"" \
+		"seal-key-file = \"$T/keys/seal.key\"" '}'
+	start_host F3 || exit 1
+	check "store down: host 3 issues tickets after the grace" wait_for 15 issues_ticket "$PORT_F3"
+	sess "$PORT_F3" -tls1_2 -sess_out "$T/f3" >/dev/null
+	expect_eq "store down: its ticket resumes on host 3" "$(sess "$PORT_F3" -tls1_2 -sess_in "$T/f3")" Reused
+	expect_eq "store down: not on host 1" "$(sess "$PORT_F1" -tls1_2 -sess_in "$T/f3")" New
+	check "store down: counted (ticket_keys_local)" test "$(counter "$PORT_F3" ticket_keys_local)" -ge 1
+	expect_eq "store down: logged once per worker at most" \
+		"$(grep -c 'made one on this host: its tickets resume here only' "$T/F3.err")" \
+		"$(grep 'made one on this host' "$T/F3.err" | awk '{print $3}' | sort -u | wc -l)"
+	stop_host "$PID_F3"
 	stop_host "$PID_F1"
 	stop_host "$PID_F2"
 	kill -TERM "$RPID"
