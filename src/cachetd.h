@@ -375,6 +375,9 @@ int              tickets_setup(SSL_CTX *, struct tickets *);
 void             tickets_worker(struct tickets *, struct ev_loop *,
                      struct worker_stats *, int share);
 void             tickets_stop(struct tickets *, struct ev_loop *);
+/* status.c: keys in memory now (files, or the ring's live slots: what a
+ * memory dump would reveal; bounded by TICKET_SLOTS) */
+size_t           tickets_held(struct tickets *);
 
 /* ---------------------------------------------------------------- stats.c */
 

@@ -118,6 +118,7 @@ status_render(const struct server *srv, int json, char *out, size_t cap)
 	F("tickets_renewed", (unsigned long long)t.tickets_renewed) \
 	F("tickets_unknown_key", (unsigned long long)t.tickets_unknown) \
 	F("ticket_keys_local", (unsigned long long)t.ticket_keys_local) \
+	F("ticket_keys_held", (unsigned long long)tickets_held(srv->tickets)) \
 	F("cache_hits", (unsigned long long)t.cache.hits) \
 	F("cache_misses", (unsigned long long)t.cache.misses) \
 	F("cache_stores", (unsigned long long)t.cache.stores) \

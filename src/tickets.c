@@ -690,6 +690,24 @@ tickets_worker(struct tickets *t, struct ev_loop *loop,
 	tick(t);                /* now: before the first handshake */
 }
 
+size_t
+tickets_held(struct tickets *t)
+{
+	size_t i, n = 0;
+
+	if (t == NULL)
+		return 0;
+	if (t->files != NULL)
+		return t->nfiles;
+	if (t->ring == NULL)
+		return 0;
+	ring_lock(t->ring);
+	for (i = 0; i < TICKET_RING; i++)
+		n += t->ring->s[i].state != SLOT_EMPTY;
+	pthread_mutex_unlock(&t->ring->lock);
+	return n;
+}
+
 void
 tickets_stop(struct tickets *t, struct ev_loop *loop)
 {

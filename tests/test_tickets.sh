@@ -239,6 +239,12 @@ check "2 s period: the window of slot $s0 ends within 10 s" wait_for 10 past_win
 unknown0=$(counter "$PORT_P" tickets_unknown_key)
 expect_eq "2 s period: a ticket older than the window: full handshake" "$(sess "$PORT_P" -tls1_2 -sess_in "$T/p0")" New
 check "2 s period: ... its key is forgotten (tickets_unknown_key)" test "$(counter "$PORT_P" tickets_unknown_key)" -gt "$unknown0"
+# keys are wiped, not only refused: after 7 slots (one key made for each,
+# and one ahead) at most timeout / period + 2 = 5 are held in memory
+seventh_slot() { [ $(( $(date +%s) / 2 )) -ge $((s0 + 7)) ]; }
+check "2 s period: slot $((s0 + 7)) comes within 10 s" wait_for 10 seventh_slot
+held=$(counter "$PORT_P" ticket_keys_held)
+check "2 s period: $held keys held in memory (2 to 5)" test "$held" -ge 2 -a "$held" -le 5
 stop_host "$PID_P"
 
 # ------------------------------------------------- farm through Redis
