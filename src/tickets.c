@@ -54,8 +54,9 @@
  * slot's start with the store silent (or answering with a value that
  * does not open: another seal key), the slot's key is made here, logged
  * and counted (ticket_keys_local): tickets of that slot resume on this
- * host only, and the key made first stays the slot's key on this host
- * even if the store answers later.
+ * host only, until the store answers (asked again every second): the
+ * farm's key then encrypts, and the one made here still decrypts (and
+ * renews) the tickets made under it.
  */
 #include "config.h"
 
@@ -100,7 +101,10 @@ struct slot {
 	uint32_t    period;
 	int64_t     n;
 	int         state;
-	struct tkey k;
+	struct tkey k;          /* encrypts (in the slot), decrypts */
+	struct tkey alt;        /* decrypts only: the key made here before
+	                         * the farm's arrived */
+	int         has_alt;
 };
 
 struct ticket_ring {
@@ -292,9 +296,23 @@ ring_wipe(struct tickets *t, time_t now)
 		struct slot *s = &t->ring->s[i];
 		if (s->state != SLOT_EMPTY && !slot_live(t, s, now)) {
 			s->state = SLOT_EMPTY;
+			s->has_alt = 0;
 			OPENSSL_cleanse(&s->k, sizeof s->k);
+			OPENSSL_cleanse(&s->alt, sizeof s->alt);
 		}
 	}
+}
+
+/* Slot n of this period, or NULL (no key yet).  Under the lock. */
+static struct slot *
+ring_find_locked(struct tickets *t, int64_t n)
+{
+	struct slot *s = ring_at(t, n);
+
+	if (s->state == SLOT_EMPTY || s->period != t->period || s->n != n ||
+	    !slot_live(t, s, time(NULL)))
+		return NULL;
+	return s;
 }
 
 /* Slot n's key of this period into *k: 0, or -1 (none yet).  Under the
@@ -302,14 +320,27 @@ ring_wipe(struct tickets *t, time_t now)
 static int
 ring_get_locked(struct tickets *t, int64_t n, struct tkey *k)
 {
-	struct slot *s = ring_at(t, n);
+	struct slot *s = ring_find_locked(t, n);
 
-	if (s->state == SLOT_EMPTY || s->period != t->period || s->n != n ||
-	    !slot_live(t, s, time(NULL)))
+	if (s == NULL)
 		return -1;
 	if (k != NULL)
 		*k = s->k;
 	return 0;
+}
+
+/* Has slot n the farm's key (SLOT_SHARED), one made here, or none? */
+static int
+ring_state(struct tickets *t, int64_t n)
+{
+	struct slot *s;
+	int state;
+
+	ring_lock(t->ring);
+	s = ring_find_locked(t, n);
+	state = s != NULL ? s->state : SLOT_EMPTY;
+	pthread_mutex_unlock(&t->ring->lock);
+	return state;
 }
 
 static int
@@ -324,18 +355,28 @@ ring_get(struct tickets *t, int64_t n, struct tkey *k)
 }
 
 /* Put k in slot n unless the slot has a key already; *k becomes the
- * slot's key either way.  1: put, 0: one was there, -1: no room (the
- * ring slot holds a live key of another period). */
+ * slot's key either way.  The farm's key (SLOT_SHARED) also replaces one
+ * made here, which then only decrypts: tickets made under it still open
+ * on this host, and new ones open on every host.  1: put, 0: one was
+ * there, -1: no room (the ring slot holds a live key of another
+ * period). */
 static int
 ring_put(struct tickets *t, int64_t n, struct tkey *k, int state)
 {
-	struct slot *s = ring_at(t, n);
+	struct slot *s = ring_at(t, n), *had;
 	time_t now = time(NULL);
 	int r = 1;
 
 	ring_lock(t->ring);
 	ring_wipe(t, now);
-	if (ring_get_locked(t, n, k) == 0) {
+	if ((had = ring_find_locked(t, n)) != NULL && state == SLOT_SHARED &&
+	    had->state == SLOT_LOCAL) {
+		had->alt = had->k;
+		had->has_alt = 1;
+		had->k = *k;
+		had->state = SLOT_SHARED;
+	} else if (had != NULL) {
+		*k = had->k;
 		r = 0;
 	} else if (s->state != SLOT_EMPTY && slot_live(t, s, now)) {
 		r = -1;
@@ -343,6 +384,7 @@ ring_put(struct tickets *t, int64_t n, struct tkey *k, int state)
 		s->period = t->period;
 		s->n = n;
 		s->k = *k;
+		s->has_alt = 0;
 		s->state = state;       /* last: see ring_lock */
 	}
 	pthread_mutex_unlock(&t->ring->lock);
@@ -468,14 +510,15 @@ tick(struct tickets *t)
 	ring_wipe(t, (time_t)now);
 	pthread_mutex_unlock(&t->ring->lock);
 	if (t->share) {
-		if (ring_get(t, n, NULL) != 0)
+		if (ring_state(t, n) != SLOT_SHARED)
 			share_ask(t, n);
-		if (ring_get(t, n + 1, NULL) != 0)
+		if (ring_state(t, n + 1) != SLOT_SHARED)
 			share_ask(t, n + 1);
-		/* A key still missing (the store not connected yet, or down):
-		 * ask again soon rather than at the middle of the slot. */
-		if ((ring_get(t, n, NULL) != 0 && !pending(t, n)) ||
-		    (ring_get(t, n + 1, NULL) != 0 && !pending(t, n + 1))) {
+		/* The farm's key still missing (the store not connected yet,
+		 * or down): ask again soon rather than at the middle of the
+		 * slot; a key made here meanwhile is replaced when it comes. */
+		if ((ring_state(t, n) != SLOT_SHARED && !pending(t, n)) ||
+		    (ring_state(t, n + 1) != SLOT_SHARED && !pending(t, n + 1))) {
 			ev_timer_set(&t->tick, (time_t)now < t->grace ?
 			    RETRY_SOON : RETRY, 0.);
 			ev_timer_start(t->loop, &t->tick);
@@ -570,13 +613,21 @@ key_for_decrypt(struct tickets *t, const unsigned char *name,
 	s = &t->ring->s[(uint64_t)n % TICKET_RING];
 	ring_lock(t->ring);
 	if (s->state == SLOT_EMPTY || s->period != period || s->n != n ||
-	    memcmp(s->k.name, name, NAME_LEN) != 0 || !slot_live(t, s, now)) {
+	    !slot_live(t, s, now)) {
 		pthread_mutex_unlock(&t->ring->lock);
 		return -1;
 	}
-	*k = s->k;
+	if (memcmp(s->k.name, name, NAME_LEN) == 0) {
+		*k = s->k;
+		*renew = period != t->period || n != (int64_t)now / period;
+	} else if (s->has_alt && memcmp(s->alt.name, name, NAME_LEN) == 0) {
+		*k = s->alt;
+		*renew = 1;     /* onto the farm's key */
+	} else {
+		pthread_mutex_unlock(&t->ring->lock);
+		return -1;
+	}
 	pthread_mutex_unlock(&t->ring->lock);
-	*renew = period != t->period || n != (int64_t)now / period;
 	return 0;
 }
 
@@ -703,7 +754,7 @@ tickets_held(struct tickets *t)
 		return 0;
 	ring_lock(t->ring);
 	for (i = 0; i < TICKET_RING; i++)
-		n += t->ring->s[i].state != SLOT_EMPTY;
+		n += (t->ring->s[i].state != SLOT_EMPTY) + t->ring->s[i].has_alt;
 	pthread_mutex_unlock(&t->ring->lock);
 	return n;
 }

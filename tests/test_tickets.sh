@@ -306,6 +306,28 @@ else
 		"$(grep -c 'made one on this host: its tickets resume here only' "$T/F3.err")" \
 		"$(grep 'made one on this host' "$T/F3.err" | awk '{print $3}' | sort -u | wc -l)"
 	stop_host "$PID_F3"
+	# the farm's store stops answering (SIGSTOP) while host 4 starts: it
+	# makes the slot's key itself; when the store answers again host 4
+	# takes the farm's key, and still opens the tickets made under its own
+	kill -STOP "$RPID"
+	host_conf F4 'session-cache {' "store = \"redis:127.0.0.1:$rport\"" \
+		"seal-key-file = \"$T/keys/seal.key\"" '}'
+	start_host F4 || { kill -CONT "$RPID"; exit 1; }
+	check "store stopped: host 4 issues tickets after the grace" wait_for 15 issues_ticket "$PORT_F4"
+	sess "$PORT_F4" -tls1_2 -sess_out "$T/f4" >/dev/null
+	own=$(ticket_name "$T/f4")
+	check "store stopped: host 4's key is its own" test -n "$own" -a "$own" != "$(ticket_name "$T/f11_2")"
+	kill -CONT "$RPID"
+	farm_key() {
+		rm -f "$T/f4n"
+		sess "$PORT_F4" -tls1_2 -sess_out "$T/f4n" >/dev/null
+		[ "$(ticket_name "$T/f4n")" = "$(ticket_name "$T/f11_2")" ]
+	}
+	check "store back: host 4 takes the farm's key within 10 s" wait_for 10 farm_key
+	expect_eq "store back: a ticket from host 4 now resumes on host 1" "$(sess "$PORT_F1" -tls1_2 -sess_in "$T/f4n")" Reused
+	expect_eq "store back: host 4's own earlier ticket still resumes there, renewed under the farm's key" \
+		"$(sess_nst "$PORT_F4" -tls1_2 -sess_in "$T/f4")" "Reused $(ticket_name "$T/f11_2")"
+	stop_host "$PID_F4"
 	stop_host "$PID_F1"
 	stop_host "$PID_F2"
 	kill -TERM "$RPID"
