@@ -266,8 +266,10 @@ tickets_ring_new(void)
 static void
 ring_lock(struct ticket_ring *r)
 {
-	/* The owner died holding it: what it was writing has SLOT_EMPTY
-	 * still (the state is written last), so the ring is consistent. */
+	/* The owner died holding it: a slot it was filling is still
+	 * SLOT_EMPTY (the state is written last), so the ring is usable;
+	 * at worst one key is half written, and its tickets do not
+	 * resume. */
 	if (pthread_mutex_lock(&r->lock) == EOWNERDEAD)
 		pthread_mutex_consistent(&r->lock);
 }
@@ -358,17 +360,17 @@ ring_get(struct tickets *t, int64_t n, struct tkey *k)
  * slot's key either way.  The farm's key (SLOT_SHARED) also replaces one
  * made here, which then only decrypts: tickets made under it still open
  * on this host, and new ones open on every host.  1: put, 0: one was
- * there, -1: no room (the ring slot holds a live key of another
- * period). */
+ * there.  The place may hold a live key of another period (a reload
+ * changed ticket-key-period): the new period wins.  Within one period
+ * places never collide: TICKET_SLOTS <= TICKET_RING (config.c). */
 static int
 ring_put(struct tickets *t, int64_t n, struct tkey *k, int state)
 {
 	struct slot *s = ring_at(t, n), *had;
-	time_t now = time(NULL);
 	int r = 1;
 
 	ring_lock(t->ring);
-	ring_wipe(t, now);
+	ring_wipe(t, time(NULL));
 	if ((had = ring_find_locked(t, n)) != NULL && state == SLOT_SHARED &&
 	    had->state == SLOT_LOCAL) {
 		had->alt = had->k;
@@ -378,9 +380,9 @@ ring_put(struct tickets *t, int64_t n, struct tkey *k, int state)
 	} else if (had != NULL) {
 		*k = had->k;
 		r = 0;
-	} else if (s->state != SLOT_EMPTY && slot_live(t, s, now)) {
-		r = -1;
 	} else {
+		s->state = SLOT_EMPTY;
+		OPENSSL_cleanse(&s->alt, sizeof s->alt);
 		s->period = t->period;
 		s->n = n;
 		s->k = *k;
@@ -401,8 +403,7 @@ ring_make(struct tickets *t, int64_t n, struct tkey *k)
 		return 0;
 	if (key_make(t->period, n, k) != 0)
 		return -1;
-	if ((r = ring_put(t, n, k, SLOT_LOCAL)) < 0)
-		return -1;
+	r = ring_put(t, n, k, SLOT_LOCAL);
 	if (r == 1 && t->cache != NULL) {
 		if (t->st != NULL)
 			t->st->ticket_keys_local++;
@@ -641,10 +642,12 @@ key_cb(SSL *ssl, unsigned char name[NAME_LEN], unsigned char *iv,
 	int r, renew = 0;
 
 	if (t == NULL)
-		return enc ? -1 : 0;
+		return 0;       /* no ticket, or a full handshake */
 	if (enc) {
-		if ((r = key_for_encrypt(t, &k)) != 0)
-			return r > 0 ? 0 : -1;
+		/* no key: no ticket (a full handshake next time), never a
+		 * failed handshake */
+		if (key_for_encrypt(t, &k) != 0)
+			return 0;
 		memcpy(name, k.name, NAME_LEN);
 		r = RAND_bytes(iv, EVP_CIPHER_get_iv_length(k.aes256 ?
 		    EVP_aes_256_cbc() : EVP_aes_128_cbc())) == 1 &&
