@@ -127,6 +127,7 @@ struct tickets {
 	int                 share;  /* the store may be asked */
 	int64_t             pend[MAX_PEND]; /* slots asked for; -1 free */
 	time_t              grace;  /* until then, no key yet is no ticket */
+	time_t              last_ask_log; /* "the store gave no key" */
 	time_t              last_log;
 };
 
@@ -440,7 +441,20 @@ set_pending(struct tickets *t, int64_t n, int on)
 		}
 }
 
-/* The store's answer for one slot: the farm's key, into the ring. */
+/* Run tick() again within delay seconds (sooner if it is due sooner). */
+static void
+tick_within(struct tickets *t, double delay)
+{
+	if (ev_is_active(&t->tick) &&
+	    ev_timer_remaining(t->loop, &t->tick) <= delay)
+		return;
+	ev_timer_stop(t->loop, &t->tick);
+	ev_timer_set(&t->tick, delay, 0.);
+	ev_timer_start(t->loop, &t->tick);
+}
+
+/* The store's answer for one slot: the farm's key, into the ring; none,
+ * and the slot is asked for again soon. */
 static void
 share_done(void *arg, int r, unsigned char *v, size_t vl)
 {
@@ -451,12 +465,18 @@ share_done(void *arg, int r, unsigned char *v, size_t vl)
 	set_pending(t, q->n, 0);
 	if (r == 1 && vl == KEY_FILE && key_parse(v, vl, &k) == 0 &&
 	    get_be(k.name, 4) == q->period &&
-	    (int64_t)get_be(k.name + 4, 8) == q->n && q->period == t->period)
+	    (int64_t)get_be(k.name + 4, 8) == q->n && q->period == t->period) {
 		(void)ring_put(t, q->n, &k, SLOT_SHARED);
-	else if (log_ratelimit(&t->last_log, 60))
-		log_warn("session tickets: the store gave no key for slot "
-		    "%" PRId64 " (%s)", q->n, r < 0 ? "unreachable" :
-		    "absent, or sealed with another seal-key-file");
+	} else {
+		if (log_ratelimit(&t->last_ask_log, 60))
+			log_warn("session tickets: the store gave no key for "
+			    "slot %" PRId64 " (%s)", q->n, r < 0 ?
+			    "unreachable" : "absent, or sealed with another "
+			    "seal-key-file");
+		if (t->loop != NULL && q->period == t->period)
+			tick_within(t, time(NULL) < t->grace ? RETRY_SOON :
+			    RETRY);
+	}
 	OPENSSL_cleanse(&k, sizeof k);
 	if (v != NULL) {
 		OPENSSL_cleanse(v, vl);
@@ -520,9 +540,8 @@ tick(struct tickets *t)
 		 * slot; a key made here meanwhile is replaced when it comes. */
 		if ((ring_state(t, n) != SLOT_SHARED && !pending(t, n)) ||
 		    (ring_state(t, n + 1) != SLOT_SHARED && !pending(t, n + 1))) {
-			ev_timer_set(&t->tick, (time_t)now < t->grace ?
-			    RETRY_SOON : RETRY, 0.);
-			ev_timer_start(t->loop, &t->tick);
+			tick_within(t, (time_t)now < t->grace ? RETRY_SOON :
+			    RETRY);
 			return;
 		}
 	} else {
@@ -533,6 +552,7 @@ tick(struct tickets *t)
 	mid = (double)n * t->period + t->period / 2.0;
 	if (mid <= now)
 		mid += t->period;
+	ev_timer_stop(t->loop, &t->tick);
 	ev_timer_set(&t->tick, mid - now, 0.);
 	ev_timer_start(t->loop, &t->tick);
 }

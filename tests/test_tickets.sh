@@ -247,90 +247,115 @@ held=$(counter "$PORT_P" ticket_keys_held)
 check "2 s period: $held keys held in memory (2 to 5)" test "$held" -ge 2 -a "$held" -le 5
 stop_host "$PID_P"
 
-# ------------------------------------------------- farm through Redis
-# Runs once a Redis backend exists: cachetd -t must accept the store.
+# ---------------------------------- farms: through Redis, memcached
+# Each runs once its backend exists: cachetd -t must accept the store.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+head -c 32 /dev/urandom > "$T/keys/seal.key"
+chmod 600 "$T/keys/seal.key"
+# farm_conf HOST STORE: a host of a farm (same seal key everywhere)
+farm_conf() {
+	host_conf "$1" 'session-cache {' "store = \"$2\"" \
+		"seal-key-file = \"$T/keys/seal.key\"" '}'
+}
+# right after start a host issues no ticket until the store answers
+issues_ticket() {
+	rm -f "$T/fprobe"
+	sess "$1" -tls1_2 -sess_out "$T/fprobe" >/dev/null
+	[ -n "$(ticket_name "$T/fprobe")" ]
+}
+# farm K WHAT STORE SERVER_PID DEAD_STORE: hosts K1 and K2 share ticket
+# keys through STORE (served by SERVER_PID); K3 has a store that is not
+# there; K4 starts while the server is stopped (SIGSTOP).
+farm() {
+	local k=$1 what=$2 store=$3 spid=$4 dead=$5 v p1 p2 p3 p4 own fk
+	farm_conf "${k}1" "$store" && start_host "${k}1" || return 1
+	farm_conf "${k}2" "$store" && start_host "${k}2" || return 1
+	eval "p1=\$PORT_${k}1 p2=\$PORT_${k}2"
+	check "$what: host 1 issues tickets" wait_for 10 issues_ticket "$p1"
+	check "$what: host 2 issues tickets" wait_for 10 issues_ticket "$p2"
+	for v in 1_2 1_3; do
+		sess "$p1" "-tls$v" -sess_out "$T/${k}1$v" >/dev/null
+		sess "$p2" "-tls$v" -sess_out "$T/${k}2$v" >/dev/null
+		expect_match "$what, TLS $v: both hosts encrypt under the same key" \
+			"$(ticket_name "$T/${k}1$v") $(ticket_name "$T/${k}2$v")" "^([0-9a-f]{32}) \\1$"
+		expect_eq "$what, TLS $v: a ticket from host 1 resumes on host 2" "$(sess "$p2" "-tls$v" -sess_in "$T/${k}1$v")" Reused
+		expect_eq "$what, TLS $v: a ticket from host 2 resumes on host 1" "$(sess "$p1" "-tls$v" -sess_in "$T/${k}2$v")" Reused
+	done
+	fk=$(ticket_name "$T/${k}11_2")
+	expect_eq "$what: no key made locally on host 1" "$(counter "$p1" ticket_keys_local)" 0
+	expect_eq "$what: no key made locally on host 2" "$(counter "$p2" ticket_keys_local)" 0
+
+	# a host whose store is not there: after the grace it makes the
+	# slot's key itself, says so, and its tickets resume only there
+	farm_conf "${k}3" "$dead" && start_host "${k}3" || return 1
+	eval "p3=\$PORT_${k}3"
+	check "$what, store down: host 3 issues tickets after the grace" wait_for 15 issues_ticket "$p3"
+	sess "$p3" -tls1_2 -sess_out "$T/${k}3" >/dev/null
+	expect_eq "$what, store down: its ticket resumes on host 3" "$(sess "$p3" -tls1_2 -sess_in "$T/${k}3")" Reused
+	expect_eq "$what, store down: not on host 1" "$(sess "$p1" -tls1_2 -sess_in "$T/${k}3")" New
+	check "$what, store down: counted (ticket_keys_local)" test "$(counter "$p3" ticket_keys_local)" -ge 1
+	check "$what, store down: logged" grep -q 'made one on this host: its tickets resume here only' "$T/${k}3.err"
+	eval "stop_host \$PID_${k}3"
+
+	# the server stops answering (SIGSTOP) while host 4 starts: it makes
+	# the slot's key itself; when the server answers again host 4 takes
+	# the farm's key, and still opens the tickets made under its own
+	kill -STOP "$spid"
+	farm_conf "${k}4" "$store" && start_host "${k}4" || { kill -CONT "$spid"; return 1; }
+	eval "p4=\$PORT_${k}4"
+	check "$what, server stopped: host 4 issues tickets after the grace" wait_for 15 issues_ticket "$p4"
+	sess "$p4" -tls1_2 -sess_out "$T/${k}4" >/dev/null
+	own=$(ticket_name "$T/${k}4")
+	check "$what, server stopped: host 4's key is its own" test -n "$own" -a "$own" != "$fk"
+	kill -CONT "$spid"
+	farm_key() {
+		rm -f "$T/${k}4n"
+		sess "$p4" -tls1_2 -sess_out "$T/${k}4n" >/dev/null
+		[ "$(ticket_name "$T/${k}4n")" = "$fk" ]
+	}
+	check "$what, server back: host 4 takes the farm's key within 15 s" wait_for 15 farm_key
+	expect_eq "$what, server back: a ticket from host 4 now resumes on host 1" "$(sess "$p1" -tls1_2 -sess_in "$T/${k}4n")" Reused
+	expect_eq "$what, server back: host 4's earlier ticket still resumes there, renewed under the farm's key" \
+		"$(sess_nst "$p4" -tls1_2 -sess_in "$T/${k}4")" "Reused $fk"
+	eval "stop_host \$PID_${k}4; stop_host \$PID_${k}1; stop_host \$PID_${k}2"
+}
+
 host_conf probe 'session-cache { store = "redis:127.0.0.1:6379" }'
 if ! t_check "$T/probe.conf" >/dev/null; then
-	echo "# skipped: two hosts sharing ticket keys through Redis (cachetd -t refuses a redis: store: no Redis backend in this build)"
+	echo "# skipped: hosts sharing ticket keys through Redis (cachetd -t refuses a redis: store: no Redis backend in this build)"
 elif ! command -v redis-server >/dev/null; then
-	echo "# skipped: two hosts sharing ticket keys through Redis (no redis-server)"
+	echo "# skipped: hosts sharing ticket keys through Redis (no redis-server)"
 else
-	rport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	rport=$(free_port)
 	redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
 		--dir "$T" --logfile "$T/redis.log" --daemonize no &
 	RPID=$!
 	PIDS="$PIDS $RPID"
 	check "redis-server answers" wait_for 10 bash -c "redis-cli -p $rport ping 2>/dev/null | grep -q PONG"
-	head -c 32 /dev/urandom > "$T/keys/seal.key"
-	chmod 600 "$T/keys/seal.key"
-	for h in F1 F2; do
-		host_conf "$h" 'session-cache {' "store = \"redis:127.0.0.1:$rport\"" \
-			"seal-key-file = \"$T/keys/seal.key\"" '}'
-		start_host "$h" || exit 1
-	done
-	# right after start a host issues no ticket until the store answers
-	issues_ticket() {
-		rm -f "$T/fprobe"
-		sess "$1" -tls1_2 -sess_out "$T/fprobe" >/dev/null
-		[ -n "$(ticket_name "$T/fprobe")" ]
-	}
-	check "farm: host 1 issues tickets" wait_for 10 issues_ticket "$PORT_F1"
-	check "farm: host 2 issues tickets" wait_for 10 issues_ticket "$PORT_F2"
-	for v in 1_2 1_3; do
-		sess "$PORT_F1" "-tls$v" -sess_out "$T/f1$v" >/dev/null
-		sess "$PORT_F2" "-tls$v" -sess_out "$T/f2$v" >/dev/null
-		expect_match "farm, TLS $v: both hosts encrypt under the same key" \
-			"$(ticket_name "$T/f1$v") $(ticket_name "$T/f2$v")" "^([0-9a-f]{32}) \\1$"
-		expect_eq "farm, TLS $v: a ticket from host 1 resumes on host 2" "$(sess "$PORT_F2" "-tls$v" -sess_in "$T/f1$v")" Reused
-		expect_eq "farm, TLS $v: a ticket from host 2 resumes on host 1" "$(sess "$PORT_F1" "-tls$v" -sess_in "$T/f2$v")" Reused
-	done
+	farm r Redis "redis:127.0.0.1:$rport" "$RPID" "redis:127.0.0.1:$(free_port)"
 	# the record's name, as it is or hex-encoded (what the backend does)
 	hexname=$(printf 'ticket-key:3600:' | od -An -tx1 | tr -d ' \n')
 	nrec=$( { redis-cli -p "$rport" --scan --pattern '*ticket-key:3600:*'
 		redis-cli -p "$rport" --scan --pattern "*$hexname*"; } | wc -l)
-	check "farm: one record per slot in Redis, current and next ($nrec)" test "$nrec" -ge 2 -a "$nrec" -le 3
-	expect_eq "farm: no key made locally on host 1" "$(counter "$PORT_F1" ticket_keys_local)" 0
-	expect_eq "farm: no key made locally on host 2" "$(counter "$PORT_F2" ticket_keys_local)" 0
-	# a host whose store does not answer: after the grace it makes the
-	# slot's key itself, says so once, and its tickets resume only there
-	dead=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-	host_conf F3 'session-cache {' "store = \"redis:127.0.0.1:$dead\"" \
-		"seal-key-file = \"$T/keys/seal.key\"" '}'
-	start_host F3 || exit 1
-	check "store down: host 3 issues tickets after the grace" wait_for 15 issues_ticket "$PORT_F3"
-	sess "$PORT_F3" -tls1_2 -sess_out "$T/f3" >/dev/null
-	expect_eq "store down: its ticket resumes on host 3" "$(sess "$PORT_F3" -tls1_2 -sess_in "$T/f3")" Reused
-	expect_eq "store down: not on host 1" "$(sess "$PORT_F1" -tls1_2 -sess_in "$T/f3")" New
-	check "store down: counted (ticket_keys_local)" test "$(counter "$PORT_F3" ticket_keys_local)" -ge 1
-	expect_eq "store down: logged once per worker at most" \
-		"$(grep -c 'made one on this host: its tickets resume here only' "$T/F3.err")" \
-		"$(grep 'made one on this host' "$T/F3.err" | awk '{print $3}' | sort -u | wc -l)"
-	stop_host "$PID_F3"
-	# the farm's store stops answering (SIGSTOP) while host 4 starts: it
-	# makes the slot's key itself; when the store answers again host 4
-	# takes the farm's key, and still opens the tickets made under its own
-	kill -STOP "$RPID"
-	host_conf F4 'session-cache {' "store = \"redis:127.0.0.1:$rport\"" \
-		"seal-key-file = \"$T/keys/seal.key\"" '}'
-	start_host F4 || { kill -CONT "$RPID"; exit 1; }
-	check "store stopped: host 4 issues tickets after the grace" wait_for 15 issues_ticket "$PORT_F4"
-	sess "$PORT_F4" -tls1_2 -sess_out "$T/f4" >/dev/null
-	own=$(ticket_name "$T/f4")
-	check "store stopped: host 4's key is its own" test -n "$own" -a "$own" != "$(ticket_name "$T/f11_2")"
-	kill -CONT "$RPID"
-	farm_key() {
-		rm -f "$T/f4n"
-		sess "$PORT_F4" -tls1_2 -sess_out "$T/f4n" >/dev/null
-		[ "$(ticket_name "$T/f4n")" = "$(ticket_name "$T/f11_2")" ]
-	}
-	check "store back: host 4 takes the farm's key within 10 s" wait_for 10 farm_key
-	expect_eq "store back: a ticket from host 4 now resumes on host 1" "$(sess "$PORT_F1" -tls1_2 -sess_in "$T/f4n")" Reused
-	expect_eq "store back: host 4's own earlier ticket still resumes there, renewed under the farm's key" \
-		"$(sess_nst "$PORT_F4" -tls1_2 -sess_in "$T/f4")" "Reused $(ticket_name "$T/f11_2")"
-	stop_host "$PID_F4"
-	stop_host "$PID_F1"
-	stop_host "$PID_F2"
+	check "Redis: one record per slot, current and next ($nrec)" test "$nrec" -ge 2 -a "$nrec" -le 3
 	kill -TERM "$RPID"
 	wait_for 5 gone "$RPID"
+fi
+
+host_conf probe 'session-cache { store = "memcached:127.0.0.1:11211" }'
+if ! t_check "$T/probe.conf" >/dev/null; then
+	echo "# skipped: hosts sharing ticket keys through memcached (cachetd -t refuses a memcached: store: no memcached backend in this build)"
+elif ! command -v memcached >/dev/null; then
+	echo "# skipped: hosts sharing ticket keys through memcached (no memcached)"
+else
+	mport=$(free_port)
+	memcached -l 127.0.0.1 -p "$mport" -U 0 -m 16 -t 1 -u root 2>/dev/null &
+	MPID=$!
+	PIDS="$PIDS $MPID"
+	mc_up() { python3 -c 'import socket,sys; s=socket.create_connection(("127.0.0.1",int(sys.argv[1])),1); s.sendall(b"version\r\n"); sys.exit(0 if s.recv(64).startswith(b"VERSION") else 1)' "$mport" 2>/dev/null; }
+	check "memcached answers" wait_for 10 mc_up
+	farm m memcached "memcached:127.0.0.1:$mport" "$MPID" "memcached:127.0.0.1:$(free_port)"
+	kill -TERM "$MPID"
+	wait_for 5 gone "$MPID"
 fi
 finish
