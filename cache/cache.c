@@ -43,15 +43,6 @@ static const struct cache_backend *const backends[] = {
 };
 #define NBACKENDS (sizeof backends / sizeof backends[0])
 
-/* A request of cache_fetch_start() waiting for its backend. */
-struct cache_req {
-	struct cache  *c;
-	cache_fetch_cb cb;
-	void          *arg;
-	size_t         idlen;
-	unsigned char  id[CACHE_MAX_ID];
-};
-
 void
 cache_log(struct cache *c, enum cache_log_kind kind, int err,
     const char *fmt, ...)
@@ -431,6 +422,7 @@ cache_fetch_start(struct cache *c, const unsigned char *id, size_t idlen,
 	q->c = c;
 	q->cb = cb;
 	q->arg = arg;
+	q->share = 0;
 	q->idlen = idlen;
 	memcpy(q->id, id, idlen);
 	if ((r = c->be->get_start(c, id, idlen, q)) == CACHE_PENDING)
@@ -445,7 +437,11 @@ cache_get_done(struct cache_req *q, int r, unsigned char *v, size_t vl)
 	unsigned char *data = NULL;
 	size_t len = 0;
 
-	r = opened(q->c, q->id, q->idlen, r, v, vl, &data, &len);
+	if (q->share)
+		r = cache_share_open(q->c, q->id, q->idlen, r, v, vl, &data,
+		    &len);
+	else
+		r = opened(q->c, q->id, q->idlen, r, v, vl, &data, &len);
 	q->cb(q->arg, r, data, len);
 	free(q);
 }

@@ -18,6 +18,7 @@
  *   cache_keeps_records() cache_needs_purge()   what the store does
  *   cache_store/fetch/remove/purge/stats/close
  *   cache_ssl_setup()     SSL_CTX callbacks, cache mode, ticket policy
+ *   cache_share()         a value a farm agrees on (ticket keys)
  *
  * Records are sealed (AES-256-GCM) by this layer before a backend sees
  * them; backends store and return bytes.  A backend is a table of
@@ -198,6 +199,34 @@ int           cache_info(struct cache *, time_t now, struct cache_info *);
 int           cache_list(struct cache *, int (*fn)(const struct cache_entry *,
                   void *), void *arg);
 int           cache_clear(struct cache *);
+
+/* ---------------------------------------------------- cache_share.c */
+/* Values every host of a farm must agree on (session-ticket keys, one
+ * per time slot), kept in a store on a server: the first host to offer
+ * a value under a name wins, and every host uses what the store holds.
+ * Sealed like sessions (name as additional data), so every host needs
+ * the same seal key; nothing else can read or forge one.  name is short
+ * text (at most CACHE_MAX_ID bytes), ttl in seconds.
+ *
+ * cache_shares()      1 when the store is on a server that can share
+ *                     (the backend has add_start); 0 for GDBM, internal,
+ *                     none: keys then stay in memory on this host
+ * cache_share()       offer v, answer what the store holds: 1 and *out
+ *                     (malloc'd), 0 (unusable: absent, or sealed under
+ *                     another key), -1 (store unreachable); blocks: tools
+ *                     and tests
+ * cache_share_start() the same without blocking (a worker, after
+ *                     cache_set_loop): the answer at once, or
+ *                     CACHE_PENDING and cb(arg, r, out, outl) once later,
+ *                     from the worker's loop */
+int           cache_shares(const struct cache *);
+int           cache_share(struct cache *, const char *name,
+                  const unsigned char *v, size_t vl, long ttl,
+                  unsigned char **out, size_t *outl);
+int           cache_share_start(struct cache *, const char *name,
+                  const unsigned char *v, size_t vl, long ttl,
+                  unsigned char **out, size_t *outl, cache_fetch_cb cb,
+                  void *arg);
 
 /* ----------------------------------------------------- cache_seal.c */
 /* Read a seal key file: exactly 32 bytes, not readable by group/others. */

@@ -259,9 +259,9 @@ cache_ssl_setup(SSL_CTX *ctx, struct cache *c, long timeout, int tickets)
 {
 	SSL_CTX_set_timeout(ctx, timeout);
 	if (tickets) {
-		/* Stateless tickets instead of a server-side cache: the ticket
-		 * key is made with the SSL_CTX in the master, so every worker
-		 * can open every ticket. */
+		/* Stateless tickets instead of a server-side cache: the
+		 * daemon's key callback (src/tickets.c) gives every worker,
+		 * and with a shared store every host, the same keys. */
 		SSL_CTX_clear_options(ctx, SSL_OP_NO_TICKET);
 		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 		return 0;

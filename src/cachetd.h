@@ -202,6 +202,9 @@ struct config {
 	double              send_timeout;
 	long                worker_connections;
 	int                 session_tickets;
+	char              **ticket_key_files; /* nginx format; first encrypts */
+	size_t              nticket_key_files;
+	long                ticket_key_period; /* seconds a made key encrypts */
 	int                 log_level;     /* enum log_level */
 	struct cache_conf   cache;
 	int                 unknown_sni;   /* enum unknown_sni */
@@ -212,7 +215,7 @@ struct config {
 	struct conf_at      mime_at, alog_at;
 	struct conf_at      elog_at, pid_at, user_at;
 	struct conf_at      ciphers_at, suites_at, groups_at;
-	struct conf_at      acme_at, sock_at;
+	struct conf_at      acme_at, sock_at, tkfiles_at, tkperiod_at;
 	struct conf_files   files;         /* every file read, for conf_at */
 };
 
@@ -395,8 +398,10 @@ extern const char *const hs_fail_name[HF_COUNT];
 struct site;
 /* The SSL_CTX of one server: the config's TLS settings, the server's
  * certificates and its own session ID context. */
+struct tickets;
 SSL_CTX         *tls_ctx_new(const struct config *, const struct server_conf *,
-                     struct cache *, char *err, size_t errlen);
+                     struct cache *, struct tickets *, char *err,
+                     size_t errlen);
 /* Every server's SSL_CTX built: let the ClientHello choose among them. */
 int              tls_sni_setup(struct server *);
 /* The site whose SSL_CTX ssl uses (the default one until SNI chose). */
@@ -410,6 +415,42 @@ enum hs_fail     tls_fail_reason(SSL *, int ret, const char **detail);
 /* Who is woken when a session prefetched for a suspended handshake is in
  * (a store on a server): conn_session_fetched, set by the worker. */
 void             tls_set_session_wake(cache_ssl_wake_fn);
+
+/* --------------------------------------------------------------- tickets.c */
+
+/* Session-ticket keys (session-tickets = true): from ticket-key-files, or
+ * made in memory and rotated every ticket-key-period, identical in every
+ * worker (memory shared with the master) and, with a store on a server,
+ * on every host (cache_share).  See tickets.c. */
+struct tickets;
+struct ticket_ring;
+struct worker_stats;
+struct ev_loop;
+
+/* Keys kept for rotation: enough slots to open a ticket for the whole
+ * session timeout, plus the current slot and the next one. */
+#define TICKET_RING 1024
+#define TICKET_SLOTS(cf) (((cf)->cache.timeout + (cf)->ticket_key_period - \
+	1) / (cf)->ticket_key_period + 2)
+
+/* master, once at start: the slots' keys, in memory shared with every
+ * worker of every generation (kept across reloads) */
+struct ticket_ring *tickets_ring_new(void);
+/* server.c, per generation: read and check ticket-key-files (errors as
+ * FILE:LINE); NULL with err.  ring may be NULL (cachetd -t). */
+struct tickets  *tickets_new(const struct config *, struct ticket_ring *,
+                     struct cache *, char *err, size_t errlen);
+void             tickets_free(struct tickets *);
+/* tls.c, for every SSL_CTX: the key callback (nothing if t is NULL) */
+int              tickets_setup(SSL_CTX *, struct tickets *);
+/* worker.c: counters, and the timer that makes (or fetches from the
+ * store, when share is 1) the next slot's key ahead of time */
+void             tickets_worker(struct tickets *, struct ev_loop *,
+                     struct worker_stats *, int share);
+void             tickets_stop(struct tickets *, struct ev_loop *);
+/* status.c: keys in memory now (files, or the ring's live slots: what a
+ * memory dump would reveal; bounded by TICKET_SLOTS) */
+size_t           tickets_held(struct tickets *);
 
 /* ---------------------------------------------------------------- stats.c */
 
@@ -430,6 +471,9 @@ struct worker_stats {
 	uint64_t           key_update_abuse; /* closed: too many KeyUpdates */
 	uint64_t           drained;          /* idle closed to make room */
 	uint64_t           refused;          /* closed unserved: full */
+	uint64_t           tickets_renewed;  /* opened with an older key */
+	uint64_t           tickets_unknown;  /* key unknown or forgotten */
+	uint64_t           ticket_keys_local; /* made here: store unreachable */
 	struct cache_stats cache;
 };
 
@@ -452,6 +496,7 @@ struct server {
 	struct site     *sites;        /* cf->servers[i] as sites[i] */
 	size_t           nsites;
 	struct cache    *cache;
+	struct tickets  *tickets;      /* session-tickets = true, or NULL */
 	int             *lfds;         /* cf->listen, then cf->http_listen */
 	size_t           nlfds;        /* nlisten + nhttp_listen */
 	int              https_port;   /* where plain HTTP redirects to */
@@ -469,6 +514,7 @@ struct server {
 struct server_env {
 	const unsigned char *seal_key;  /* the master's, or seal-key-file's */
 	struct worker_stats *stats;     /* MAX_WORKERS slots, shared */
+	struct ticket_ring *ticket_ring; /* shared; NULL under -t */
 };
 /* The site a request's Host (or a plain connection's) names: its server
  * when host is one of its names, the default site otherwise. */

@@ -592,6 +592,7 @@ defaults(struct config *cf)
 	cf->unknown_sni = SNI_DEFAULT;
 	cf->cache.store = xstrdup(CACHE_SPEC_DEFAULT);
 	cf->cache.timeout = 300;
+	cf->ticket_key_period = 3600;
 	cf->cache.max_entries = 100000;
 	cf->cache.purge_interval = 60;
 	cf->cache.at = cf->cache.store_at = cf->cache.seal_at = none;
@@ -599,6 +600,7 @@ defaults(struct config *cf)
 	cf->alog_at = cf->elog_at = cf->pid_at = cf->user_at = none;
 	cf->acme_at = cf->sock_at = none;
 	cf->ciphers_at = cf->suites_at = cf->groups_at = none;
+	cf->tkfiles_at = cf->tkperiod_at = none;
 }
 
 static void
@@ -705,6 +707,7 @@ static int
 finish(struct loader *ld)
 {
 	struct config *cf = ld->cf;
+	const struct conf_at top = { cf->file, 0 };
 	size_t i;
 
 	if (cf->workers == 0) {
@@ -740,6 +743,23 @@ finish(struct loader *ld)
 			return fail(ld, &sc->crl_at, "client-crl needs client-ca "
 			    "(the list is checked with the CA that signed it)");
 	}
+	if (cf->nticket_key_files > 0 && !cf->session_tickets)
+		return fail(ld, &cf->tkfiles_at, "ticket-key-files needs "
+		    "session-tickets = true");
+	if (cf->tkperiod_at.line > 0 && !cf->session_tickets)
+		return fail(ld, &cf->tkperiod_at, "ticket-key-period needs "
+		    "session-tickets = true");
+	if (cf->tkperiod_at.line > 0 && cf->nticket_key_files > 0)
+		return fail(ld, &cf->tkperiod_at, "ticket-key-period: keys "
+		    "from ticket-key-files are rotated by replacing the "
+		    "files (and a reload), not by period");
+	if (cf->session_tickets && TICKET_SLOTS(cf) > TICKET_RING)
+		return fail(ld, cf->tkperiod_at.line ? &cf->tkperiod_at : &top,
+		    "ticket-key-period: %ld s would keep %ld keys to open "
+		    "tickets for the session timeout (%ld s); at most %d: "
+		    "use a period of at least %ld s", cf->ticket_key_period,
+		    TICKET_SLOTS(cf), cf->cache.timeout, TICKET_RING,
+		    cf->cache.timeout / (TICKET_RING - 2) + 1);
 	return 0;
 }
 
@@ -901,6 +921,7 @@ config_free(struct config *cf)
 	for (i = 0; i < cf->nservers; i++)
 		server_conf_free(cf->servers[i]);
 	free(cf->servers);
+	free_strv(cf->ticket_key_files, cf->nticket_key_files);
 	free(cf->file);
 	free(cf->dir);
 	free(cf->user);

@@ -67,6 +67,18 @@ check_timeout(struct loader *ld, const struct directive *d,
 	return 0;
 }
 
+/* ticket-key-period: a second at least, a day at most (keys made in
+ * memory should not live long: forward secrecy). */
+static int
+check_key_period(struct loader *ld, const struct directive *d,
+    const struct conf_value *v, const union dval *x)
+{
+	if (x->i < 1 || x->i > 86400)
+		return fail(ld, &v->at, "%s: must be seconds between 1 and "
+		    "86400, not %ld", d->name, x->i);
+	return 0;
+}
+
 static int
 check_listen(struct loader *ld, const struct directive *d,
     const struct conf_value *v, const union dval *x)
@@ -361,6 +373,10 @@ const struct directive top_dirs[] = {
 	    check_positive, NULL },
 	{ "session-tickets", D_BOOL, CF(session_tickets), 0, NO_AT, NULL,
 	    NULL },
+	{ "ticket-key-files", D_PATHV, CF(ticket_key_files),
+	    CF(nticket_key_files), CF(tkfiles_at), NULL, NULL },
+	{ "ticket-key-period", D_INT, CF(ticket_key_period), 0,
+	    CF(tkperiod_at), check_key_period, NULL },
 	{ "unknown-sni", D_ENUM, CF(unknown_sni), 0, NO_AT, NULL,
 	    sni_names },
 	{ NULL, 0, 0, 0, 0, NULL, NULL }

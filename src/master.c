@@ -64,7 +64,7 @@ static struct worker_stats *stats;
 /* Seals cached sessions when no seal-key-file is configured: made once at
  * start, kept across reloads, inherited by every worker. */
 static unsigned char master_key[CACHE_KEY_LEN];
-static struct server_env env = { master_key, NULL };
+static struct server_env env = { master_key, NULL, NULL };
 /* Slots of the current generation waiting for a restart. */
 static int pending_restart[MAX_WORKERS];
 
@@ -260,12 +260,12 @@ reload(void)
 		    "serving the old configuration");
 		return;
 	}
+	/* server_build owns cf from here, and frees it when it fails */
 	if ((s = server_build(cf, cur, 1, &env, err, sizeof err)) == NULL) {
 		log_err("reload failed: %s; keeping the old configuration",
 		    err);
 		(void)notify("READY=1\nSTATUS=reload failed; "
 		    "serving the old configuration");
-		config_free(cf);
 		return;
 	}
 	if (open_error_log(cf, s->uid, s->gid, err, sizeof err) != 0) {
@@ -504,6 +504,10 @@ main(int argc, char **argv)
 		return 1;
 	}
 	env.stats = stats;
+	if ((env.ticket_ring = tickets_ring_new()) == NULL) {
+		fprintf(stderr, "cachetd: mmap: %s\n", strerror(errno));
+		return 1;
+	}
 	/* The error log first, so that what binding says goes there. */
 	if (open_error_log(cf, (uid_t)-1, (gid_t)-1, err, sizeof err) != 0) {
 		fprintf(stderr, "cachetd: %s\n", err);

@@ -113,6 +113,7 @@ server_free(struct server *s, int close_listeners)
 			close(s->sites[i].rootfd);
 	}
 	free(s->sites);
+	tickets_free(s->tickets);
 	cache_close(s->cache);
 	config_free(s->cf);
 	free(s);
@@ -285,7 +286,8 @@ site_build(struct server *s, struct site *site, struct server_conf *sc,
 		return -1;
 	}
 	mime_set_default(site->mime, sc->default_type);
-	if ((site->ssl = tls_ctx_new(cf, sc, s->cache, err, errlen)) == NULL)
+	if ((site->ssl = tls_ctx_new(cf, sc, s->cache, s->tickets,
+	    err, errlen)) == NULL)
 		return -1;
 	if ((site->auth = auth_build(sc, site->ssl, err, errlen)) == NULL)
 		return -1;
@@ -335,6 +337,9 @@ server_build(struct config *cf, struct server *old, int bind_now,
 		s->drop = pw->pw_uid != 0;
 	}
 	if (open_cache(s, bind_now, env, err, errlen) != 0)
+		goto fail;
+	if (cf->session_tickets && (s->tickets = tickets_new(cf,
+	    env->ticket_ring, s->cache, err, errlen)) == NULL)
 		goto fail;
 	s->sites = xcalloc(cf->nservers, sizeof *s->sites);
 	for (i = 0; i < cf->nservers; i++) {

@@ -416,7 +416,7 @@ tls_check_names(const struct server_conf *sc)
 
 SSL_CTX *
 tls_ctx_new(const struct config *cf, const struct server_conf *sc,
-    struct cache *cache, char *err, size_t errlen)
+    struct cache *cache, struct tickets *tickets, char *err, size_t errlen)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	size_t i;
@@ -475,6 +475,11 @@ tls_ctx_new(const struct config *cf, const struct server_conf *sc,
 	if (cache_ssl_setup(ctx, cache, cf->cache.timeout,
 	    cf->session_tickets) != 0) {
 		snprintf(err, errlen, "session cache set-up: %s",
+		    tls_error_string());
+		goto fail;
+	}
+	if (tickets_setup(ctx, tickets) != 0) {
+		snprintf(err, errlen, "session tickets set-up: %s",
 		    tls_error_string());
 		goto fail;
 	}

@@ -265,6 +265,7 @@ term_cb(struct ev_loop *loop, ev_signal *s, int revents)
 	ev_timer_stop(loop, &resume_timer);
 	ev_timer_stop(loop, &purge_check);
 	ev_timer_stop(loop, &purge_step);
+	tickets_stop(W.srv->tickets, loop);
 	conn_shutdown_idle(&W);
 	if (W.nconns == 0) {
 		ev_break(loop, EVBREAK_ALL);
@@ -296,6 +297,7 @@ void
 worker_run(struct server *srv, int slot)
 {
 	size_t i;
+	int loop_ok;
 
 	signal(SIGPIPE, SIG_IGN);
 	memset(&W, 0, sizeof W);
@@ -342,9 +344,11 @@ worker_run(struct server *srv, int slot)
 
 	W.loop = ev_default_loop(EVFLAG_AUTO);
 	tls_set_session_wake(conn_session_fetched);
-	if (cache_set_loop(srv->cache, W.loop) != 0)
+	loop_ok = cache_set_loop(srv->cache, W.loop) == 0;
+	if (!loop_ok)
 		log_err("session cache: cannot run on the event loop; "
 		    "serving full handshakes");
+	tickets_worker(srv->tickets, W.loop, W.st, loop_ok);
 	ev_timer_init(&purge_check, purge_check_cb, 1., 1.);
 	ev_timer_init(&purge_step, purge_step_cb, 0., PURGE_SLICE);
 	if (cache_needs_purge(srv->cache))

@@ -101,6 +101,7 @@ START_TEST(every_directive)
 	    "send-timeout = 5\n"
 	    "worker-connections = 77\n"
 	    "session-tickets = true\n"
+	    "ticket-key-period = 600\n"
 	    "session-cache {\n store = \"gdbm:cache/s.db\"\n timeout = 60\n"
 	    " max-entries = 10\n purge-interval = 7\n"
 	    " seal-key-file = \"seal.key\"\n}\n"
@@ -134,6 +135,8 @@ START_TEST(every_directive)
 	ck_assert_double_eq(cf->send_timeout, 5);
 	ck_assert_int_eq(cf->worker_connections, 77);
 	ck_assert_int_eq(cf->session_tickets, 1);
+	ck_assert_int_eq(cf->ticket_key_period, 600);
+	ck_assert_uint_eq(cf->nticket_key_files, 0);
 	snprintf(want, sizeof want, "%s/cache/s.db", dir);
 	ck_assert_str_eq(cf->cache.store_path, want);
 	ck_assert_int_eq(cf->cache.timeout, 60);
@@ -162,9 +165,31 @@ START_TEST(defaults)
 	ck_assert_uint_eq(cf->servers[0]->ncerts, 1);
 	ck_assert_ptr_null(cf->access_log);
 	ck_assert_int_eq(cf->session_tickets, 0);
+	ck_assert_int_eq(cf->ticket_key_period, 3600);
+	ck_assert_uint_eq(cf->nticket_key_files, 0);
 	ck_assert_int_eq(cf->cache.timeout, 300);
 	ck_assert_int_eq(cf->cache.max_entries, 100000);
 	ck_assert_int_eq(cf->cache.purge_interval, 60);
+	config_free(cf);
+}
+END_TEST
+
+/* ticket-key-files: paths from the config's folder, the line kept for
+ * the messages of cachetd -t (a file that cannot be used) */
+START_TEST(ticket_key_files)
+{
+	char err[512], want[1200];
+	struct config *cf = load(MIN "session-tickets = true\n"
+	    "ticket-key-files = {\"keys/cur.key\", \"/etc/prev.key\"}\n",
+	    err, sizeof err);
+
+	ck_assert_msg(cf != NULL, "%s", err);
+	ck_assert_uint_eq(cf->nticket_key_files, 2);
+	snprintf(want, sizeof want, "%s/keys/cur.key", dir);
+	ck_assert_str_eq(cf->ticket_key_files[0], want);
+	ck_assert_str_eq(cf->ticket_key_files[1], "/etc/prev.key");
+	ck_assert_int_eq(cf->tkfiles_at.line, 5);
+	ck_assert_int_eq(cf->ticket_key_period, 3600);
 	config_free(cf);
 }
 END_TEST
@@ -396,6 +421,25 @@ static const struct { const char *text, *want; } broken[] = {
 	    "number" },
 	{ MIN "session-tickets = maybe\n", ":4: session-tickets: 'maybe' is "
 	    "not true or false" },
+	{ MIN "ticket-key-period = 60\n", ":4: ticket-key-period needs "
+	    "session-tickets = true" },
+	{ MIN "session-tickets = true\nticket-key-period = 86401\n",
+	    ":5: ticket-key-period: must be seconds between 1 and 86400, not "
+	    "86401" },
+	{ MIN "session-tickets = true\nticket-key-period = 1h\n",
+	    ":5: ticket-key-period: '1h' is not a whole number" },
+	{ MIN "session-tickets = true\nticket-key-files = {\"a.key\"}\n"
+	    "ticket-key-period = 60\n", ":6: ticket-key-period: keys from "
+	    "ticket-key-files are rotated by replacing the files (and a "
+	    "reload), not by period" },
+	{ MIN "ticket-key-files = {\"a.key\"}\n", ":4: ticket-key-files "
+	    "needs session-tickets = true" },
+	{ MIN "session-tickets = true\nticket-key-files = {\"\"}\n",
+	    ":5: ticket-key-files: an empty path" },
+	{ MIN "session-tickets = true\nticket-key-period = 2\n"
+	    "session-cache {\n timeout = 3000\n}\n", ":5: ticket-key-period: "
+	    "2 s would keep 1502 keys to open tickets for the session timeout "
+	    "(3000 s); at most 1024: use a period of at least 3 s" },
 	{ MIN "verify-client = sometimes\n", ":4: verify-client: 'sometimes' "
 	    "is not none, optional or require" },
 	{ MIN "log-level = chatty\n", ":4: log-level: 'chatty' is not error, "
@@ -842,6 +886,7 @@ main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, every_directive);
 	tcase_add_test(tc, defaults);
+	tcase_add_test(tc, ticket_key_files);
 	tcase_add_test(tc, errors_name_the_line);
 	tcase_add_test(tc, listen_forms);
 	tcase_add_test(tc, syntax_forms);

@@ -25,6 +25,8 @@ static const char *const fields[] = {
 	"handshakes_failed_not_tls", "handshakes_failed_protocol",
 	"handshakes_failed_cipher", "handshakes_failed_alert",
 	"handshakes_failed_other", "renegotiations", "post_handshake_auth",
+	"tickets_renewed", "tickets_unknown_key", "ticket_keys_local",
+	"ticket_keys_held",
 	"cache_hits", "cache_misses", "cache_stores", "cache_store_failures",
 	"cache_removes", "cache_expired", "cache_full", "cache_errors",
 	"cache_repairs", "cache_evictions", "cache_fetch_timeouts",
