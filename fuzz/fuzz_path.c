@@ -32,7 +32,7 @@ static struct location locs[] = {
 	{ .prefix = "/secure/" }, { .prefix = "/admin/" },
 	{ .prefix = "/status" }, { .prefix = "/secure/open/" },
 };
-static const struct config cf = { .locs = locs,
+static const struct server_conf cf = { .locs = locs,
 	.nlocs = sizeof locs / sizeof locs[0] };
 
 struct decision {
