@@ -36,6 +36,7 @@ static const struct cache_backend backend_none = {
  * (cache_spec_for_file). */
 static const struct cache_backend *const backends[] = {
 	&cache_backend_gdbm,
+	&cache_backend_memcached,
 	&cache_backend_redis,
 	&backend_internal,
 	&backend_none,

@@ -235,6 +235,7 @@ int cache_share_open(struct cache *, const unsigned char *k, size_t kl,
     int r, unsigned char *v, size_t vl, unsigned char **out, size_t *outl);
 
 extern const struct cache_backend cache_backend_gdbm;
+extern const struct cache_backend cache_backend_memcached;
 extern const struct cache_backend cache_backend_redis;
 
 #endif

@@ -996,7 +996,7 @@ START_TEST(spec_check)
 		{ "redis:h:6379/99999999", "database '99999999'" },
 		{ "redis:unix:run/r.sock", "must be absolute" },
 		{ "memcache:x", "'memcache:x' is not \"gdbm:PATH\", "
-		    "\"redis:HOST:PORT\", \"internal\" or \"none\"" },
+		    "\"memcached:HOST:PORT,...\", \"redis:HOST:PORT\", \"internal\" or \"none\"" },
 		{ "", "'' is not \"gdbm:PATH\"" },
 		{ "GDBM:/x", "is not" },
 		{ "gdbm:", "'gdbm:': PATH missing (\"gdbm:PATH\")" },

@@ -456,7 +456,8 @@ static const struct { const char *text, *want; } broken[] = {
 	    "name" },
 	{ MIN "mime-types = \"\"\n", ":4: mime-types: an empty path" },
 	{ MIN "session-cache {\n store = \"nonesuch:x\"\n}\n", ":5: store: "
-	    "'nonesuch:x' is not \"gdbm:PATH\", \"redis:HOST:PORT\", "
+	    "'nonesuch:x' is not \"gdbm:PATH\", \"memcached:HOST:PORT,...\", "
+	    "\"redis:HOST:PORT\", "
 	    "\"internal\" or \"none\"" },
 	{ MIN "session-cache {\n store = \"redis:x\"\n}\n", ":5: store: "
 	    "redis: 'x' is not HOST:PORT or unix:PATH (\"redis:127.0.0.1:6379\")" },
@@ -464,6 +465,12 @@ static const struct { const char *text, *want; } broken[] = {
 	    "fetch-timeout: must be seconds between 0 and 86400, not -1" },
 	{ MIN "session-cache {\n timeout = 0\n}\n", ":5: timeout: must be at "
 	    "least 1, not 0" },
+	{ MIN "session-cache {\n store = \"memcached:a:1,b:0\"\n}\n", ":5: "
+	    "store: 'memcached:a:1,b:0': 'b:0': the port is not a number from "
+	    "1 to 65535 (\"memcached:HOST:PORT,HOST:PORT,...\", or a socket's "
+	    "/path)" },
+	{ MIN "session-cache {\n fetch-timeout = 0\n}\n", ":5: fetch-timeout: "
+	    "must be seconds between 0 and 86400, not 0" },
 	{ MIN "header = {\"X-A: 1\", \"Server: me\"}\n", ":4: header: Server "
 	    "is set by cachetd itself" },
 	{ MIN "header = \"no colon\"\n", ":4: header: 'no colon' is not "
