@@ -87,10 +87,15 @@ gd_safe_open(struct cache *c, const char *path, int rw, int create,
 	int fd = -1;
 
 	*why = NULL;
-	if (create)
+	/* The file is there nearly always: open it, and create it (O_EXCL)
+	 * only when it is not, then open what another process created
+	 * meanwhile. */
+	fd = open(path, flags);
+	if (fd < 0 && create && errno == ENOENT) {
 		fd = open(path, flags | O_CREAT | O_EXCL, 0600);
-	if (fd < 0 && (!create || errno == EEXIST))
-		fd = open(path, flags);
+		if (fd < 0 && errno == EEXIST)
+			fd = open(path, flags);
+	}
 	if (fd < 0) {
 		if (errno != ELOOP)
 			return -1;
@@ -186,20 +191,27 @@ map_lockfile(struct cache *c)
 	return 0;
 }
 
-/* Fresh numbers.  The generation starts at a value no process is likely
- * to have seen (a header re-initialised, a new lock file), so no one
- * keeps a database it opened under another header. */
 static void
 meta_fresh(struct meta *m)
 {
-	struct timespec ts;
-
 	memset(m, 0, sizeof *m);
 	m->magic = META_MAGIC;
 	m->count = -1;
+}
+
+/* A generation no process is likely to have seen, for a header
+ * (re)initialised: no one keeps a database it opened under another
+ * header.  (No getpid(): a system call; the address of our stack
+ * differs between processes enough, with the time.) */
+static uint64_t
+gen_start(void)
+{
+	struct timespec ts;
+	uintptr_t here = (uintptr_t)&ts;
+
 	clock_gettime(CLOCK_REALTIME, &ts);
-	m->gen = ((uint64_t)ts.tv_sec << 30 ^ (uint64_t)ts.tv_nsec) ^
-	    (uint64_t)getpid() << 40;
+	return ((uint64_t)ts.tv_sec << 30 ^ (uint64_t)ts.tv_nsec) ^
+	    (uint64_t)here << 20;
 }
 
 /*
@@ -249,6 +261,7 @@ meta_get(struct cache *c, const struct stat *st, int how, struct hold *h)
 	}
 	memset(m, 0, META_SIZE);
 	*m = h->own;
+	m->gen = gen_start();
 	h->m = m;
 }
 
