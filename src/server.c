@@ -170,6 +170,138 @@ listen_all(struct server *s, const int *fresh, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Socket activation: sockets systemd passed us (LISTEN_PID is ours,
+ * LISTEN_FDS of them from descriptor 3), taken at the first bind, before
+ * anything else opens a descriptor there.  A passed socket serves the
+ * listen address it is bound to, shared by all the workers (each holds a
+ * duplicate): we cannot know that systemd set SO_REUSEPORT, nor join its
+ * group as another user.  Passed sockets that match no address are closed.
+ */
+static int    *passed;
+static size_t  npassed;
+
+static void
+take_passed(void)
+{
+	static int taken;
+	const char *p = getenv("LISTEN_PID"), *n = getenv("LISTEN_FDS");
+	char *end;
+	long pid, cnt;
+	size_t i;
+
+	if (taken)
+		return;
+	taken = 1;
+	if (p == NULL || n == NULL)
+		return;
+	errno = 0;
+	pid = strtol(p, &end, 10);
+	if (errno != 0 || *end != '\0' || pid != (long)getpid())
+		goto out;
+	cnt = strtol(n, &end, 10);
+	if (errno != 0 || *end != '\0' || cnt <= 0 || cnt > 1024)
+		goto out;
+	npassed = (size_t)cnt;
+	passed = xcalloc(npassed, sizeof *passed);
+	for (i = 0; i < npassed; i++) {
+		int fd = 3 + (int)i, fl = fcntl(fd, F_GETFL);
+		/* accept4 must never block the worker's loop */
+		if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0 ||
+		    fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+			passed[i] = -1;
+			continue;
+		}
+		passed[i] = fd;
+	}
+out:
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+}
+
+static int
+same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+		return x->sin6_port == y->sin6_port &&
+		    memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0;
+	}
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		return x->sin_port == y->sin_port &&
+		    x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	return 0;
+}
+
+/* The passed socket bound to la's address, now ours; -1 if none. */
+static int
+passed_for(const struct listen_addr *la)
+{
+	struct sockaddr_storage got;
+	socklen_t gl;
+	size_t i;
+	int fd;
+
+	for (i = 0; i < npassed; i++) {
+		gl = sizeof got;
+		memset(&got, 0, sizeof got);
+		if (passed[i] < 0 || getsockname(passed[i],
+		    (struct sockaddr *)&got, &gl) != 0 ||
+		    !same_addr(&got, &la->ss))
+			continue;
+		fd = passed[i];
+		passed[i] = -1;
+		return fd;
+	}
+	return -1;
+}
+
+static void
+close_unused_passed(void)
+{
+	size_t i;
+
+	for (i = 0; i < npassed; i++)
+		if (passed[i] >= 0) {
+			log_warn("socket %d passed by systemd matches no listen "
+			    "address: closed", passed[i]);
+			close(passed[i]);
+			passed[i] = -1;
+		}
+}
+
+/* A socket of ours has SO_REUSEPORT; one systemd passed may not: the
+ * workers then share it (duplicates), and more cannot join it. */
+static int
+shared_socket(int fd)
+{
+	int on = 0;
+	socklen_t l = sizeof on;
+
+	return getsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, &l) != 0 || !on;
+}
+
+/* Fill mine[from..nsock) with duplicates of fd (a shared socket). */
+static int
+dup_shared(int fd, int *mine, size_t from, size_t nsock,
+    const struct listen_addr *la, char *err, size_t errlen)
+{
+	size_t k;
+
+	for (k = from; k < nsock; k++)
+		if ((mine[k] = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+			config_err(err, errlen, &la->at, "listen '%s': %s",
+			    la->text, strerror(errno));
+			return -1;
+		}
+	return 0;
+}
+
 /* The listening sockets of s: per address, nsock of them (one per worker
  * of the largest generation yet: the count never shrinks while the master
  * lives, since a socket closed with connections in its queue would reset
@@ -193,6 +325,7 @@ bind_all(struct server *s, struct server *old, char *err, size_t errlen)
 	fresh = xcalloc(n, sizeof *fresh);
 	for (k = 0; k < n; k++)
 		s->lfds[k] = -1;
+	take_passed();
 	/* A socket is taken over by its address, whatever its kind was: a
 	 * listener is TLS or plain by its place in lfds. */
 	for (a = 0; a < s->nlfds; a++) {
@@ -207,6 +340,13 @@ bind_all(struct server *s, struct server *old, char *err, size_t errlen)
 				break;
 		if (old != NULL && j < old->nlfds) {
 			/* taken over: only the count above old's is bound */
+			if (shared_socket(old->lfds[j * old->nsock])) {
+				if (dup_shared(old->lfds[j * old->nsock], mine,
+				    old->nsock, s->nsock, addr_at(cf, a), err,
+				    errlen) != 0)
+					goto out;
+				continue;
+			}
 			if (getsockname(old->lfds[j * old->nsock],
 			    (struct sockaddr *)&port, &pl) != 0)
 				goto out;
@@ -216,6 +356,15 @@ bind_all(struct server *s, struct server *old, char *err, size_t errlen)
 					goto out;
 				fresh[a * s->nsock + k] = 1;
 			}
+			continue;
+		}
+		if ((mine[0] = passed_for(addr_at(cf, a))) >= 0) {
+			log_notice("listening on %s%s (socket from systemd)",
+			    a >= cf->nlisten ? "http://" : "",
+			    addr_at(cf, a)->text);
+			if (dup_shared(mine[0], mine, 1, s->nsock,
+			    addr_at(cf, a), err, errlen) != 0)
+				goto out;
 			continue;
 		}
 		if (port_free(addr_at(cf, a), a >= cf->nlisten, err,
@@ -231,6 +380,7 @@ bind_all(struct server *s, struct server *old, char *err, size_t errlen)
 				goto out;
 		}
 	}
+	close_unused_passed();
 	if (listen_all(s, fresh, err, errlen) != 0)
 		goto out;
 	/* Everything bound and listening: take old's sockets over. */
