@@ -36,19 +36,11 @@ static const struct cache_backend backend_none = {
  * (cache_spec_for_file). */
 static const struct cache_backend *const backends[] = {
 	&cache_backend_gdbm,
+	&cache_backend_redis,
 	&backend_internal,
 	&backend_none,
 };
 #define NBACKENDS (sizeof backends / sizeof backends[0])
-
-/* A request of cache_fetch_start() waiting for its backend. */
-struct cache_req {
-	struct cache  *c;
-	cache_fetch_cb cb;
-	void          *arg;
-	size_t         idlen;
-	unsigned char  id[CACHE_MAX_ID];
-};
 
 void
 cache_log(struct cache *c, enum cache_log_kind kind, int err,
@@ -429,6 +421,7 @@ cache_fetch_start(struct cache *c, const unsigned char *id, size_t idlen,
 	q->c = c;
 	q->cb = cb;
 	q->arg = arg;
+	q->share = 0;
 	q->idlen = idlen;
 	memcpy(q->id, id, idlen);
 	if ((r = c->be->get_start(c, id, idlen, q)) == CACHE_PENDING)
@@ -443,7 +436,11 @@ cache_get_done(struct cache_req *q, int r, unsigned char *v, size_t vl)
 	unsigned char *data = NULL;
 	size_t len = 0;
 
-	r = opened(q->c, q->id, q->idlen, r, v, vl, &data, &len);
+	if (q->share)
+		r = cache_share_open(q->c, q->id, q->idlen, r, v, vl, &data,
+		    &len);
+	else
+		r = opened(q->c, q->id, q->idlen, r, v, vl, &data, &len);
 	q->cb(q->arg, r, data, len);
 	free(q);
 }

@@ -18,6 +18,7 @@
  *   cache_keeps_records() cache_needs_purge()   what the store does
  *   cache_store/fetch/remove/purge/stats/close
  *   cache_ssl_setup()     SSL_CTX callbacks, cache mode, ticket policy
+ *   cache_share()         a value a farm agrees on (ticket keys)
  *
  * Records are sealed (AES-256-GCM) by this layer before a backend sees
  * them; backends store and return bytes.  A backend is a table of
@@ -51,6 +52,10 @@ struct cache_stats {
 	uint64_t errors;        /* backend errors (I/O, damage, locking) */
 	uint64_t repairs;       /* damaged store recovered or recreated */
 	uint64_t evictions;     /* live records removed to make room */
+	uint64_t fetch_timeouts; /* a store on a server: no answer within
+	                         * fetch-timeout (a full handshake) */
+	uint64_t server_errors; /* ... unreachable, refused (AUTH) or an
+	                         * error answer */
 };
 
 struct cache_opts {
@@ -64,7 +69,12 @@ struct cache_opts {
 	int   cache_size;       /* gdbm bucket cache: 0 = default */
 	int   read_only;        /* tools that look: never create, chmod,
 	                         * repair or write anything */
+	double fetch_timeout;   /* a store on a server: seconds a fetch may
+	                         * take (0: CACHE_FETCH_TIMEOUT) */
+	const char *password;   /* ... its password, or NULL; read during
+	                         * cache_new() only (the backend copies it) */
 };
+#define CACHE_FETCH_TIMEOUT 0.05
 
 /* Summary of a store, for `cachet cache stats` and purges. */
 struct cache_info {
@@ -190,14 +200,65 @@ int           cache_list(struct cache *, int (*fn)(const struct cache_entry *,
                   void *), void *arg);
 int           cache_clear(struct cache *);
 
+/* ---------------------------------------------------- cache_share.c */
+/* Values every host of a farm must agree on (session-ticket keys, one
+ * per time slot), kept in a store on a server: the first host to offer
+ * a value under a name wins, and every host uses what the store holds.
+ * Sealed like sessions (name as additional data), so every host needs
+ * the same seal key; nothing else can read or forge one.  name is short
+ * text (at most CACHE_MAX_ID bytes), ttl in seconds.
+ *
+ * cache_shares()      1 when the store is on a server that can share
+ *                     (the backend has add_start); 0 for GDBM, internal,
+ *                     none: keys then stay in memory on this host
+ * cache_share()       offer v, answer what the store holds: 1 and *out
+ *                     (malloc'd), 0 (unusable: absent, or sealed under
+ *                     another key), -1 (store unreachable); blocks: tools
+ *                     and tests
+ * cache_share_start() the same without blocking (a worker, after
+ *                     cache_set_loop): the answer at once, or
+ *                     CACHE_PENDING and cb(arg, r, out, outl) once later,
+ *                     from the worker's loop */
+int           cache_shares(const struct cache *);
+int           cache_share(struct cache *, const char *name,
+                  const unsigned char *v, size_t vl, long ttl,
+                  unsigned char **out, size_t *outl);
+int           cache_share_start(struct cache *, const char *name,
+                  const unsigned char *v, size_t vl, long ttl,
+                  unsigned char **out, size_t *outl, cache_fetch_cb cb,
+                  void *arg);
+
 /* ----------------------------------------------------- cache_seal.c */
 /* Read a seal key file: exactly 32 bytes, not readable by group/others. */
 int           cache_read_key(const char *path, unsigned char key[CACHE_KEY_LEN],
+                  char *err, size_t errlen);
+/* Read a password file (a store's server): its first line, without the
+ * newline, into out (NUL-terminated); not readable by group/others, as
+ * the seal key.  0, or -1 and why in err. */
+int           cache_read_password(const char *path, char *out, size_t len,
                   char *err, size_t errlen);
 
 /* ------------------------------------------------------ cache_ssl.c */
 /* Set the session cache mode, callbacks and ticket policy of ctx. */
 int           cache_ssl_setup(SSL_CTX *, struct cache *, long timeout,
                   int tickets);
+/* 1 when ctx's store answers fetches later (a server: Redis): the
+ * ClientHello callback must then prefetch the offered session with
+ * cache_ssl_prefetch(), since the get-session callback never waits. */
+int           cache_ssl_async(SSL_CTX *ctx);
+/* From the ClientHello callback: fetch the session offered under id
+ * (the TLS 1.2 session ID, or the TLS 1.3 stateful ticket) for the
+ * get-session callback.  Returns 1 when the handshake can go on (the
+ * record, or its absence, is at hand) or 0 while the fetch is under way:
+ * the callback then returns SSL_CLIENT_HELLO_RETRY, and wake(ssl) is
+ * called once, from the worker's loop, when the answer is in, unless
+ * ssl was freed first.  Safe to call again after the retry (the same
+ * id: 1 at once). */
+typedef void (*cache_ssl_wake_fn)(SSL *);
+int           cache_ssl_prefetch(SSL *ssl, const unsigned char *id,
+                  size_t idlen, cache_ssl_wake_fn wake);
+/* The handshake is over: free what was prefetched for it (an idle
+ * connection keeps no record). */
+void          cache_ssl_prefetch_end(SSL *ssl);
 
 #endif

@@ -121,8 +121,16 @@ struct cache_key {
 	size_t         kl;
 };
 
-/* A fetch under way (cache_fetch_start); the generic layer's. */
-struct cache_req;
+/* A request under way (cache_fetch_start, cache_share_start); the
+ * generic layer's.  A backend only passes it back to cache_get_done(). */
+struct cache_req {
+	struct cache  *c;
+	cache_fetch_cb cb;
+	void          *arg;
+	int            share;       /* cache_share_start: a shared value */
+	size_t         idlen;
+	unsigned char  id[CACHE_MAX_ID];
+};
 
 /* Log through the hook, at most once a minute per kind of problem: a
  * file that cannot be used does not hide a repair, nor a repair the
@@ -220,6 +228,13 @@ struct cache *cache_new_with(const struct cache_backend *, const char *arg,
     const struct cache_opts *, const unsigned char key[CACHE_KEY_LEN],
     char *err, size_t errlen);
 
+/* cache_share.c: what the backend answered to add (r, and v of vl
+ * bytes, which this takes), opened: 1 and *out, 0 (absent, expired or
+ * not sealed under our key), -1. */
+int cache_share_open(struct cache *, const unsigned char *k, size_t kl,
+    int r, unsigned char *v, size_t vl, unsigned char **out, size_t *outl);
+
 extern const struct cache_backend cache_backend_gdbm;
+extern const struct cache_backend cache_backend_redis;
 
 #endif

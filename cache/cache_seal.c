@@ -176,3 +176,42 @@ cache_read_key(const char *path, unsigned char key[CACHE_KEY_LEN], char *err,
 	OPENSSL_cleanse(buf, sizeof buf);
 	return 0;
 }
+
+int
+cache_read_password(const char *path, char *out, size_t len, char *err,
+    size_t errlen)
+{
+	struct stat st;
+	ssize_t n;
+	char *nl;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		snprintf(err, errlen, "password-file '%s': %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || (st.st_mode & 077) != 0) {
+		snprintf(err, errlen, "password-file '%s': readable by group "
+		    "or others (mode %03o); chmod 600 it", path,
+		    (unsigned)st.st_mode & 0777);
+		close(fd);
+		return -1;
+	}
+	n = read(fd, out, len);
+	close(fd);
+	if (n < 0 || (size_t)n >= len) {
+		OPENSSL_cleanse(out, len);
+		snprintf(err, errlen, "password-file '%s': %s", path, n < 0 ?
+		    strerror(errno) : "longer than a password line");
+		return -1;
+	}
+	out[n] = '\0';
+	if ((nl = strpbrk(out, "\r\n")) != NULL)
+		*nl = '\0';
+	if (out[0] == '\0') {
+		snprintf(err, errlen, "password-file '%s': empty", path);
+		return -1;
+	}
+	return 0;
+}

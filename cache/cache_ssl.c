@@ -18,6 +18,14 @@
  * stores one record; without this each would also leave the used one
  * behind and the cache would fill with spent tickets.  TLS 1.2 session IDs
  * stay reusable until they expire.
+ *
+ * A store on a server (Redis) answers later, and the get callback cannot
+ * wait: the daemon's ClientHello callback prefetches the offered session
+ * (cache_ssl_prefetch) and suspends the handshake until the answer is in;
+ * get then answers from that record only, never from a fetch of its own.
+ * The prefetch lives in the SSL's ex_data: freed with the SSL, or, if its
+ * fetch is still pending then, orphaned and freed by the fetch's callback,
+ * which then wakes nobody.
  */
 #include "config.h"
 
@@ -27,12 +35,148 @@
 
 #include "cache_int.h"
 
-static int ex_index = -1;
+static int ex_index = -1;       /* SSL_CTX: the store */
+static int pf_index = -1;       /* SSL: its prefetch */
+
+/* A session fetched for one handshake. */
+struct prefetch {
+	SSL              *ssl;      /* NULL: the SSL was freed meanwhile */
+	cache_ssl_wake_fn wake;
+	int               pending;
+	int               r;        /* 1: data holds the DER session */
+	unsigned char    *data;
+	size_t            len;
+	size_t            idlen;
+	unsigned char     id[CACHE_MAX_ID];
+};
 
 static struct cache *
 ctx_cache(SSL_CTX *ctx)
 {
 	return SSL_CTX_get_ex_data(ctx, ex_index);
+}
+
+static void
+pf_free(struct prefetch *pf)
+{
+	if (pf == NULL)
+		return;
+	if (pf->data != NULL)
+		OPENSSL_cleanse(pf->data, pf->len);
+	free(pf->data);
+	free(pf);
+}
+
+/* SSL_free: a prefetch still waiting for its answer is left to the
+ * fetch's callback. */
+static void
+pf_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+    void *argp)
+{
+	struct prefetch *pf = ptr;
+
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	if (pf == NULL)
+		return;
+	if (pf->pending)
+		pf->ssl = NULL;
+	else
+		pf_free(pf);
+}
+
+static void
+pf_done(void *arg, int r, unsigned char *data, size_t len)
+{
+	struct prefetch *pf = arg;
+
+	pf->pending = 0;
+	pf->r = r;
+	pf->data = data;
+	pf->len = len;
+	if (pf->ssl == NULL) {
+		pf_free(pf);    /* its connection is gone */
+		return;
+	}
+	pf->wake(pf->ssl);
+}
+
+int
+cache_ssl_async(SSL_CTX *ctx)
+{
+	struct cache *c;
+
+	return ex_index >= 0 && (c = ctx_cache(ctx)) != NULL &&
+	    c->be->get_start != NULL;
+}
+
+int
+cache_ssl_prefetch(SSL *ssl, const unsigned char *id, size_t idlen,
+    cache_ssl_wake_fn wake)
+{
+	struct cache *c = ctx_cache(SSL_get_SSL_CTX(ssl));
+	struct prefetch *pf = pf_index >= 0 ? SSL_get_ex_data(ssl, pf_index) :
+	    NULL;
+	int r;
+
+	if (c == NULL || pf_index < 0 || idlen == 0 || idlen > CACHE_MAX_ID)
+		return 1;
+	if (pf != NULL && pf->idlen == idlen && memcmp(pf->id, id,
+	    idlen) == 0)
+		return !pf->pending;    /* the retry: answered, or not yet */
+	if (pf != NULL) {               /* another ClientHello (after HRR) */
+		SSL_set_ex_data(ssl, pf_index, NULL);
+		pf_ex_free(NULL, pf, NULL, 0, 0, NULL);
+	}
+	if ((pf = calloc(1, sizeof *pf)) == NULL)
+		return 1;
+	pf->ssl = ssl;
+	pf->wake = wake;
+	pf->idlen = idlen;
+	memcpy(pf->id, id, idlen);
+	if (SSL_set_ex_data(ssl, pf_index, pf) != 1) {
+		free(pf);
+		return 1;
+	}
+	r = cache_fetch_start(c, id, idlen, &pf->data, &pf->len, pf_done, pf);
+	if (r == CACHE_PENDING) {
+		pf->pending = 1;
+		return 0;
+	}
+	pf->r = r;
+	return 1;
+}
+
+void
+cache_ssl_prefetch_end(SSL *ssl)
+{
+	struct prefetch *pf;
+
+	if (pf_index < 0 || (pf = SSL_get_ex_data(ssl, pf_index)) == NULL)
+		return;
+	SSL_set_ex_data(ssl, pf_index, NULL);
+	pf_ex_free(NULL, pf, NULL, 0, 0, NULL);
+}
+
+/* A copy of the prefetched session, if it is the one asked for.  The
+ * prefetch keeps its record until the SSL goes: a ClientHello after a
+ * HelloRetryRequest asks for the same session again. */
+static int
+prefetched(SSL *ssl, const unsigned char *id, int idlen, unsigned char **der,
+    size_t *len)
+{
+	struct prefetch *pf = SSL_get_ex_data(ssl, pf_index);
+
+	if (pf == NULL || pf->pending || pf->r != 1 || pf->data == NULL ||
+	    pf->idlen != (size_t)idlen || memcmp(pf->id, id, pf->idlen) != 0 ||
+	    (*der = malloc(pf->len)) == NULL)
+		return 0;
+	memcpy(*der, pf->data, pf->len);
+	*len = pf->len;
+	return 1;
 }
 
 static int
@@ -77,9 +221,15 @@ get_cb(SSL *ssl, const unsigned char *id, int idlen, int *copy)
 	size_t len;
 
 	*copy = 0;
-	if (c == NULL || idlen <= 0 ||
-	    cache_fetch(c, id, (size_t)idlen, &der, &len) != 1)
+	if (c == NULL || idlen <= 0)
 		return NULL;
+	if (c->be->get_start != NULL) {
+		/* never a fetch here: only what the ClientHello prefetched */
+		if (!prefetched(ssl, id, idlen, &der, &len))
+			return NULL;
+	} else if (cache_fetch(c, id, (size_t)idlen, &der, &len) != 1) {
+		return NULL;
+	}
 	p = der;
 	sess = d2i_SSL_SESSION(NULL, &p, (long)len);
 	OPENSSL_cleanse(der, len);
@@ -109,9 +259,9 @@ cache_ssl_setup(SSL_CTX *ctx, struct cache *c, long timeout, int tickets)
 {
 	SSL_CTX_set_timeout(ctx, timeout);
 	if (tickets) {
-		/* Stateless tickets instead of a server-side cache: the ticket
-		 * key is made with the SSL_CTX in the master, so every worker
-		 * can open every ticket. */
+		/* Stateless tickets instead of a server-side cache: the
+		 * daemon's key callback (src/tickets.c) gives every worker,
+		 * and with a shared store every host, the same keys. */
 		SSL_CTX_clear_options(ctx, SSL_OP_NO_TICKET);
 		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 		return 0;
@@ -130,6 +280,10 @@ cache_ssl_setup(SSL_CTX *ctx, struct cache *c, long timeout, int tickets)
 	if (ex_index < 0 &&
 	    (ex_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
 	    NULL)) < 0)
+		return -1;
+	if (pf_index < 0 && c->be->get_start != NULL &&
+	    (pf_index = SSL_get_ex_new_index(0, NULL, NULL, NULL,
+	    pf_ex_free)) < 0)
 		return -1;
 	SSL_CTX_set_ex_data(ctx, ex_index, c);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER |

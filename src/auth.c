@@ -1,8 +1,9 @@
 /*
  * auth.c - client-certificate policy: who may see a location.
  *
- * The master builds one policy per location (and one for the server's
- * initial handshake): a trust store from client-ca (with client-crl when
+ * The master builds, for each server (server "name" { ... }, or the one
+ * implicit server), one policy per location and one for the server's
+ * initial handshake: a trust store from client-ca (with client-crl when
  * set) and the access lists.  At a request, auth_check() decides from the
  * certificate the connection holds - whether it came with this handshake,
  * with a resumed session, or from a renegotiation / post-handshake
@@ -139,11 +140,11 @@ auth_check(const struct auth_policy *p, SSL *ssl, char *subject,
  * the directive at fault (ca_at for the CA, the CRL's own line). */
 static X509_STORE *
 make_store(const char *ca, const struct conf_at *ca_at,
-    const struct config *cf, char *err, size_t errlen)
+    const struct server_conf *sc, char *err, size_t errlen)
 {
 	X509_STORE *st;
 	X509_VERIFY_PARAM *vp;
-	const char *crl = cf->client_crl;
+	const char *crl = sc->client_crl;
 
 	/* A file that is not there is said so, not as OpenSSL's "system
 	 * lib" error. */
@@ -153,7 +154,7 @@ make_store(const char *ca, const struct conf_at *ca_at,
 		return NULL;
 	}
 	if (crl != NULL && access(crl, R_OK) != 0) {
-		config_err(err, errlen, &cf->crl_at, "client-crl '%s': %s", crl,
+		config_err(err, errlen, &sc->crl_at, "client-crl '%s': %s", crl,
 		    strerror(errno));
 		return NULL;
 	}
@@ -172,7 +173,7 @@ make_store(const char *ca, const struct conf_at *ca_at,
 		X509_LOOKUP *lu = X509_STORE_add_lookup(st, X509_LOOKUP_file());
 		if (lu == NULL || X509_load_crl_file(lu, crl, X509_FILETYPE_PEM)
 		    <= 0) {
-			config_err(err, errlen, &cf->crl_at, "client-crl '%s': "
+			config_err(err, errlen, &sc->crl_at, "client-crl '%s': "
 			    "%s", crl, tls_error_string());
 			X509_STORE_free(st);
 			return NULL;
@@ -180,19 +181,19 @@ make_store(const char *ca, const struct conf_at *ca_at,
 		X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK);
 	}
 	vp = X509_STORE_get0_param(st);
-	X509_VERIFY_PARAM_set_depth(vp, (int)cf->verify_depth);
+	X509_VERIFY_PARAM_set_depth(vp, (int)sc->verify_depth);
 	return st;
 }
 
 static int
 policy_init(struct auth_policy *p, const struct access *acc, const char *ca,
-    const struct conf_at *ca_at, const struct config *cf, char *err,
+    const struct conf_at *ca_at, const struct server_conf *sc, char *err,
     size_t errlen)
 {
 	p->acc = acc;
 	if (ca == NULL)
 		return 0;
-	if ((p->store = make_store(ca, ca_at, cf, err, errlen)) == NULL)
+	if ((p->store = make_store(ca, ca_at, sc, err, errlen)) == NULL)
 		return -1;
 	p->ca_names = SSL_load_client_CA_file(ca);
 	ERR_clear_error();
@@ -209,27 +210,27 @@ verify_accept(int preverify_ok, X509_STORE_CTX *x)
 
 /* The server's own policy is index 0, then one per location. */
 struct auth_policy *
-auth_build(struct config *cf, SSL_CTX *ctx, char *err, size_t errlen)
+auth_build(struct server_conf *sc, SSL_CTX *ctx, char *err, size_t errlen)
 {
 	static const struct access server_access = { .verify = VERIFY_NONE };
-	struct auth_policy *v = xcalloc(cf->nlocs + 1, sizeof *v);
+	struct auth_policy *v = xcalloc(sc->nlocs + 1, sizeof *v);
 	struct access *sa = xcalloc(1, sizeof *sa);
 	size_t i;
 
 	*sa = server_access;
-	sa->verify = cf->verify_client;
-	if (policy_init(&v[0], sa, cf->client_ca, &cf->ca_at, cf, err,
+	sa->verify = sc->verify_client;
+	if (policy_init(&v[0], sa, sc->client_ca, &sc->ca_at, sc, err,
 	    errlen) != 0)
 		goto fail;
-	for (i = 0; i < cf->nlocs; i++) {
-		const struct location *l = &cf->locs[i];
+	for (i = 0; i < sc->nlocs; i++) {
+		const struct location *l = &sc->locs[i];
 		if (!auth_needs_cert(&l->acc)) {
 			v[i + 1].acc = &l->acc;
 			continue;
 		}
 		if (policy_init(&v[i + 1], &l->acc, l->acc.client_ca ?
-		    l->acc.client_ca : cf->client_ca, l->acc.client_ca ?
-		    &l->at : &cf->ca_at, cf, err, errlen) != 0)
+		    l->acc.client_ca : sc->client_ca, l->acc.client_ca ?
+		    &l->at : &sc->ca_at, sc, err, errlen) != 0)
 			goto fail;
 	}
 
@@ -239,9 +240,9 @@ auth_build(struct config *cf, SSL_CTX *ctx, char *err, size_t errlen)
 		if (v[0].ca_names != NULL)
 			SSL_CTX_set_client_CA_list(ctx,
 			    SSL_dup_CA_list(v[0].ca_names));
-		SSL_CTX_set_verify_depth(ctx, (int)cf->verify_depth);
+		SSL_CTX_set_verify_depth(ctx, (int)sc->verify_depth);
 	}
-	switch (cf->verify_client) {
+	switch (sc->verify_client) {
 	case VERIFY_REQUIRE:
 		/* Refused at the handshake: no certificate, or a bad one. */
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
@@ -254,12 +255,12 @@ auth_build(struct config *cf, SSL_CTX *ctx, char *err, size_t errlen)
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 		break;
 	}
-	cf->policy = &v[0];
-	for (i = 0; i < cf->nlocs; i++)
-		cf->locs[i].policy = &v[i + 1];
+	sc->policy = &v[0];
+	for (i = 0; i < sc->nlocs; i++)
+		sc->locs[i].policy = &v[i + 1];
 	return v;
 fail:
-	auth_free(v, cf->nlocs);
+	auth_free(v, sc->nlocs);
 	return NULL;
 }
 

@@ -28,11 +28,12 @@ static const char *const verify_token[] = {
 void
 auth_identity(struct conn *c)
 {
-	const struct auth_policy *p = c->w->srv->cf->policy;
+	const struct server_conf *sc = serve_site(c)->sc;
+	const struct auth_policy *p = sc->policy;
 
 	if (c->verify_res != NULL || SSL_get0_peer_certificate(c->ssl) == NULL)
 		return;
-	if (c->w->srv->cf->client_ca != NULL)
+	if (sc->client_ca != NULL)
 		c->verify_res = verify_token[auth_check(p, c->ssl, c->subject,
 		    sizeof c->subject)];
 	else
@@ -101,7 +102,8 @@ start_auth(struct conn *c, const struct auth_policy *p, const char *path)
 			    "client did not offer TLS 1.3 post-handshake "
 			    "authentication (protocols allows TLS 1.3 only, "
 			    "so browsers cannot be asked)" :
-			    cf->tls13_without_pha == PHA_REFUSE ? "client did "
+			    serve_site(c)->sc->tls13_without_pha ==
+			    PHA_REFUSE ? "client did "
 			    "not offer TLS 1.3 post-handshake authentication "
 			    "(tls13-without-pha = refuse; tls1.2 would let "
 			    "browsers in through renegotiation)" : "client did "

@@ -4,7 +4,8 @@
  * the table of contents of src/.
  *
  * Process shape: the master (master.c) reads the config (config.c), binds,
- * builds the SSL_CTX (tls.c) and forks workers (worker.c).  Each worker runs
+ * builds an SSL_CTX per server block (tls.c; SNI chooses among them) and
+ * forks workers (worker.c).  Each worker runs
  * one libev loop, accepts, and hands each connection to the state machine
  * (conn.c, over the record in conn.h).  A connection parses requests
  * (http.c); serve.c routes each one on its canonical path and builds the
@@ -129,8 +130,48 @@ struct cache_conf {
 	long    max_entries;
 	long    purge_interval;     /* seconds */
 	char   *seal_key_file;
-	struct conf_at at, store_at, seal_at;
+	double  fetch_timeout;      /* seconds; 0: the library's default */
+	char   *password_file;      /* the store's server's password */
+	struct conf_at at, store_at, seal_at, password_at;
 };
+
+/* What one site served under its own names (server "name" { ... }):
+ * its certificates, root, locations and client-certificate policy.  A
+ * config without server blocks has one, made from the top level, with no
+ * name: it answers whatever name a client asks for.  Top-level values of
+ * these directives are the defaults every server block starts from. */
+struct server_conf {
+	char               *name;          /* lowercase; NULL: implicit */
+	char              **aliases;       /* lowercase; "*.x" wildcards */
+	size_t              naliases;
+	int                 is_default;    /* default = true */
+	char               *root;
+	char               *index;
+	char              **certs;
+	char              **keys;
+	size_t              ncerts;
+	size_t              nkeys;         /* == ncerts once loaded */
+	char               *client_ca;
+	char               *client_crl;
+	long                verify_depth;
+	enum verify_mode    verify_client;  /* at the initial handshake */
+	enum pha_policy     tls13_without_pha;
+	struct location    *locs;
+	size_t              nlocs;
+	int                 own_locs;      /* has location blocks of its own */
+	const struct auth_policy *policy;  /* server-wide (auth_build) */
+	char              **headers;       /* "Name: value" lines added */
+	size_t              nheaders;
+	int                 gzip_static;   /* serve file.gz / file.br */
+	char               *default_type;  /* Content-Type of the unknown */
+	char               *error_pages;   /* folder of STATUS.html pages */
+	struct conf_at      at, alias_at;  /* the block, its alias line */
+	struct conf_at      certs_at, keys_at, root_at, ca_at, crl_at;
+	struct conf_at      verify_at;
+};
+
+/* A client that names no configured server (unknown-sni). */
+enum unknown_sni { SNI_DEFAULT = 0, SNI_REFUSE };
 
 struct config {
 	char               *file;          /* the config file, as given */
@@ -143,20 +184,17 @@ struct config {
 	long                https_port;    /* redirect port; 0: listen's */
 	long                workers;
 	char               *user;
-	char               *root;
-	char               *index;
 	char               *mime_types;
-	char              **certs;
-	char              **keys;
-	size_t              ncerts;
-	size_t              nkeys;         /* == ncerts once loaded */
 	int                 proto_min;     /* TLS1_2_VERSION ... */
 	int                 proto_max;
 	char               *ciphers;
 	char               *ciphersuites;
 	char               *groups;        /* key exchange groups */
-	char               *access_log;
+	char               *access_log;    /* a file, or syslog[:FACILITY] */
 	char               *error_log;
+	char               *syslog_socket; /* NULL: /dev/log */
+	int                 access_log_format; /* enum alog_format */
+	long                access_log_buffer; /* bytes; 0: a write a line */
 	char               *pid_file;
 	double              handshake_timeout;
 	double              header_timeout;
@@ -164,26 +202,20 @@ struct config {
 	double              send_timeout;
 	long                worker_connections;
 	int                 session_tickets;
+	char              **ticket_key_files; /* nginx format; first encrypts */
+	size_t              nticket_key_files;
+	long                ticket_key_period; /* seconds a made key encrypts */
 	int                 log_level;     /* enum log_level */
 	struct cache_conf   cache;
-	char               *client_ca;
-	char               *client_crl;
-	long                verify_depth;
-	enum verify_mode    verify_client;  /* at the initial handshake */
-	enum pha_policy     tls13_without_pha;
-	struct location    *locs;
-	size_t              nlocs;
-	const struct auth_policy *policy;  /* server-wide (auth_build) */
-	char              **headers;       /* "Name: value" lines added */
-	size_t              nheaders;
-	int                 gzip_static;   /* serve file.gz / file.br */
-	char               *default_type;  /* Content-Type of the unknown */
-	char               *error_pages;   /* folder of STATUS.html pages */
+	int                 unknown_sni;   /* enum unknown_sni */
+	struct server_conf **servers;      /* at least one */
+	size_t              nservers;
+	size_t              dflt;          /* index of the default server */
 	/* where directives checked after parsing were written */
-	struct conf_at      certs_at, keys_at, root_at, mime_at, alog_at;
-	struct conf_at      elog_at, pid_at, user_at, ca_at, crl_at;
-	struct conf_at      verify_at, ciphers_at, suites_at, groups_at;
-	struct conf_at      acme_at;
+	struct conf_at      mime_at, alog_at;
+	struct conf_at      elog_at, pid_at, user_at;
+	struct conf_at      ciphers_at, suites_at, groups_at;
+	struct conf_at      acme_at, sock_at, tkfiles_at, tkperiod_at;
 	struct conf_files   files;         /* every file read, for conf_at */
 };
 
@@ -197,7 +229,18 @@ void             config_free(struct config *);
 char            *config_path(const struct config *, const char *);
 int              parse_listen(const char *, struct sockaddr_storage *,
                      socklen_t *);
-const struct location *config_location(const struct config *, const char *);
+const struct location *config_location(const struct server_conf *,
+                     const char *path);
+/* Does host (lowercase, no port, no final dot) name sc?  The implicit
+ * server has every name. */
+int              config_names(const struct server_conf *, const char *host);
+/* The server a name belongs to: an exact name first, then the longest
+ * wildcard; NULL when none. */
+const struct server_conf *config_server(const struct config *,
+                     const char *host);
+/* host as a name to look up: lowercase, port and final dot dropped; 0, or
+ * -1 when it is no host name. */
+int              config_host_key(const char *host, char *out, size_t outlen);
 
 /* ------------------------------------------------------------------ log.c */
 
@@ -218,6 +261,25 @@ void             log_msg(enum log_level, const char *, ...)
 /* Log at most once per interval for the same *last stamp. */
 int              log_ratelimit(time_t *last, time_t interval);
 int              log_open_file(const char *path, uid_t, gid_t);
+/* A log destination (error-log, access-log) is a file, or "syslog" or
+ * "syslog:FACILITY": 1 (and *facility, LOG_DAEMON by default), 0 for a
+ * file, -1 for an unknown facility. */
+int              log_dest_syslog(const char *dest, int *facility);
+#define LOG_SYSLOG_SOCKET "/dev/log"
+/* 0 when path is a socket (the receiver need not be there yet). */
+int              log_syslog_check(const char *path);
+/* The file (created, for appending, owned by uid) or a datagram socket
+ * connected to sock (NULL: /dev/log) for syslog: fd, or -1 and errno. */
+int              log_open_dest(const char *dest, const char *sock, uid_t,
+                     gid_t);
+/* Why log_open_dest() failed (errno), as "access-log 'FILE': reason" or
+ * about syslog-socket, at the line that named it, into err. */
+void             log_dest_error(const struct config *, const char *dest,
+                     const struct conf_at *, const char *what, char *err,
+                     size_t errlen);
+/* The error log's descriptor, from log_open_dest(dest, sock). */
+void             log_set_dest(int fd, const char *dest, const char *sock);
+int              log_to_syslog(void);
 
 /* ------------------------------------------------------------------ mime.c */
 
@@ -238,6 +300,7 @@ struct http_request {
 	char              request_line[1024]; /* for the access log */
 	int               minor;         /* HTTP/1.minor */
 	const char       *host;
+	char              authority[256]; /* absolute-form target's, or "" */
 	const char       *user_agent;
 	const char       *referer;
 	const char       *if_modified_since;
@@ -302,9 +365,9 @@ enum auth_result {
 struct auth_policy;
 struct server;
 
-/* The policies of the server and of each location, made real (CA store,
- * CA names); sets cf->policy and every cf->locs[i].policy. */
-struct auth_policy *auth_build(struct config *, SSL_CTX *, char *err,
+/* The policies of a server and of each of its locations, made real (CA
+ * store, CA names); sets sc->policy and every sc->locs[i].policy. */
+struct auth_policy *auth_build(struct server_conf *, SSL_CTX *, char *err,
                      size_t errlen);
 void             auth_free(struct auth_policy *, size_t nlocs);
 const struct access *auth_access(const struct auth_policy *);
@@ -332,12 +395,62 @@ enum hs_fail {
 };
 extern const char *const hs_fail_name[HF_COUNT];
 
-SSL_CTX         *tls_ctx_new(const struct config *, struct cache *,
-                     char *err, size_t errlen);
+struct site;
+/* The SSL_CTX of one server: the config's TLS settings, the server's
+ * certificates and its own session ID context. */
+struct tickets;
+SSL_CTX         *tls_ctx_new(const struct config *, const struct server_conf *,
+                     struct cache *, struct tickets *, char *err,
+                     size_t errlen);
+/* Every server's SSL_CTX built: let the ClientHello choose among them. */
+int              tls_sni_setup(struct server *);
+/* The site whose SSL_CTX ssl uses (the default one until SNI chose). */
+const struct site *tls_site(const struct server *, SSL *);
+/* -t: warn for each name of sc that its certificates do not cover. */
+void             tls_check_names(const struct server_conf *);
 const char      *tls_error_string(void);
 /* Why a handshake failed (an SSL_do_handshake result), and OpenSSL's
  * reason string for the debug log. */
 enum hs_fail     tls_fail_reason(SSL *, int ret, const char **detail);
+/* Who is woken when a session prefetched for a suspended handshake is in
+ * (a store on a server): conn_session_fetched, set by the worker. */
+void             tls_set_session_wake(cache_ssl_wake_fn);
+
+/* --------------------------------------------------------------- tickets.c */
+
+/* Session-ticket keys (session-tickets = true): from ticket-key-files, or
+ * made in memory and rotated every ticket-key-period, identical in every
+ * worker (memory shared with the master) and, with a store on a server,
+ * on every host (cache_share).  See tickets.c. */
+struct tickets;
+struct ticket_ring;
+struct worker_stats;
+struct ev_loop;
+
+/* Keys kept for rotation: enough slots to open a ticket for the whole
+ * session timeout, plus the current slot and the next one. */
+#define TICKET_RING 1024
+#define TICKET_SLOTS(cf) (((cf)->cache.timeout + (cf)->ticket_key_period - \
+	1) / (cf)->ticket_key_period + 2)
+
+/* master, once at start: the slots' keys, in memory shared with every
+ * worker of every generation (kept across reloads) */
+struct ticket_ring *tickets_ring_new(void);
+/* server.c, per generation: read and check ticket-key-files (errors as
+ * FILE:LINE); NULL with err.  ring may be NULL (cachetd -t). */
+struct tickets  *tickets_new(const struct config *, struct ticket_ring *,
+                     struct cache *, char *err, size_t errlen);
+void             tickets_free(struct tickets *);
+/* tls.c, for every SSL_CTX: the key callback (nothing if t is NULL) */
+int              tickets_setup(SSL_CTX *, struct tickets *);
+/* worker.c: counters, and the timer that makes (or fetches from the
+ * store, when share is 1) the next slot's key ahead of time */
+void             tickets_worker(struct tickets *, struct ev_loop *,
+                     struct worker_stats *, int share);
+void             tickets_stop(struct tickets *, struct ev_loop *);
+/* status.c: keys in memory now (files, or the ring's live slots: what a
+ * memory dump would reveal; bounded by TICKET_SLOTS) */
+size_t           tickets_held(struct tickets *);
 
 /* ---------------------------------------------------------------- stats.c */
 
@@ -358,17 +471,32 @@ struct worker_stats {
 	uint64_t           key_update_abuse; /* closed: too many KeyUpdates */
 	uint64_t           drained;          /* idle closed to make room */
 	uint64_t           refused;          /* closed unserved: full */
+	uint64_t           tickets_renewed;  /* opened with an older key */
+	uint64_t           tickets_unknown;  /* key unknown or forgotten */
+	uint64_t           ticket_keys_local; /* made here: store unreachable */
 	struct cache_stats cache;
 };
 
 /* --------------------------------------------------------- master/worker */
 
+/* A server of the config, made real for one generation. */
+struct site {
+	const struct server_conf *sc;
+	SSL_CTX         *ssl;
+	struct auth_policy *auth;      /* owns sc->policy, sc->locs[i].policy */
+	struct mime     *mime;         /* with sc's default-type */
+	int              rootfd;       /* a worker's, opened before it drops
+	                                * privileges; -1 in the master */
+	int              hold_tls12;   /* no-PHA clients kept to TLS 1.2 */
+};
+
 struct server {
 	struct config   *cf;
-	SSL_CTX         *ssl;
-	struct mime     *mime;
+	SSL_CTX         *ssl;          /* the default site's: SSL_new */
+	struct site     *sites;        /* cf->servers[i] as sites[i] */
+	size_t           nsites;
 	struct cache    *cache;
-	struct auth_policy *auth;      /* owns cf->policy, cf->locs[i].policy */
+	struct tickets  *tickets;      /* session-tickets = true, or NULL */
 	int             *lfds;         /* per address (cf->listen, then
 	                                * cf->http_listen), nsock sockets:
 	                                * lfds[address * nsock + k] */
@@ -391,7 +519,11 @@ struct server {
 struct server_env {
 	const unsigned char *seal_key;  /* the master's, or seal-key-file's */
 	struct worker_stats *stats;     /* MAX_WORKERS slots, shared */
+	struct ticket_ring *ticket_ring; /* shared; NULL under -t */
 };
+/* The site a request's Host (or a plain connection's) names: its server
+ * when host is one of its names, the default site otherwise. */
+const struct site *server_site(const struct server *, const char *host);
 struct server   *server_build(struct config *, struct server *old,
                      int bind_now, const struct server_env *, char *err,
                      size_t errlen);
@@ -418,13 +550,14 @@ int              conn_new(struct worker *, int fd,
                      const struct sockaddr_storage *, int plain);
 void             conn_shutdown_idle(struct worker *);
 size_t           conn_drain_idle(struct worker *, size_t n);
+/* The session a suspended handshake waited for is in: run it again. */
+void             conn_session_fetched(SSL *);
 
 /* Worker state shared by worker.c and conn.c; conn.c calls back through
  * conn_closed and knows nothing else of worker.c. */
 struct worker {
 	struct server      *srv;
 	struct ev_loop     *loop;
-	int                 rootfd;
 	int                 acmefd;      /* acme-root, or -1 */
 	int                 slot;
 	int                 stopping;
@@ -442,15 +575,39 @@ size_t           status_render(const struct server *, int json, char *out,
                      size_t cap);
 
 /* access log (log.c) */
+enum alog_format { ALOG_COMBINED = 0, ALOG_JSON };
+#define ACCESS_LINE_MAX 16384   /* a line of either format fits */
+#define ACCESS_BUFFER_MIN ACCESS_LINE_MAX
+#define ACCESS_FLUSH_TIME 1.0   /* seconds a buffered line may wait */
 struct access_entry {
 	const char *peer, *request_line, *referer, *user_agent;
 	const char *protocol, *cipher, *subject, *verify;
+	const char *server;     /* the server block's name, or NULL */
+	const char *server_name;       /* SNI, or NULL */
 	int         status;
 	long long   bytes;
 	int         reused;
+	double      request_time;      /* seconds; < 0: unknown */
+	struct timespec when;          /* 0: now */
 };
-size_t           access_log_format(const struct access_entry *, char *line,
-                     size_t cap);
-void             access_log_write(int fd, const char *line, size_t len);
+/* The line of e, newline included; 0 when it does not fit cap. */
+size_t           access_log_format(const struct access_entry *,
+                     enum alog_format, char *line, size_t cap);
+/* s as a JSON string, quotes included, cut at a character's end to fit
+ * cap (with its NUL); returns the length. */
+size_t           json_escape(char *out, size_t cap, const char *s);
+/* "METHOD TARGET HTTP/1.1" in three pieces ("" for what is missing). */
+void             access_request_split(const char *line, char *method,
+                     size_t mlen, char *target, size_t tlen, char *proto,
+                     size_t plen);
+/* A worker's access log, set up in the worker (its lines carry the pid
+ * of the process that called this): the server's descriptor, the
+ * access-log value (NULL: a file) and socket, the format, the buffer size
+ * (0: none); wake is called when the buffer takes its first line (the
+ * worker flushes a moment later). */
+void             access_log_init(int fd, const char *dest, const char *sock,
+                     enum alog_format, size_t buffer, void (*wake)(void));
+void             access_log(const struct access_entry *);
+void             access_log_flush(void);
 
 #endif

@@ -17,10 +17,16 @@
  * Checks that need the whole file (a location that needs a CA set after
  * it) run once every statement has been read.
  *
- * Adding a block kind (server "name" { ... }) is a row in blocks[]: the
- * contexts it may open in, its directive table, and an open function that
- * gets the enclosing block's struct and returns the one its own
- * directives fill (a location inside a server joins that server's list).
+ * A block kind is a row in blocks[]: the contexts it may open in, its
+ * directive table, and an open function that gets the enclosing block's
+ * struct and returns the one its own directives fill.
+ *
+ * Servers: the site directives (site_dirs: root, certificates, client
+ * CA, headers, ...) at the top level are the defaults of every server
+ * block, wherever in the file they are written; so server blocks are read
+ * last, each starting from the top level's values (and its locations,
+ * unless the block has locations of its own), then its own.  A file with
+ * no server block has one implicit server, the top level, with no name.
  */
 #include "config.h"
 
@@ -190,7 +196,7 @@ parse_listen(const char *text, struct sockaddr_storage *ss, socklen_t *len)
 
 /* ------------------------------------------------------------ blocks */
 
-enum { CTX_TOP = 1, CTX_CACHE = 2, CTX_LOCATION = 4 };
+enum { CTX_TOP = 1, CTX_CACHE = 2, CTX_LOCATION = 4, CTX_SERVER = 8 };
 
 struct block {
 	const char             *name;   /* NULL: the file itself */
@@ -199,10 +205,13 @@ struct block {
 	int                     titled; /* location "/x" { } */
 	int                     repeat; /* a directive may be given again */
 	const struct directive *dirs;
+	/* also taken here, into the server being filled (ld->sc) */
+	const struct directive *site;
 	/* the struct the body fills (parent: the enclosing block's), or
 	 * NULL with the error set */
 	void                 *(*open)(struct loader *, void *parent,
 	                          const struct conf_node *);
+	int                     later;  /* open() keeps it; walked later */
 };
 
 static void *
@@ -220,16 +229,19 @@ open_cache(struct loader *ld, void *parent, const struct conf_node *n)
 	return c;
 }
 
+/* A location joins the server being filled: at the top level, the
+ * defaults every server without locations of its own starts from. */
 static void *
 open_location(struct loader *ld, void *parent, const struct conf_node *n)
 {
-	struct config *cf = parent;
+	struct server_conf *sc = ld->sc;
 	const char *prefix = n->vals->text;
 	char canon[PATH_MAX + 2], rel[PATH_MAX], buf[PATH_MAX + 16];
 	struct location *l;
 	size_t i;
 	int slash;
 
+	(void)parent;
 	if (prefix[0] != '/') {
 		fail(ld, &n->at, "location \"%s\": prefix must start with /",
 		    prefix);
@@ -247,16 +259,16 @@ open_location(struct loader *ld, void *parent, const struct conf_node *n)
 		    canon[0] ? "\"" : "");
 		return NULL;
 	}
-	for (i = 0; i < cf->nlocs; i++)
-		if (strcmp(cf->locs[i].prefix, prefix) == 0) {
+	for (i = 0; i < sc->nlocs; i++)
+		if (strcmp(sc->locs[i].prefix, prefix) == 0) {
 			fail(ld, &n->at, "location \"%s\": already defined on "
-			    "%s", prefix, first_at(&cf->locs[i].at, &n->at,
+			    "%s", prefix, first_at(&sc->locs[i].at, &n->at,
 			    buf, sizeof buf));
 			return NULL;
 		}
-	l = xreallocarray(cf->locs, cf->nlocs + 1, sizeof *l);
-	cf->locs = l;
-	l = &cf->locs[cf->nlocs++];
+	l = xreallocarray(sc->locs, sc->nlocs + 1, sizeof *l);
+	sc->locs = l;
+	l = &sc->locs[sc->nlocs++];
 	memset(l, 0, sizeof *l);
 	l->prefix = xstrdup(prefix);
 	l->at = n->at;
@@ -264,17 +276,42 @@ open_location(struct loader *ld, void *parent, const struct conf_node *n)
 	return l;
 }
 
+/* A server block is read once the whole top level is: its defaults are
+ * the top level's values wherever they are written.  Here it is only
+ * noted, in order. */
+static void *
+open_server(struct loader *ld, void *parent, const struct conf_node *n)
+{
+	(void)parent;
+	if (!config_name_ok(n->vals->text) || strncmp(n->vals->text, "*.",
+	    2) == 0) {
+		fail(ld, &n->vals->at, "server \"%s\": not a host name (an "
+		    "exact name; wildcards go in alias)", n->vals->text);
+		return NULL;
+	}
+	ld->servers = xreallocarray(ld->servers, ld->nservers + 1,
+	    sizeof *ld->servers);
+	ld->servers[ld->nservers++] = n;
+	return ld;
+}
+
 static const struct block blocks[] = {
-	{ NULL, CTX_TOP, 0, 0, 1, top_dirs, NULL },
-	{ "session-cache", CTX_CACHE, CTX_TOP, 0, 0, cache_dirs, open_cache },
-	{ "location", CTX_LOCATION, CTX_TOP, 1, 0, location_dirs,
-	    open_location },
+	{ NULL, CTX_TOP, 0, 0, 1, top_dirs, site_dirs, NULL, 0 },
+	{ "session-cache", CTX_CACHE, CTX_TOP, 0, 0, cache_dirs, NULL,
+	    open_cache, 0 },
+	{ "location", CTX_LOCATION, CTX_TOP | CTX_SERVER, 1, 0, location_dirs,
+	    NULL, open_location, 0 },
+	{ "server", CTX_SERVER, CTX_TOP, 1, 0, server_dirs, site_dirs,
+	    open_server, 1 },
 };
 #define NBLOCKS (sizeof blocks / sizeof blocks[0])
+#define B_SERVER (&blocks[3])
 
 static const struct directive *
 find(const struct directive *dirs, const char *name)
 {
+	if (dirs == NULL)
+		return NULL;
 	for (; dirs->name != NULL; dirs++)
 		if (strcmp(dirs->name, name) == 0)
 			return dirs;
@@ -297,7 +334,8 @@ misplaced(struct loader *ld, const struct block *in,
 
 	for (i = 0; i < NBLOCKS; i++) {
 		const struct block *b = &blocks[i];
-		if (b == in || find(b->dirs, n->name) == NULL)
+		if (b == in || (find(b->dirs, n->name) == NULL &&
+		    find(b->site, n->name) == NULL))
 			continue;
 		snprintf(here, sizeof here, in->name ? "in a %s block" :
 		    "at %s", block_name(in));
@@ -333,34 +371,47 @@ enter(struct loader *ld, const struct block *in, void *parent,
 		    b->name, b->name);
 	if ((target = b->open(ld, parent, n)) == NULL)
 		return -1;
+	if (b->later)
+		return 0;
 	return walk(ld, b, target, n->body);
 }
 
-/* The statements of one block, into target. */
+#define MAX_SEEN 64     /* directives of a block's tables, for "twice" */
+
+/* The statements of one block, into target (and site directives into
+ * the server being filled). */
 static int
 walk(struct loader *ld, const struct block *b, void *target,
     const struct conf_node *list)
 {
-	const struct conf_node *n, *seen[32];
+	const struct conf_node *n, *seen[2 * MAX_SEEN];
 	const struct directive *d;
 	char buf[PATH_MAX + 16];
+	void *base;
 	size_t i;
 
 	memset(seen, 0, sizeof seen);
 	for (n = list; n != NULL; n = n->next) {
-		if ((d = find(b->dirs, n->name)) != NULL) {
+		base = target;
+		i = 0;
+		if ((d = find(b->dirs, n->name)) != NULL)
+			i = (size_t)(d - b->dirs);
+		else if ((d = find(b->site, n->name)) != NULL) {
+			i = MAX_SEEN + (size_t)(d - b->site);
+			base = ld->sc;
+		}
+		if (d != NULL) {
 			if (n->kind == CN_BLOCK)
 				return fail(ld, &n->at, "%s: not a block: "
 				    "write %s = value", n->name, n->name);
-			i = (size_t)(d - b->dirs);
-			if (!b->repeat && i < 32 && seen[i] != NULL)
+			if (!b->repeat && i < 2 * MAX_SEEN && seen[i] != NULL)
 				return fail(ld, &n->at, "%s: given twice in "
 				    "this %s block (first on %s)", n->name,
 				    b->name, first_at(&seen[i]->at, &n->at,
 				    buf, sizeof buf));
-			if (i < 32)
+			if (i < 2 * MAX_SEEN)
 				seen[i] = n;
-			if (directive_set(ld, d, target, n) != 0)
+			if (directive_set(ld, d, base, n) != 0)
 				return -1;
 			continue;
 		}
@@ -378,6 +429,143 @@ walk(struct loader *ld, const struct block *b, void *target,
 	return 0;
 }
 
+/* ------------------------------------------------------------ servers */
+
+static void server_defaults_at(struct server_conf *, const char *file);
+
+static struct server_conf *
+server_new(void)
+{
+	struct server_conf *sc = xcalloc(1, sizeof *sc);
+
+	sc->index = xstrdup("index.html");
+	sc->default_type = xstrdup("application/octet-stream");
+	sc->verify_depth = 5;
+	sc->verify_client = VERIFY_NONE;
+	sc->tls13_without_pha = PHA_TLS12;
+	return sc;
+}
+
+static void
+server_conf_free(struct server_conf *sc)
+{
+	size_t i;
+
+	if (sc == NULL)
+		return;
+	for (i = 0; i < sc->nlocs; i++) {
+		free(sc->locs[i].prefix);
+		free_strv(sc->locs[i].allow_addr, sc->locs[i].nallow_addr);
+		free(sc->locs[i].acc.client_ca);
+		free_strv(sc->locs[i].acc.allow_subject,
+		    sc->locs[i].acc.nallow_subject);
+		free_strv(sc->locs[i].acc.allow_issuer,
+		    sc->locs[i].acc.nallow_issuer);
+		free_strv(sc->locs[i].acc.deny_subject,
+		    sc->locs[i].acc.ndeny_subject);
+		free_strv(sc->locs[i].headers, sc->locs[i].nheaders);
+		free(sc->locs[i].ret);
+	}
+	free(sc->locs);
+	free(sc->name);
+	free_strv(sc->aliases, sc->naliases);
+	free_strv(sc->headers, sc->nheaders);
+	free_strv(sc->certs, sc->ncerts);
+	free_strv(sc->keys, sc->nkeys);
+	free(sc->root);
+	free(sc->index);
+	free(sc->default_type);
+	free(sc->error_pages);
+	free(sc->client_ca);
+	free(sc->client_crl);
+	free(sc);
+}
+
+static void
+lowercase(char *s)
+{
+	for (; *s != '\0'; s++)
+		*s = (char)tolower((unsigned char)*s);
+}
+
+static int
+has_location(const struct conf_node *list)
+{
+	for (; list != NULL; list = list->next)
+		if (list->kind == CN_BLOCK && strcmp(list->name, "location") == 0)
+			return 1;
+	return 0;
+}
+
+/* One server block: the top level's site directives first (its
+ * locations too, unless the block has its own: a list of locations is
+ * inherited whole, as a header list is), then the block's own. */
+static struct server_conf *
+server_read(struct loader *ld, const struct conf_node *top,
+    const struct conf_node *n)
+{
+	struct server_conf *sc = server_new();
+	const struct conf_node *t;
+	const struct directive *d;
+	int own = has_location(n->body);
+	size_t i;
+
+	server_defaults_at(sc, ld->cf->file);
+	sc->name = xstrdup(n->vals->text);
+	lowercase(sc->name);
+	sc->at = n->at;
+	sc->own_locs = own;
+	ld->sc = sc;
+	for (t = top; t != NULL && !ld->failed; t = t->next) {
+		if ((d = find(site_dirs, t->name)) != NULL)
+			directive_set(ld, d, sc, t);
+		else if (!own && t->kind == CN_BLOCK &&
+		    strcmp(t->name, "location") == 0)
+			enter(ld, &blocks[0], sc, &blocks[2], t);
+	}
+	if (!ld->failed)
+		walk(ld, B_SERVER, sc, n->body);
+	ld->sc = NULL;
+	if (ld->failed) {
+		server_conf_free(sc);
+		return NULL;
+	}
+	for (i = 0; i < sc->naliases; i++)
+		lowercase(sc->aliases[i]);
+	return sc;
+}
+
+static void
+add_server(struct config *cf, struct server_conf *sc)
+{
+	cf->servers = xreallocarray(cf->servers, cf->nservers + 1,
+	    sizeof *cf->servers);
+	cf->servers[cf->nservers++] = sc;
+}
+
+/* The servers: those of the server blocks, or the top level's as the
+ * one implicit server. */
+static int
+read_servers(struct loader *ld, struct server_conf *top,
+    const struct conf_node *list)
+{
+	struct config *cf = ld->cf;
+	struct server_conf *sc;
+	size_t i;
+
+	if (ld->nservers == 0) {
+		add_server(cf, top);
+		return 0;
+	}
+	server_conf_free(top);
+	for (i = 0; i < ld->nservers; i++) {
+		if ((sc = server_read(ld, list, ld->servers[i])) == NULL)
+			return -1;
+		add_server(cf, sc);
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------ whole */
 
 static void
@@ -390,12 +578,10 @@ defaults(struct config *cf)
 	cf->listen[0].at = none;
 	parse_listen(DEFAULT_LISTEN, &cf->listen[0].ss, &cf->listen[0].sslen);
 	cf->nlisten = 1;
-	cf->index = xstrdup("index.html");
 	cf->proto_min = TLS1_2_VERSION;
 	cf->proto_max = TLS1_3_VERSION;
 	cf->ciphers = xstrdup(DEFAULT_CIPHERS);
 	cf->groups = xstrdup(DEFAULT_GROUPS);
-	cf->default_type = xstrdup("application/octet-stream");
 	cf->ciphersuites = xstrdup(DEFAULT_SUITES);
 	cf->log_level = LOG_INFO_;
 	cf->handshake_timeout = 10;
@@ -403,18 +589,116 @@ defaults(struct config *cf)
 	cf->keepalive_timeout = 15;
 	cf->send_timeout = 30;
 	cf->worker_connections = 1024;
-	cf->verify_depth = 5;
-	cf->verify_client = VERIFY_NONE;
-	cf->tls13_without_pha = PHA_TLS12;
+	cf->unknown_sni = SNI_DEFAULT;
 	cf->cache.store = xstrdup(CACHE_SPEC_DEFAULT);
 	cf->cache.timeout = 300;
+	cf->ticket_key_period = 3600;
 	cf->cache.max_entries = 100000;
 	cf->cache.purge_interval = 60;
 	cf->cache.at = cf->cache.store_at = cf->cache.seal_at = none;
-	cf->certs_at = cf->keys_at = cf->root_at = cf->mime_at = none;
+	cf->mime_at = none;
 	cf->alog_at = cf->elog_at = cf->pid_at = cf->user_at = none;
-	cf->ca_at = cf->crl_at = cf->verify_at = cf->acme_at = none;
+	cf->acme_at = cf->sock_at = none;
 	cf->ciphers_at = cf->suites_at = cf->groups_at = none;
+	cf->tkfiles_at = cf->tkperiod_at = none;
+}
+
+static void
+server_defaults_at(struct server_conf *sc, const char *file)
+{
+	const struct conf_at none = { file, 0 };
+
+	sc->at = sc->alias_at = none;
+	sc->certs_at = sc->keys_at = sc->root_at = none;
+	sc->ca_at = sc->crl_at = sc->verify_at = none;
+}
+
+/* What one server needs, whatever the order it was written in.  A value
+ * missing from a server block and from the top level is reported at the
+ * block. */
+static int
+finish_server(struct loader *ld, struct server_conf *sc)
+{
+	const struct conf_at *here = &sc->at;
+	char w[300] = "";
+	size_t i;
+
+	/* "server "a.test": " first, so that a value inherited from the
+	 * top level says which server it fails for */
+	if (sc->name != NULL)
+		snprintf(w, sizeof w, "server \"%s\": ", sc->name);
+	if (sc->root == NULL)
+		return fail(ld, here, "%sroot: missing (the folder to serve)",
+		    w);
+	if (sc->ncerts == 0)
+		return fail(ld, sc->certs_at.line ? &sc->certs_at : here,
+		    "%scertificate: missing", w);
+	if (sc->nkeys != sc->ncerts)
+		return fail(ld, sc->keys_at.line ? &sc->keys_at : &sc->certs_at,
+		    "%skey: %zu key(s) for %zu certificate(s); they are paired "
+		    "by position", w, sc->nkeys, sc->ncerts);
+	if (sc->verify_client != VERIFY_NONE && sc->client_ca == NULL)
+		return fail(ld, sc->verify_at.line ? &sc->verify_at : here,
+		    "%sverify-client needs client-ca", w);
+	for (i = 0; i < sc->nlocs; i++) {
+		const struct location *l = &sc->locs[i];
+		int wants = l->acc.verify != VERIFY_NONE ||
+		    l->acc.nallow_subject || l->acc.nallow_issuer;
+
+		if (l->status && wants)
+			return fail(ld, &l->at, "location \"%s\": a status page "
+			    "is guarded by allow-address, not by client "
+			    "certificates", l->prefix);
+		if ((wants || l->acc.ndeny_subject) &&
+		    l->acc.client_ca == NULL && sc->client_ca == NULL)
+			return fail(ld, &l->at, "%slocation \"%s\" asks for a "
+			    "client certificate but no client-ca is set", w,
+			    l->prefix);
+	}
+	return 0;
+}
+
+/* Each name (and alias) names one server; at most one default. */
+static int
+finish_names(struct loader *ld)
+{
+	struct config *cf = ld->cf;
+	const struct server_conf *a, *b;
+	const char *na, *nb;
+	char buf[PATH_MAX + 16];
+	size_t i, j, k, l, dflt = 0;
+
+	for (i = 0; i < cf->nservers; i++) {
+		a = cf->servers[i];
+		if (a->is_default && dflt++ > 0)
+			return fail(ld, &a->at, "server \"%s\": a second default "
+			    "server (the first is %s)", a->name,
+			    cf->servers[cf->dflt]->name);
+		if (a->is_default)
+			cf->dflt = i;
+		for (k = 0; k <= a->naliases; k++) {
+			na = k == 0 ? a->name : a->aliases[k - 1];
+			for (j = 0; j <= i; j++) {
+				b = cf->servers[j];
+				for (l = 0; l <= b->naliases; l++) {
+					if (j == i && l >= k)
+						break;
+					nb = l == 0 ? b->name :
+					    b->aliases[l - 1];
+					if (strcmp(na, nb) != 0)
+						continue;
+					return fail(ld, k == 0 ? &a->at :
+					    &a->alias_at, "server \"%s\": the "
+					    "name '%s' is already server "
+					    "\"%s\"'s (%s)", a->name, na,
+					    b->name, first_at(l == 0 ? &b->at :
+					    &b->alias_at, k == 0 ? &a->at :
+					    &a->alias_at, buf, sizeof buf));
+				}
+			}
+		}
+	}
+	return 0;
 }
 
 /* What needs the whole file: requirements and directives that depend
@@ -424,22 +708,17 @@ finish(struct loader *ld)
 {
 	struct config *cf = ld->cf;
 	const struct conf_at top = { cf->file, 0 };
-	int any_ca = cf->client_ca != NULL;
 	size_t i;
 
 	if (cf->workers == 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		cf->workers = n > 0 ? n : 1;
 	}
-	if (cf->root == NULL)
-		return fail(ld, &top, "root: missing (the folder to serve)");
-	if (cf->ncerts == 0)
-		return fail(ld, cf->certs_at.line ? &cf->certs_at : &top,
-		    "certificate: missing");
-	if (cf->nkeys != cf->ncerts)
-		return fail(ld, cf->keys_at.line ? &cf->keys_at : &cf->certs_at,
-		    "key: %zu key(s) for %zu certificate(s); they are paired "
-		    "by position", cf->nkeys, cf->ncerts);
+	for (i = 0; i < cf->nservers; i++)
+		if (finish_server(ld, cf->servers[i]) != 0)
+			return -1;
+	if (cf->servers[0]->name != NULL && finish_names(ld) != 0)
+		return -1;
 	{
 		/* the store's file, relative to the config's folder */
 		char *resolved = cache_spec_resolve(cf->cache.store, cf->dir);
@@ -451,44 +730,52 @@ finish(struct loader *ld)
 			cf->cache.store_path =
 			    xstrdup(cache_spec_path(cf->cache.store));
 	}
-	if (cf->verify_client != VERIFY_NONE && cf->client_ca == NULL)
-		return fail(ld, &cf->verify_at, "verify-client needs "
-		    "client-ca");
-
-	for (i = 0; i < cf->nlocs; i++) {
-		const struct location *l = &cf->locs[i];
-		int wants = l->acc.verify != VERIFY_NONE ||
-		    l->acc.nallow_subject || l->acc.nallow_issuer;
-
-		if (l->acc.client_ca != NULL)
-			any_ca = 1;
-		if (l->status && wants)
-			return fail(ld, &l->at, "location \"%s\": a status page "
-			    "is guarded by allow-address, not by client "
-			    "certificates", l->prefix);
-		if ((wants || l->acc.ndeny_subject) &&
-		    l->acc.client_ca == NULL && cf->client_ca == NULL)
-			return fail(ld, &l->at, "location \"%s\" asks for a "
-			    "client certificate but no client-ca is set",
-			    l->prefix);
-	}
 	if (cf->acme_root != NULL && cf->nhttp_listen == 0)
 		return fail(ld, &cf->acme_at, "acme-root needs http-listen "
 		    "(challenges are fetched over plain HTTP)");
-	if (cf->client_crl != NULL && !any_ca)
-		return fail(ld, &cf->crl_at, "client-crl needs client-ca (the "
-		    "list is checked with the CA that signed it)");
+	for (i = 0; i < cf->nservers; i++) {
+		const struct server_conf *sc = cf->servers[i];
+		int ca = sc->client_ca != NULL;
+		size_t j;
+		for (j = 0; j < sc->nlocs; j++)
+			ca |= sc->locs[j].acc.client_ca != NULL;
+		if (sc->client_crl != NULL && !ca)
+			return fail(ld, &sc->crl_at, "client-crl needs client-ca "
+			    "(the list is checked with the CA that signed it)");
+	}
+	if (cf->nticket_key_files > 0 && !cf->session_tickets)
+		return fail(ld, &cf->tkfiles_at, "ticket-key-files needs "
+		    "session-tickets = true");
+	if (cf->tkperiod_at.line > 0 && !cf->session_tickets)
+		return fail(ld, &cf->tkperiod_at, "ticket-key-period needs "
+		    "session-tickets = true");
+	if (cf->tkperiod_at.line > 0 && cf->nticket_key_files > 0)
+		return fail(ld, &cf->tkperiod_at, "ticket-key-period: keys "
+		    "from ticket-key-files are rotated by replacing the "
+		    "files (and a reload), not by period");
+	if (cf->session_tickets && TICKET_SLOTS(cf) > TICKET_RING)
+		return fail(ld, cf->tkperiod_at.line ? &cf->tkperiod_at : &top,
+		    "ticket-key-period: %ld s would keep %ld keys to open "
+		    "tickets for the session timeout (%ld s); at most %d: "
+		    "use a period of at least %ld s", cf->ticket_key_period,
+		    TICKET_SLOTS(cf), cf->cache.timeout, TICKET_RING,
+		    cf->cache.timeout / (TICKET_RING - 2) + 1);
 	return 0;
 }
 
 struct config *
 config_load(const char *file, char *err, size_t errlen)
 {
-	struct loader ld = { NULL, err, errlen, 0 };
+	struct loader ld;
 	struct conf_tree *t;
+	struct server_conf *top;
 	struct config *cf;
 	char *slash;
+	int rc;
 
+	memset(&ld, 0, sizeof ld);
+	ld.err = err;
+	ld.errlen = errlen;
 	err[0] = '\0';
 	cf = xcalloc(1, sizeof *cf);
 	ld.cf = cf;
@@ -507,28 +794,111 @@ config_load(const char *file, char *err, size_t errlen)
 		config_free(cf);
 		return NULL;
 	}
-	if (walk(&ld, &blocks[0], cf, conf_top(t)) == 0 && finish(&ld) == 0) {
-		conf_tree_free(t);
-		return cf;
-	}
+	top = server_new();
+	server_defaults_at(top, cf->file);
+	ld.sc = top;
+	rc = walk(&ld, &blocks[0], cf, conf_top(t));
+	if (rc == 0)
+		rc = read_servers(&ld, top, conf_top(t));
+	else
+		server_conf_free(top);
+	if (rc == 0)
+		rc = finish(&ld);
+	free(ld.servers);
 	conf_tree_free(t);
+	if (rc == 0)
+		return cf;
 	config_free(cf);
 	return NULL;
 }
 
 /* Longest matching prefix wins. */
 const struct location *
-config_location(const struct config *cf, const char *path)
+config_location(const struct server_conf *sc, const char *path)
 {
 	const struct location *best = NULL;
 	size_t i, bl = 0;
 
-	for (i = 0; i < cf->nlocs; i++) {
-		size_t l = strlen(cf->locs[i].prefix);
-		if (strncmp(path, cf->locs[i].prefix, l) == 0 &&
+	for (i = 0; i < sc->nlocs; i++) {
+		size_t l = strlen(sc->locs[i].prefix);
+		if (strncmp(path, sc->locs[i].prefix, l) == 0 &&
 		    (best == NULL || l > bl)) {
-			best = &cf->locs[i];
+			best = &sc->locs[i];
 			bl = l;
+		}
+	}
+	return best;
+}
+
+int
+config_host_key(const char *host, char *out, size_t outlen)
+{
+	size_t n, i;
+
+	if (host == NULL || host[0] == '\0' || host[0] == '[')
+		return -1;      /* no name, or an IPv6 literal */
+	n = strcspn(host, ":");
+	if (n > 0 && host[n - 1] == '.')
+		n--;            /* "a.test." is "a.test" */
+	if (n == 0 || n >= outlen)
+		return -1;
+	for (i = 0; i < n; i++)
+		out[i] = (char)tolower((unsigned char)host[i]);
+	out[n] = '\0';
+	return 0;
+}
+
+/* 0: no match; else the strength of one: 2 exact, 1 a wildcard (with
+ * *len the length of the wildcard's fixed part). */
+static int
+name_match(const char *pattern, const char *host, size_t *len)
+{
+	const char *dot;
+
+	if (strcmp(pattern, host) == 0)
+		return 2;
+	if (strncmp(pattern, "*.", 2) != 0 || (dot = strchr(host, '.')) == NULL
+	    || dot == host || strcmp(dot + 1, pattern + 2) != 0)
+		return 0;
+	*len = strlen(pattern);
+	return 1;
+}
+
+int
+config_names(const struct server_conf *sc, const char *host)
+{
+	size_t i, len;
+
+	if (sc->name == NULL)
+		return 1;
+	if (name_match(sc->name, host, &len))
+		return 1;
+	for (i = 0; i < sc->naliases; i++)
+		if (name_match(sc->aliases[i], host, &len))
+			return 1;
+	return 0;
+}
+
+const struct server_conf *
+config_server(const struct config *cf, const char *host)
+{
+	const struct server_conf *best = NULL;
+	size_t i, k, len = 0, bestlen = 0;
+	int m;
+
+	for (i = 0; i < cf->nservers; i++) {
+		const struct server_conf *sc = cf->servers[i];
+		if (sc->name == NULL)
+			return sc;
+		for (k = 0; k <= sc->naliases; k++) {
+			m = name_match(k == 0 ? sc->name : sc->aliases[k - 1],
+			    host, &len);
+			if (m == 2)
+				return sc;
+			if (m == 1 && len > bestlen) {
+				best = sc;
+				bestlen = len;
+			}
 		}
 	}
 	return best;
@@ -548,42 +918,25 @@ config_free(struct config *cf)
 		free(cf->http_listen[i].text);
 	free(cf->http_listen);
 	free(cf->acme_root);
-	for (i = 0; i < cf->nlocs; i++) {
-		free(cf->locs[i].prefix);
-		free_strv(cf->locs[i].allow_addr, cf->locs[i].nallow_addr);
-		free(cf->locs[i].acc.client_ca);
-		free_strv(cf->locs[i].acc.allow_subject,
-		    cf->locs[i].acc.nallow_subject);
-		free_strv(cf->locs[i].acc.allow_issuer,
-		    cf->locs[i].acc.nallow_issuer);
-		free_strv(cf->locs[i].acc.deny_subject,
-		    cf->locs[i].acc.ndeny_subject);
-		free_strv(cf->locs[i].headers, cf->locs[i].nheaders);
-		free(cf->locs[i].ret);
-	}
-	free(cf->locs);
-	free_strv(cf->headers, cf->nheaders);
-	free_strv(cf->certs, cf->ncerts);
-	free_strv(cf->keys, cf->nkeys);
+	for (i = 0; i < cf->nservers; i++)
+		server_conf_free(cf->servers[i]);
+	free(cf->servers);
+	free_strv(cf->ticket_key_files, cf->nticket_key_files);
 	free(cf->file);
 	free(cf->dir);
 	free(cf->user);
-	free(cf->root);
-	free(cf->index);
 	free(cf->mime_types);
 	free(cf->ciphers);
 	free(cf->ciphersuites);
 	free(cf->groups);
-	free(cf->default_type);
-	free(cf->error_pages);
 	free(cf->access_log);
 	free(cf->error_log);
+	free(cf->syslog_socket);
 	free(cf->pid_file);
 	free(cf->cache.store);
 	free(cf->cache.store_path);
 	free(cf->cache.seal_key_file);
-	free(cf->client_ca);
-	free(cf->client_crl);
+	free(cf->cache.password_file);
 	conf_files_free(&cf->files);
 	free(cf);
 }

@@ -67,6 +67,18 @@ check_timeout(struct loader *ld, const struct directive *d,
 	return 0;
 }
 
+/* ticket-key-period: a second at least, a day at most (keys made in
+ * memory should not live long: forward secrecy). */
+static int
+check_key_period(struct loader *ld, const struct directive *d,
+    const struct conf_value *v, const union dval *x)
+{
+	if (x->i < 1 || x->i > 86400)
+		return fail(ld, &v->at, "%s: must be seconds between 1 and "
+		    "86400, not %ld", d->name, x->i);
+	return 0;
+}
+
 static int
 check_listen(struct loader *ld, const struct directive *d,
     const struct conf_value *v, const union dval *x)
@@ -166,9 +178,23 @@ check_address(struct loader *ld, const struct directive *d,
 	return 0;
 }
 
+/* access-log-buffer: none, or room for the longest line (a line is never
+ * split between two writes); at most 16 MiB a worker. */
+static int
+check_buffer(struct loader *ld, const struct directive *d,
+    const struct conf_value *v, const union dval *x)
+{
+	(void)d;
+	if (x->i != 0 && (x->i < ACCESS_BUFFER_MIN || x->i > 16L << 20))
+		return fail(ld, &v->at, "access-log-buffer: 0 (off) or from "
+		    "%dk to 16m, not %s", ACCESS_BUFFER_MIN / 1024, v->text);
+	return 0;
+}
+
 #define CF(f)  offsetof(struct config, f)
 #define CC(f)  offsetof(struct cache_conf, f)
 #define LOC(f) offsetof(struct location, f)
+#define SC(f)  offsetof(struct server_conf, f)
 
 /* header = {"Name: value", ...}: a field name, a colon, a value without
  * control bytes; the framing fields are ours. */
@@ -246,6 +272,51 @@ check_return(struct loader *ld, const struct directive *d,
 	return 0;
 }
 
+/* A server's name as a client sends it in SNI and Host: DNS labels of
+ * letters, digits and '-', or "*." and such labels (a wildcard stands for
+ * exactly one leftmost label, as in certificates).  No IP addresses: a
+ * client never sends one in SNI (RFC 6066 3). */
+int
+config_name_ok(const char *name)
+{
+	const char *p = name;
+	size_t label = 0, labels = 0;
+
+	if (strncmp(p, "*.", 2) == 0)
+		p += 2;
+	if (strlen(p) > 253 || *p == '\0')
+		return 0;
+	for (; ; p++) {
+		if (*p == '.' || *p == '\0') {
+			if (label == 0 || p[-1] == '-')
+				return 0;
+			labels++;
+			label = 0;
+			if (*p == '\0')
+				break;
+			continue;
+		}
+		if (!isalnum((unsigned char)*p) && *p != '-')
+			return 0;
+		if (label == 0 && *p == '-')
+			return 0;
+		if (++label > 63)
+			return 0;
+	}
+	/* "*.org" would take a whole top-level domain */
+	return name[0] != '*' || labels >= 2;
+}
+
+static int
+check_name(struct loader *ld, const struct directive *d,
+    const struct conf_value *v, const union dval *x)
+{
+	if (!config_name_ok(x->s))
+		return fail(ld, &v->at, "%s: '%s' is not a host name (DNS "
+		    "labels, or *.name for one leftmost label)", d->name, x->s);
+	return 0;
+}
+
 static const struct enum_name verify_names[] = {
 	{ "none", VERIFY_NONE }, { "optional", VERIFY_OPTIONAL },
 	{ "require", VERIFY_REQUIRE }, { NULL, 0 }
@@ -254,11 +325,17 @@ static const struct enum_name level_names[] = {
 	{ "error", LOG_ERR_ }, { "warn", LOG_WARN_ }, { "notice", LOG_NOTICE_ },
 	{ "info", LOG_INFO_ }, { "debug", LOG_DEBUG_ }, { NULL, 0 }
 };
+static const struct enum_name sni_names[] = {
+	{ "default", SNI_DEFAULT }, { "refuse", SNI_REFUSE }, { NULL, 0 }
+};
+static const struct enum_name alog_formats[] = {
+	{ "combined", ALOG_COMBINED }, { "json", ALOG_JSON }, { NULL, 0 }
+};
 static const struct enum_name pha_names[] = {
 	{ "tls1.2", PHA_TLS12 }, { "refuse", PHA_REFUSE }, { NULL, 0 }
 };
 
-/* The top level: the server. */
+/* The top level: the daemon (and, in site_dirs, every server's defaults). */
 const struct directive top_dirs[] = {
 	{ "listen", D_LISTEN, CF(listen), CF(nlisten), NO_AT, check_listen,
 	    NULL },
@@ -268,25 +345,20 @@ const struct directive top_dirs[] = {
 	{ "https-port", D_INT, CF(https_port), 0, NO_AT, check_port, NULL },
 	{ "workers", D_INT, CF(workers), 0, NO_AT, check_workers, NULL },
 	{ "user", D_STR, CF(user), 0, CF(user_at), NULL, NULL },
-	{ "root", D_PATH, CF(root), 0, CF(root_at), NULL, NULL },
-	{ "index", D_STR, CF(index), 0, NO_AT, check_index, NULL },
 	{ "mime-types", D_PATH, CF(mime_types), 0, CF(mime_at), NULL, NULL },
-	{ "certificate", D_PATHV, CF(certs), CF(ncerts), CF(certs_at), NULL,
-	    NULL },
-	{ "key", D_PATHV, CF(keys), CF(nkeys), CF(keys_at), NULL, NULL },
 	{ "protocols", D_PROTOCOLS, 0, 0, NO_AT, check_protocol, NULL },
 	{ "ciphers", D_STR, CF(ciphers), 0, CF(ciphers_at), NULL, NULL },
 	{ "groups", D_STR, CF(groups), 0, CF(groups_at), NULL, NULL },
-	{ "header", D_STRV, CF(headers), CF(nheaders), NO_AT, check_header,
-	    NULL },
-	{ "gzip-static", D_BOOL, CF(gzip_static), 0, NO_AT, NULL, NULL },
-	{ "default-type", D_STR, CF(default_type), 0, NO_AT, NULL, NULL },
-	{ "error-pages", D_STR, CF(error_pages), 0, NO_AT, check_error_pages,
-	    NULL },
 	{ "ciphersuites", D_STR, CF(ciphersuites), 0, CF(suites_at), NULL,
 	    NULL },
-	{ "access-log", D_PATH, CF(access_log), 0, CF(alog_at), NULL, NULL },
-	{ "error-log", D_PATH, CF(error_log), 0, CF(elog_at), NULL, NULL },
+	{ "access-log", D_LOG, CF(access_log), 0, CF(alog_at), NULL, NULL },
+	{ "access-log-format", D_ENUM, CF(access_log_format), 0, NO_AT, NULL,
+	    alog_formats },
+	{ "access-log-buffer", D_SIZE, CF(access_log_buffer), 0, NO_AT,
+	    check_buffer, NULL },
+	{ "error-log", D_LOG, CF(error_log), 0, CF(elog_at), NULL, NULL },
+	{ "syslog-socket", D_PATH, CF(syslog_socket), 0, CF(sock_at), NULL,
+	    NULL },
 	{ "pid-file", D_PATH, CF(pid_file), 0, CF(pid_at), NULL, NULL },
 	{ "log-level", D_ENUM, CF(log_level), 0, NO_AT, NULL, level_names },
 	{ "handshake-timeout", D_FLOAT, CF(handshake_timeout), 0, NO_AT,
@@ -301,14 +373,46 @@ const struct directive top_dirs[] = {
 	    check_positive, NULL },
 	{ "session-tickets", D_BOOL, CF(session_tickets), 0, NO_AT, NULL,
 	    NULL },
-	{ "client-ca", D_PATH, CF(client_ca), 0, CF(ca_at), NULL, NULL },
-	{ "client-crl", D_PATH, CF(client_crl), 0, CF(crl_at), NULL, NULL },
-	{ "verify-depth", D_INT, CF(verify_depth), 0, NO_AT, check_positive,
+	{ "ticket-key-files", D_PATHV, CF(ticket_key_files),
+	    CF(nticket_key_files), CF(tkfiles_at), NULL, NULL },
+	{ "ticket-key-period", D_INT, CF(ticket_key_period), 0,
+	    CF(tkperiod_at), check_key_period, NULL },
+	{ "unknown-sni", D_ENUM, CF(unknown_sni), 0, NO_AT, NULL,
+	    sni_names },
+	{ NULL, 0, 0, 0, 0, NULL, NULL }
+};
+
+/* What a server block takes, and the top level as the default of every
+ * server: the site itself. */
+const struct directive site_dirs[] = {
+	{ "root", D_PATH, SC(root), 0, SC(root_at), NULL, NULL },
+	{ "index", D_STR, SC(index), 0, NO_AT, check_index, NULL },
+	{ "certificate", D_PATHV, SC(certs), SC(ncerts), SC(certs_at), NULL,
 	    NULL },
-	{ "verify-client", D_ENUM, CF(verify_client), 0, CF(verify_at), NULL,
+	{ "key", D_PATHV, SC(keys), SC(nkeys), SC(keys_at), NULL, NULL },
+	{ "header", D_STRV, SC(headers), SC(nheaders), NO_AT, check_header,
+	    NULL },
+	{ "gzip-static", D_BOOL, SC(gzip_static), 0, NO_AT, NULL, NULL },
+	{ "default-type", D_STR, SC(default_type), 0, NO_AT, NULL, NULL },
+	{ "error-pages", D_STR, SC(error_pages), 0, NO_AT, check_error_pages,
+	    NULL },
+	{ "client-ca", D_PATH, SC(client_ca), 0, SC(ca_at), NULL, NULL },
+	{ "client-crl", D_PATH, SC(client_crl), 0, SC(crl_at), NULL, NULL },
+	{ "verify-depth", D_INT, SC(verify_depth), 0, NO_AT, check_positive,
+	    NULL },
+	{ "verify-client", D_ENUM, SC(verify_client), 0, SC(verify_at), NULL,
 	    verify_names },
-	{ "tls13-without-pha", D_ENUM, CF(tls13_without_pha), 0, NO_AT, NULL,
+	{ "tls13-without-pha", D_ENUM, SC(tls13_without_pha), 0, NO_AT, NULL,
 	    pha_names },
+	{ NULL, 0, 0, 0, 0, NULL, NULL }
+};
+
+/* What only a server block takes: its other names, and whether it is the
+ * default. */
+const struct directive server_dirs[] = {
+	{ "alias", D_STRV, SC(aliases), SC(naliases), SC(alias_at),
+	    check_name, NULL },
+	{ "default", D_BOOL, SC(is_default), 0, NO_AT, NULL, NULL },
 	{ NULL, 0, 0, 0, 0, NULL, NULL }
 };
 
@@ -321,6 +425,10 @@ const struct directive cache_dirs[] = {
 	    check_positive, NULL },
 	{ "seal-key-file", D_PATH, CC(seal_key_file), 0, CC(seal_at), NULL,
 	    NULL },
+	{ "fetch-timeout", D_FLOAT, CC(fetch_timeout), 0, NO_AT,
+	    check_timeout, NULL },
+	{ "password-file", D_PATH, CC(password_file), 0, CC(password_at),
+	    NULL, NULL },
 	{ NULL, 0, 0, 0, 0, NULL, NULL }
 };
 
@@ -362,6 +470,30 @@ to_long(struct loader *ld, const char *name, const struct conf_value *v,
 	if (errno == ERANGE)
 		return fail(ld, &v->at, "%s: '%s' is too large", name,
 		    v->text);
+	return 0;
+}
+
+/* A size in bytes: digits, then k or m (1024, 1024 * 1024) if wanted. */
+static int
+to_size(struct loader *ld, const char *name, const struct conf_value *v,
+    long *out)
+{
+	char *end;
+	long unit = 1;
+
+	errno = 0;
+	*out = strtol(v->text, &end, 10);
+	if (*end == 'k' || *end == 'K')
+		unit = 1024, end++;
+	else if (*end == 'm' || *end == 'M')
+		unit = 1024 * 1024, end++;
+	if (!isdigit((unsigned char)v->text[0]) || *end != '\0')
+		return fail(ld, &v->at, "%s: '%s' is not a size (bytes, or "
+		    "with k or m)", name, v->text);
+	if (errno == ERANGE || *out > LONG_MAX / unit)
+		return fail(ld, &v->at, "%s: '%s' is too large", name,
+		    v->text);
+	*out *= unit;
 	return 0;
 }
 
@@ -438,6 +570,17 @@ convert(struct loader *ld, const struct directive *d,
 	case D_ENUM:
 		rc = to_enum(ld, d, v, &x->b);
 		break;
+	case D_SIZE:
+		rc = to_size(ld, d->name, v, &x->i);
+		break;
+	case D_LOG: {
+		int facility;
+		if (log_dest_syslog(v->text, &facility) < 0)
+			return fail(ld, &v->at, "%s: '%s': unknown syslog "
+			    "facility (daemon, user, local0 to local7)",
+			    d->name, v->text);
+	}
+		/* FALLTHROUGH */
 	case D_PATH:
 	case D_PATHV:
 		if (v->text[0] == '\0')
@@ -482,7 +625,16 @@ directive_set(struct loader *ld, const struct directive *d, void *base,
 		    xstrdup(n->vals->text);
 		return 0;
 	}
+	case D_LOG: {
+		char **p = FIELD(base, d->off, char *);
+		int facility;
+		free(*p);
+		*p = log_dest_syslog(n->vals->text, &facility) == 1 ?
+		    xstrdup(n->vals->text) : config_path(cf, n->vals->text);
+		return 0;
+	}
 	case D_INT:             /* x: the one value, converted */
+	case D_SIZE:
 		*FIELD(base, d->off, long) = x.i;
 		return 0;
 	case D_FLOAT:

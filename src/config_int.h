@@ -7,9 +7,10 @@
  *
  * A directive is a row {name, type, field, count field, where-written
  * field, check, enum names}; the offsets are into the struct of the block
- * the directive belongs to (struct config, struct cache_conf or struct
- * location).  A check or setter that fails reports through fail(), which
- * keeps only the first error of a load.
+ * the directive belongs to (struct config, struct cache_conf, struct
+ * location, or struct server_conf for site_dirs and server_dirs).  A check
+ * or setter that fails reports through fail(), which keeps only the first
+ * error of a load.
  */
 #ifndef CACHET_CONFIG_INT_H
 #define CACHET_CONFIG_INT_H
@@ -21,6 +22,9 @@
 /* One load: the config being filled and the first error. */
 struct loader {
 	struct config *cf;
+	struct server_conf *sc;         /* the server being filled */
+	const struct conf_node **servers; /* server blocks, read last */
+	size_t         nservers;
 	char          *err;
 	size_t         errlen;
 	int            failed;
@@ -56,6 +60,8 @@ enum dtype {
 	D_PATHV,        /* D_STRV of paths */
 	D_LISTEN,       /* struct listen_addr * and a size_t count */
 	D_PROTOCOLS,    /* proto_min, proto_max (of struct config) */
+	D_LOG,          /* char *: "syslog[:FACILITY]" as written, or a path */
+	D_SIZE,         /* long, bytes: 65536, 64k, 1m */
 };
 
 struct enum_name {
@@ -78,8 +84,13 @@ struct directive {
 
 /* config_dirs.c: what each block takes, ended by a row of NULL name. */
 extern const struct directive top_dirs[];
+extern const struct directive site_dirs[];     /* top level and server */
+extern const struct directive server_dirs[];   /* server blocks only */
 extern const struct directive cache_dirs[];
 extern const struct directive location_dirs[];
+
+/* Is name a server name (DNS labels, or "*." and labels)? */
+int  config_name_ok(const char *name);
 
 /* Convert and check the value(s) of statement n, and store them in the
  * block's struct at base; 0, or -1 with the error set. */

@@ -111,11 +111,33 @@ conn_ssl_wait(struct conn *c, int ret)
 	case SSL_ERROR_WANT_WRITE:
 		wait_for(c, EV_WRITE);
 		return 1;
+	case SSL_ERROR_WANT_CLIENT_HELLO_CB:
+		/* a session is being fetched (tls.c): the socket waits, the
+		 * handshake's deadline runs on, and conn_session_fetched()
+		 * brings the connection back */
+		ev_io_stop(c->w->loop, &c->io);
+		c->waiting = 0;
+		return 1;
 	case SSL_ERROR_ZERO_RETURN:
 		return 0;
 	default:
 		return -1;
 	}
+}
+
+/* The fetch a handshake waits for is answered (from the store's callback,
+ * on the worker's loop).  The connection runs at the loop's next turn,
+ * not inside the store's callback; a connection freed before then is
+ * never touched, since conn_free() stops its watcher, which drops the
+ * pending event.  A connection freed before the answer came is never
+ * woken: its prefetch went with its SSL (cache_ssl.c). */
+void
+conn_session_fetched(SSL *ssl)
+{
+	struct conn *c = SSL_get_app_data(ssl);
+
+	if (c != NULL)
+		ev_feed_event(c->w->loop, &c->io, EV_CUSTOM);
 }
 
 /* ------------------------------------------------------------ closing */
@@ -187,6 +209,8 @@ response_done(struct conn *c)
 	c->have_req = 0;
 	c->body_bytes = 0;
 	c->status = 0;
+	c->req_start = c->inlen > 0 ? ev_now(c->w->loop) : 0; /* pipelined */
+	c->bad_req = 0;
 	c->state = CS_READ;
 	conn_deadline(c, c->inlen > 0 ? c->w->srv->cf->header_timeout :
 	    c->w->srv->cf->keepalive_timeout);
@@ -224,6 +248,7 @@ step_handshake(struct conn *c)
 	int r = SSL_do_handshake(c->ssl);
 
 	if (r == 1) {
+		cache_ssl_prefetch_end(c->ssl);
 		if (SSL_session_reused(c->ssl))
 			c->w->st->handshakes_resumed++;
 		else
@@ -272,6 +297,7 @@ step_read(struct conn *c)
 		}
 		if (r < 0) {
 			c->headlen = c->inlen;
+			c->bad_req = 1;
 			c->w->st->requests++;
 			serve_error(c, -r, NULL, NULL);
 			return 1;
@@ -288,12 +314,16 @@ step_read(struct conn *c)
 	if (c->ssl == NULL) {
 		ssize_t n = read(c->fd, c->in + c->inlen, IN_SIZE - c->inlen);
 		if (n > 0) {
+			if (c->inlen == 0)      /* request_time counts from here */
+				c->req_start = ev_now(c->w->loop);
 			c->inlen += (size_t)n;
 			return 1;
 		}
 		r = plain_wait(c, n, EV_READ);
 	} else if ((r = SSL_read(c->ssl, c->in + c->inlen,
 	    (int)(IN_SIZE - c->inlen))) > 0) {
+		if (c->inlen == 0)
+			c->req_start = ev_now(c->w->loop);
 		if (c->inlen == 0 && c->status == 0)
 			conn_deadline(c, c->w->srv->cf->header_timeout);
 		c->inlen += (size_t)r;

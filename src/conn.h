@@ -53,6 +53,9 @@ struct conn {
 	long long           body_left;
 	struct http_request req;
 	int                 have_req;
+	ev_tstamp           req_start;     /* its first bytes came (0: none) */
+	int                 bad_req;       /* a head refused: req has what
+	                                    * was parsed of it, for the log */
 	unsigned            nreq;          /* requests answered */
 
 	/* client certificate */
@@ -119,6 +122,8 @@ int              serve_fill(struct conn *);
 void             serve_body_end(struct conn *); /* close, free */
 void             serve_error(struct conn *, int status, const char *extra_hdr,
                      const char *detail);
+/* The site answering c: the one SNI chose (TLS), the Host's (plain). */
+const struct site *serve_site(struct conn *);
 
 /* serve_http.c: the one answer on a plain-HTTP connection (c->ssl is
  * NULL): a redirect to https, an ACME challenge file, or an error. */

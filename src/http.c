@@ -39,6 +39,7 @@ static const struct {
 	{ 413, "Content Too Large" },
 	{ 414, "URI Too Long" },
 	{ 416, "Range Not Satisfiable" },
+	{ 421, "Misdirected Request" },
 	{ 431, "Request Header Fields Too Large" },
 	{ 500, "Internal Server Error" },
 	{ 501, "Not Implemented" },
@@ -118,10 +119,15 @@ parse_request_line(char *line, size_t len, struct http_request *r)
 	/* Absolute-form: keep the path part. */
 	if (strncasecmp(target, "https://", 8) == 0 ||
 	    strncasecmp(target, "http://", 7) == 0) {
-		char *p = strstr(target, "//") + 2;
+		char *p = strstr(target, "//") + 2, *a = p;
 		p += strcspn(p, "/?");
 		if (*p != '/')
 			return -400;
+		/* the authority stands for Host (RFC 7230 5.4) */
+		if ((size_t)(p - a) >= sizeof r->authority)
+			return -400;
+		memcpy(r->authority, a, (size_t)(p - a));
+		r->authority[p - a] = '\0';
 		target = p;
 	}
 	if (target[0] != '/' && !(target[0] == '*' && target[1] == '\0'))

@@ -65,7 +65,7 @@ static struct worker_stats *stats;
 /* Seals cached sessions when no seal-key-file is configured: made once at
  * start, kept across reloads, inherited by every worker. */
 static unsigned char master_key[CACHE_KEY_LEN];
-static struct server_env env = { master_key, NULL };
+static struct server_env env = { master_key, NULL, NULL };
 /* Slots of the current generation waiting for a restart, and the place
  * in the generation of the worker to start there. */
 static int pending_restart[MAX_WORKERS];
@@ -238,14 +238,15 @@ open_error_log(const struct config *cf, uid_t uid, gid_t gid, char *err,
 		}
 		return 0;
 	}
-	if ((fd = log_open_file(cf->error_log, uid, gid)) < 0) {
-		config_err(err, errlen, &cf->elog_at, "error-log '%s': %s",
-		    cf->error_log, strerror(errno));
+	if ((fd = log_open_dest(cf->error_log, cf->syslog_socket, uid,
+	    gid)) < 0) {
+		log_dest_error(cf, cf->error_log, &cf->elog_at, "error-log",
+		    err, errlen);
 		return -1;
 	}
 	if (log_fd() != 2)
 		close(log_fd());
-	log_set_fd(fd);
+	log_set_dest(fd, cf->error_log, cf->syslog_socket);
 	return 0;
 }
 
@@ -265,12 +266,12 @@ reload(void)
 		    "serving the old configuration");
 		return;
 	}
+	/* server_build owns cf from here, and frees it when it fails */
 	if ((s = server_build(cf, cur, 1, &env, err, sizeof err)) == NULL) {
 		log_err("reload failed: %s; keeping the old configuration",
 		    err);
 		(void)notify("READY=1\nSTATUS=reload failed; "
 		    "serving the old configuration");
-		config_free(cf);
 		return;
 	}
 	if (open_error_log(cf, s->uid, s->gid, err, sizeof err) != 0) {
@@ -293,10 +294,13 @@ reopen_logs(void)
 	if (open_error_log(cur->cf, cur->uid, cur->gid, err, sizeof err) != 0)
 		log_err("reopen: %s", err);
 	if (cur->cf->access_log != NULL) {
-		int fd = log_open_file(cur->cf->access_log, cur->uid, cur->gid);
+		int fd = log_open_dest(cur->cf->access_log,
+		    cur->cf->syslog_socket, cur->uid, cur->gid);
 		if (fd < 0) {
-			log_err("reopen access-log '%s': %s",
-			    cur->cf->access_log, strerror(errno));
+			log_dest_error(cur->cf, cur->cf->access_log,
+			    &cur->cf->alog_at, "reopen: access-log", err,
+			    sizeof err);
+			log_err("%s", err);
 			return;
 		}
 		close(cur->access_fd);
@@ -506,16 +510,21 @@ main(int argc, char **argv)
 		return 1;
 	}
 	env.stats = stats;
+	if ((env.ticket_ring = tickets_ring_new()) == NULL) {
+		fprintf(stderr, "cachetd: mmap: %s\n", strerror(errno));
+		return 1;
+	}
 	/* The error log first, so that what binding says goes there. */
 	if (open_error_log(cf, (uid_t)-1, (gid_t)-1, err, sizeof err) != 0) {
 		fprintf(stderr, "cachetd: %s\n", err);
+		config_free(cf);
 		return 1;
 	}
 	if ((cur = server_build(cf, NULL, 1, &env, err, sizeof err)) == NULL) {
 		start_error(err);
 		return 1;
 	}
-	if (cur->uid != (uid_t)-1 && log_fd() != 2)
+	if (cur->uid != (uid_t)-1 && log_fd() != 2 && !log_to_syslog())
 		(void)!fchown(log_fd(), cur->uid, cur->gid);
 	if (write_pid_file(cf) != 0)
 		return 1;

@@ -7,7 +7,10 @@
  *
  * Every decision is made on the canonical path from path_canonical(), the
  * same path the file is opened by: no spelling of a path reaches a file
- * under another path's rules.
+ * under another path's rules.  And every one is the connection's server's
+ * (the one SNI chose): a request whose Host names another server is 421,
+ * so a certificate one server's policy accepts never reaches another's
+ * locations, whatever Host says.
  */
 #include "config.h"
 
@@ -19,6 +22,21 @@
 #include <unistd.h>
 
 #include "conn.h"
+
+/* The host a request names: its absolute-form authority, else Host. */
+static const char *
+request_host(const struct conn *c)
+{
+	return c->req.authority[0] != '\0' ? c->req.authority : c->req.host;
+}
+
+const struct site *
+serve_site(struct conn *c)
+{
+	if (c->ssl != NULL)
+		return tls_site(c->w->srv, c->ssl);
+	return server_site(c->w->srv, c->have_req ? request_host(c) : NULL);
+}
 
 static const char *
 date_now(void)
@@ -39,15 +57,15 @@ date_now(void)
 static int
 add_headers(struct conn *c, int n)
 {
-	const struct config *cf = c->w->srv->cf;
+	const struct server_conf *sc = serve_site(c)->sc;
 	char *const *lists[2];
 	size_t counts[2], i, k;
 
 	if (c->ssl == NULL)
 		return n;       /* plain HTTP: the site's headers (HSTS) are
 		                 * for its https answers (RFC 6797 7.2) */
-	lists[0] = cf->headers;
-	counts[0] = cf->nheaders;
+	lists[0] = sc->headers;
+	counts[0] = sc->nheaders;
 	lists[1] = c->loc != NULL ? c->loc->headers : NULL;
 	counts[1] = c->loc != NULL ? c->loc->nheaders : 0;
 	for (k = 0; k < 2; k++)
@@ -97,14 +115,15 @@ serve_start(struct conn *c, int status, const char *type,
 static int
 error_page(struct conn *c, int status, const char *extra_hdr)
 {
+	const struct site *site = serve_site(c);
 	char rel[PATH_MAX];
 	struct stat st;
 	int fd;
 
 	if (snprintf(rel, sizeof rel, "%s/%d.html",
-	    c->w->srv->cf->error_pages + 1, status) >= (int)sizeof rel)
+	    site->sc->error_pages + 1, status) >= (int)sizeof rel)
 		return -1;
-	if ((fd = path_open(c->w->rootfd, rel, &st)) < 0)
+	if ((fd = path_open(site->rootfd, rel, &st)) < 0)
 		return -1;
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
@@ -138,7 +157,7 @@ serve_error(struct conn *c, int status, const char *extra_hdr,
 		c->keepalive = 0;
 	/* plain HTTP (http-listen) sends nothing of the site in the clear */
 	if (status >= 400 && c->ssl != NULL &&
-	    c->w->srv->cf->error_pages != NULL &&
+	    serve_site(c)->sc->error_pages != NULL &&
 	    error_page(c, status, extra_hdr) == 0)
 		return;
 	bl = snprintf(body, sizeof body, "<html><head><title>%d %s</title>"
@@ -185,7 +204,6 @@ serve_status(struct conn *c, const struct location *loc)
 void
 serve_log(struct conn *c)
 {
-	char line[4096];
 	struct access_entry e;
 
 	if (c->ssl == NULL)
@@ -196,7 +214,7 @@ serve_log(struct conn *c)
 		auth_identity(c);
 	memset(&e, 0, sizeof e);
 	e.peer = c->peer;
-	if (c->have_req) {
+	if (c->have_req || c->bad_req) {
 		e.request_line = c->req.request_line;
 		e.referer = c->req.referer;
 		e.user_agent = c->req.user_agent;
@@ -208,13 +226,19 @@ serve_log(struct conn *c)
 		e.protocol = SSL_get_version(c->ssl);
 		e.cipher = SSL_get_cipher_name(c->ssl);
 		e.reused = SSL_session_reused(c->ssl);
+		e.server_name = SSL_get_servername(c->ssl,
+		    TLSEXT_NAMETYPE_host_name);
 	}
 	e.subject = c->subject;
 	e.verify = c->verify_res;
+	e.server = serve_site(c)->sc->name;
 	e.status = c->status;
 	e.bytes = c->body_bytes;
-	access_log_write(c->w->srv->access_fd, line,
-	    access_log_format(&e, line, sizeof line));
+	e.request_time = c->req_start > 0 ?
+	    ev_time() - c->req_start : -1;
+	if (e.request_time < 0 && c->req_start > 0)
+		e.request_time = 0;     /* the clock stepped back */
+	access_log(&e);
 }
 
 /* A request head was parsed: decide what comes next. */
@@ -277,7 +301,7 @@ serve_return(struct conn *c, const char *ret, const char *path)
 static int
 route(struct conn *c, const char *path)
 {
-	const struct location *loc = config_location(c->w->srv->cf, path);
+	const struct location *loc = config_location(serve_site(c)->sc, path);
 
 	c->loc = loc;
 	if (loc == NULL)
@@ -295,6 +319,19 @@ route(struct conn *c, const char *path)
 	return 1;
 }
 
+/* Does the request name another server than the connection's?  Host
+ * (or the authority) is looked up as SNI is: a name no server has is the
+ * default server's.  No Host (HTTP/1.0) is the connection's server. */
+static int
+misdirected(struct conn *c, const struct site *site)
+{
+	const char *host = request_host(c);
+
+	if (site->sc->name == NULL || host == NULL)
+		return 0;       /* one implicit server: every name is its */
+	return server_site(c->w->srv, host) != site;
+}
+
 /* Build the response for a complete, understood request.  Every decision
  * below is made on the canonical path (path_canonical), the same one the
  * file is opened by. */
@@ -303,13 +340,18 @@ serve_request(struct conn *c)
 {
 	char rel[PATH_MAX], path[PATH_MAX + 2], idx[PATH_MAX + 256];
 	char ipath[sizeof idx + 1];
-	const struct config *cf = c->w->srv->cf;
+	const struct site *site = serve_site(c);
 	struct stat st;
 	int rc, slash, fd;
 
 	if (!c->asked)
 		c->w->st->requests++;
 	c->loc = NULL;
+	if (misdirected(c, site)) {
+		serve_error(c, 421, NULL, "This connection is for another "
+		    "server name than the request's Host.");
+		return;
+	}
 	if (c->req.method == M_OTHER) {
 		serve_error(c, 405, "Allow: GET, HEAD\r\n", NULL);
 		return;
@@ -322,7 +364,7 @@ serve_request(struct conn *c)
 	}
 	if (!route(c, path))
 		return;
-	fd = path_open(c->w->rootfd, rel, &st);
+	fd = path_open(site->rootfd, rel, &st);
 	if (fd < 0) {
 		serve_error(c, -fd, NULL, NULL);
 		return;
@@ -350,14 +392,14 @@ serve_request(struct conn *c)
 			return;
 		}
 		snprintf(idx, sizeof idx, "%s%s%s", rel, rel[0] ? "/" : "",
-		    cf->index);
+		    site->sc->index);
 		/* The index is a file of its own: its path is routed again,
 		 * as nginx's internal redirect and Apache's subrequest do,
 		 * so a location on ".../index.html" holds for ".../". */
 		snprintf(ipath, sizeof ipath, "/%s", idx);
 		if (!route(c, ipath))
 			return;
-		fd = path_open(c->w->rootfd, idx, &st);
+		fd = path_open(site->rootfd, idx, &st);
 		if (fd == -404) {
 			serve_error(c, 403, NULL, "No index and no listing.");
 			return;

@@ -51,7 +51,7 @@ open_sibling(struct conn *c, const char *rel, const struct stat *plain,
 		if (snprintf(name, sizeof name, "%s%s", rel,
 		    siblings[i].suffix) >= (int)sizeof name)
 			continue;
-		fd = path_open(c->w->rootfd, name, st);
+		fd = path_open(serve_site(c)->rootfd, name, st);
 		if (fd < 0)
 			continue;
 		if (!S_ISREG(st->st_mode) || st->st_mtime < plain->st_mtime) {
@@ -114,9 +114,9 @@ part_tail(const struct body *b, char *out, size_t len)
 void
 serve_file(struct conn *c, int fd, const char *rel, const struct stat *st)
 {
-	const struct config *cf = c->w->srv->cf;
+	const struct server_conf *cf = serve_site(c)->sc;
 	char extra[1024], lm[64], etag[80], crange[96];
-	const char *type = mime_lookup(c->w->srv->mime, rel), *coding = NULL;
+	const char *type = mime_lookup(serve_site(c)->mime, rel), *coding = NULL;
 	struct byte_range r[RANGE_MAX];
 	struct stat vst = *st;
 	enum range_result rr = RANGE_NONE;

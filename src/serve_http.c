@@ -17,7 +17,9 @@
  *       its port dropped); without a usable Host the answer is 400, never a
  *       URL made of junk.  PATH is the canonical path re-encoded (never the
  *       target as sent: "//evil.example/x" becomes "/evil.example/x", so
- *       the Location cannot name another host).
+ *       the Location cannot name another host).  With server blocks, a
+ *       Host that names no server (or none at all) is redirected to the
+ *       default server's name instead.
  *
  * Nothing else is served in the clear.
  */
@@ -97,12 +99,22 @@ host_check(const char *h, char *out, size_t outlen)
 static void
 redirect(struct conn *c, const char *path)
 {
+	const struct config *cf = c->w->srv->cf;
 	char host[HOST_MAX + 8], loc[HTTP_MAX_LINE + 512], hdr[sizeof loc + 16];
-	char port[16] = "";
+	char port[16] = "", key[HOST_MAX + 8];
 	size_t o;
 	int n, p = c->w->srv->https_port;
+	int ok = host_check(c->req.host, host, sizeof host) == 0;
 
-	if (host_check(c->req.host, host, sizeof host) != 0) {
+	/* With server blocks, a Host no server has (or none) is sent to the
+	 * default server's name, as nginx's default server does: never to a
+	 * name no certificate here covers. */
+	if (cf->servers[0]->name != NULL && (!ok || config_host_key(host, key,
+	    sizeof key) != 0 || config_server(cf, key) == NULL)) {
+		snprintf(host, sizeof host, "%s", cf->servers[cf->dflt]->name);
+		ok = 1;
+	}
+	if (!ok) {
 		serve_error(c, 400, NULL, "A Host header naming this server "
 		    "is needed for the redirect to https.");
 		return;

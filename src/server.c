@@ -3,7 +3,8 @@
  * built by the master from a config — the listening sockets (bound now,
  * or taken over from the generation before on a reload), the root checked,
  * the media types, the worker user, the session cache prepared as root,
- * the SSL_CTX and the client-certificate policies.  -t builds one without
+ * and for each server of the config a site: its SSL_CTX, its
+ * client-certificate policies and its media types (default-type).  -t builds one without
  * binding or touching a file.  A server is freed whole; listeners handed
  * over to its successor are -1 in it by then.
  */
@@ -416,10 +417,16 @@ server_free(struct server *s, int close_listeners)
 	free(s->lfds);
 	if (s->access_fd >= 0)
 		close(s->access_fd);
-	SSL_CTX_free(s->ssl);
-	auth_free(s->auth, s->cf->nlocs);
+	for (i = 0; s->sites != NULL && i < s->nsites; i++) {
+		SSL_CTX_free(s->sites[i].ssl);
+		auth_free(s->sites[i].auth, s->sites[i].sc->nlocs);
+		mime_free(s->sites[i].mime);
+		if (s->sites[i].rootfd >= 0)
+			close(s->sites[i].rootfd);
+	}
+	free(s->sites);
+	tickets_free(s->tickets);
 	cache_close(s->cache);
-	mime_free(s->mime);
 	config_free(s->cf);
 	free(s);
 }
@@ -466,6 +473,22 @@ check_folder(const char *path, const struct conf_at *at, const char *what,
 	return 0;
 }
 
+/* -t: a log file's folder exists; syslog's socket is there. */
+static int
+check_log(const struct config *cf, const char *dest, const struct conf_at *at,
+    const char *what, char *err, size_t errlen)
+{
+	int facility;
+
+	if (log_dest_syslog(dest, &facility) != 1)
+		return check_folder(dest, at, what, 0, err, errlen);
+	if (log_syslog_check(cf->syslog_socket != NULL ? cf->syslog_socket :
+	    LOG_SYSLOG_SOCKET) == 0)
+		return 0;
+	log_dest_error(cf, dest, at, what, err, errlen);
+	return -1;
+}
+
 static int
 check_store_folder(const struct config *cf, char *err, size_t errlen)
 {
@@ -490,7 +513,7 @@ open_cache(struct server *s, int create, const struct server_env *env,
 	const struct config *cf = s->cf;
 	struct cache_opts o;
 	unsigned char key[CACHE_KEY_LEN];
-	char cerr[512];
+	char cerr[512], pw[512];
 
 	memcpy(key, env->seal_key, sizeof key);
 	if (cf->cache.seal_key_file != NULL &&
@@ -504,6 +527,17 @@ open_cache(struct server *s, int create, const struct server_env *env,
 	    check_store_folder(cf, err, errlen) != 0)
 		return -1;
 	memset(&o, 0, sizeof o);
+	if (cf->cache.password_file != NULL) {
+		if (cache_read_password(cf->cache.password_file, pw,
+		    sizeof pw, cerr, sizeof cerr) != 0) {
+			config_err(err, errlen, &cf->cache.password_at, "%s",
+			    cerr);
+			OPENSSL_cleanse(key, sizeof key);
+			return -1;
+		}
+		o.password = pw;
+	}
+	o.fetch_timeout = cf->cache.fetch_timeout;
 	o.timeout = cf->cache.timeout;
 	o.max_entries = cf->cache.max_entries;
 	o.purge_interval = cf->cache.purge_interval;
@@ -511,6 +545,7 @@ open_cache(struct server *s, int create, const struct server_env *env,
 	o.gid = s->drop ? s->gid : (gid_t)-1;
 	s->cache = cache_new(cf->cache.store, &o, key, cerr, sizeof cerr);
 	OPENSSL_cleanse(key, sizeof key);
+	OPENSSL_cleanse(pw, sizeof pw);
 	/* -t (create == 0) touches no file. */
 	if (s->cache == NULL || (create &&
 	    cache_prepare(s->cache, cerr, sizeof cerr) != 0)) {
@@ -520,6 +555,54 @@ open_cache(struct server *s, int create, const struct server_env *env,
 	cache_set_log(s->cache, cache_logger);
 	if (cerr[0] != '\0')
 		log_warn("%s", cerr);
+	return 0;
+}
+
+const struct site *
+server_site(const struct server *s, const char *host)
+{
+	const struct server_conf *sc;
+	char key[256];
+	size_t i;
+
+	if (config_host_key(host, key, sizeof key) == 0 &&
+	    (sc = config_server(s->cf, key)) != NULL)
+		for (i = 0; i < s->nsites; i++)
+			if (s->sites[i].sc == sc)
+				return &s->sites[i];
+	return &s->sites[s->cf->dflt];
+}
+
+/* One server's site: its root checked, its media types, its SSL_CTX and
+ * policies. */
+static int
+site_build(struct server *s, struct site *site, struct server_conf *sc,
+    char *err, size_t errlen)
+{
+	const struct config *cf = s->cf;
+	char merr[512];
+	int fd;
+
+	site->sc = sc;
+	site->rootfd = -1;
+	fd = open(sc->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		config_err(err, errlen, &sc->root_at, "root '%s': %s", sc->root,
+		    strerror(errno));
+		return -1;
+	}
+	close(fd);
+	if ((site->mime = mime_load(cf->mime_types, merr, sizeof merr)) ==
+	    NULL) {
+		config_err(err, errlen, &cf->mime_at, "mime-types: %s", merr);
+		return -1;
+	}
+	mime_set_default(site->mime, sc->default_type);
+	if ((site->ssl = tls_ctx_new(cf, sc, s->cache, s->tickets,
+	    err, errlen)) == NULL)
+		return -1;
+	if ((site->auth = auth_build(sc, site->ssl, err, errlen)) == NULL)
+		return -1;
 	return 0;
 }
 
@@ -533,7 +616,6 @@ server_build(struct config *cf, struct server *old, int bind_now,
     size_t errlen)
 {
 	struct server *s = xcalloc(1, sizeof *s);
-	char merr[512];
 	size_t i;
 	int fd;
 
@@ -545,13 +627,6 @@ server_build(struct config *cf, struct server *old, int bind_now,
 	s->started = old != NULL ? old->started : time(NULL);
 	s->master = getpid();
 
-	fd = open(cf->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		config_err(err, errlen, &cf->root_at, "root '%s': %s", cf->root,
-		    strerror(errno));
-		goto fail;
-	}
-	close(fd);
 	if (cf->acme_root != NULL) {
 		fd = open(cf->acme_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0) {
@@ -561,11 +636,6 @@ server_build(struct config *cf, struct server *old, int bind_now,
 		}
 		close(fd);
 	}
-	if ((s->mime = mime_load(cf->mime_types, merr, sizeof merr)) == NULL) {
-		config_err(err, errlen, &cf->mime_at, "mime-types: %s", merr);
-		goto fail;
-	}
-	mime_set_default(s->mime, cf->default_type);
 	if (geteuid() == 0) {
 		const char *user = cf->user ? cf->user : "nobody";
 		struct passwd *pw = getpwnam(user);
@@ -580,21 +650,37 @@ server_build(struct config *cf, struct server *old, int bind_now,
 	}
 	if (open_cache(s, bind_now, env, err, errlen) != 0)
 		goto fail;
-	if ((s->ssl = tls_ctx_new(cf, s->cache, err, errlen)) == NULL)
+	if (cf->session_tickets && (s->tickets = tickets_new(cf,
+	    env->ticket_ring, s->cache, err, errlen)) == NULL)
 		goto fail;
-	/* Read whatever the socket holds in one read(), not a record's
-	 * 5-byte header and then its body: a resumed TLS 1.2 connection
-	 * took 10.6 reads, mostly these pairs (conn.c asks SSL_read before
-	 * waiting, so nothing read ahead is left unseen). */
-	SSL_CTX_set_read_ahead(s->ssl, 1);
-	if ((s->auth = auth_build(cf, s->ssl, err, errlen)) == NULL)
+	s->sites = xcalloc(cf->nservers, sizeof *s->sites);
+	for (i = 0; i < cf->nservers; i++) {
+		s->sites[i].rootfd = -1;
+		s->nsites = i + 1;
+		if (site_build(s, &s->sites[i], cf->servers[i], err,
+		    errlen) != 0)
+			goto fail;
+		/* Read whatever the socket holds in one read(), not a
+		 * record's 5-byte header and then its body: a resumed TLS
+		 * 1.2 connection took 10.6 reads, mostly these pairs (conn.c
+		 * asks SSL_read before waiting, so nothing read ahead is
+		 * left unseen). */
+		SSL_CTX_set_read_ahead(s->sites[i].ssl, 1);
+	}
+	s->ssl = s->sites[cf->dflt].ssl;
+	if (tls_sni_setup(s) != 0) {
+		snprintf(err, errlen, "SNI set-up: %s", tls_error_string());
 		goto fail;
+	}
 	if (!bind_now) {
+		/* -t: each server's names against its certificates */
+		for (i = 0; i < cf->nservers; i++)
+			tls_check_names(cf->servers[i]);
 		/* -t: where the logs and the pid file would go */
-		if ((cf->access_log != NULL && check_folder(cf->access_log,
-		    &cf->alog_at, "access-log", 0, err, errlen) != 0) ||
-		    (cf->error_log != NULL && check_folder(cf->error_log,
-		    &cf->elog_at, "error-log", 0, err, errlen) != 0) ||
+		if ((cf->access_log != NULL && check_log(cf, cf->access_log,
+		    &cf->alog_at, "access-log", err, errlen) != 0) ||
+		    (cf->error_log != NULL && check_log(cf, cf->error_log,
+		    &cf->elog_at, "error-log", err, errlen) != 0) ||
 		    (cf->pid_file != NULL && check_folder(cf->pid_file,
 		    &cf->pid_at, "pid-file", 0, err, errlen) != 0))
 			goto fail;
@@ -602,10 +688,11 @@ server_build(struct config *cf, struct server *old, int bind_now,
 	}
 
 	if (cf->access_log != NULL) {
-		s->access_fd = log_open_file(cf->access_log, s->uid, s->gid);
+		s->access_fd = log_open_dest(cf->access_log, cf->syslog_socket,
+		    s->uid, s->gid);
 		if (s->access_fd < 0) {
-			config_err(err, errlen, &cf->alog_at, "access-log '%s': "
-			    "%s", cf->access_log, strerror(errno));
+			log_dest_error(cf, cf->access_log, &cf->alog_at,
+			    "access-log", err, errlen);
 			goto fail;
 		}
 	} else {

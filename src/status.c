@@ -79,6 +79,9 @@ status_render(const struct server *srv, int json, char *out, size_t cap)
 		for (k = 0; k < HF_COUNT; k++)
 			t.hs_failed[k] += s->hs_failed[k];
 		t.refused += s->refused;
+		t.tickets_renewed += s->tickets_renewed;
+		t.tickets_unknown += s->tickets_unknown;
+		t.ticket_keys_local += s->ticket_keys_local;
 		t.cache.hits += s->cache.hits;
 		t.cache.misses += s->cache.misses;
 		t.cache.stores += s->cache.stores;
@@ -89,6 +92,8 @@ status_render(const struct server *srv, int json, char *out, size_t cap)
 		t.cache.errors += s->cache.errors;
 		t.cache.repairs += s->cache.repairs;
 		t.cache.evictions += s->cache.evictions;
+		t.cache.fetch_timeouts += s->cache.fetch_timeouts;
+		t.cache.server_errors += s->cache.server_errors;
 	}
 #define FIELDS(F) \
 	F("uptime", (unsigned long long)(time(NULL) - srv->started)) \
@@ -112,6 +117,10 @@ status_render(const struct server *srv, int json, char *out, size_t cap)
 	F("handshakes_failed_other", (unsigned long long)t.hs_failed[HF_OTHER]) \
 	F("renegotiations", (unsigned long long)t.renegotiations) \
 	F("post_handshake_auth", (unsigned long long)t.pha) \
+	F("tickets_renewed", (unsigned long long)t.tickets_renewed) \
+	F("tickets_unknown_key", (unsigned long long)t.tickets_unknown) \
+	F("ticket_keys_local", (unsigned long long)t.ticket_keys_local) \
+	F("ticket_keys_held", (unsigned long long)tickets_held(srv->tickets)) \
 	F("cache_hits", (unsigned long long)t.cache.hits) \
 	F("cache_misses", (unsigned long long)t.cache.misses) \
 	F("cache_stores", (unsigned long long)t.cache.stores) \
@@ -121,7 +130,9 @@ status_render(const struct server *srv, int json, char *out, size_t cap)
 	F("cache_full", (unsigned long long)t.cache.full) \
 	F("cache_errors", (unsigned long long)t.cache.errors) \
 	F("cache_repairs", (unsigned long long)t.cache.repairs) \
-	F("cache_evictions", (unsigned long long)t.cache.evictions)
+	F("cache_evictions", (unsigned long long)t.cache.evictions) \
+	F("cache_fetch_timeouts", (unsigned long long)t.cache.fetch_timeouts) \
+	F("cache_server_errors", (unsigned long long)t.cache.server_errors)
 
 	n = 0;
 	if (cap == 0)

@@ -37,6 +37,7 @@ static size_t    naccept;
 static ev_timer  stop_timer, resume_timer;
 static ev_signal sig_term, sig_int;
 static ev_timer  purge_check, purge_step;
+static ev_timer  alog_timer;
 static uint64_t  last_full;
 
 static size_t refuse_queued(struct worker *, int lfd, size_t max);
@@ -69,6 +70,25 @@ purge_check_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	}
 }
 
+/* A buffered access log: its first line starts the timer that writes it
+ * out ACCESS_FLUSH_TIME later (log.c writes it when full, too). */
+static void
+alog_flush_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)t;
+	(void)revents;
+	access_log_flush();
+}
+
+static void
+alog_wake(void)
+{
+	if (!ev_is_active(&alog_timer)) {
+		ev_timer_set(&alog_timer, ACCESS_FLUSH_TIME, 0.);
+		ev_timer_start(W.loop, &alog_timer);
+	}
+}
 
 /* Accepting stops when the worker is full (worker-connections, or out of
  * descriptors) and starts again as soon as there is room: whenever a
@@ -242,6 +262,7 @@ term_cb(struct ev_loop *loop, ev_signal *s, int revents)
 	if (W.stopping)
 		return;
 	W.stopping = 1;
+	access_log_flush();
 	/* Our copies only: the master keeps every socket open, and the
 	 * next generation accepts what is queued on them. */
 	for (i = 0; i < naccept; i++) {
@@ -251,6 +272,7 @@ term_cb(struct ev_loop *loop, ev_signal *s, int revents)
 	ev_timer_stop(loop, &resume_timer);
 	ev_timer_stop(loop, &purge_check);
 	ev_timer_stop(loop, &purge_step);
+	tickets_stop(W.srv->tickets, loop);
 	conn_shutdown_idle(&W);
 	if (W.nconns == 0) {
 		ev_break(loop, EVBREAK_ALL);
@@ -306,6 +328,9 @@ take_sockets(struct server *srv, int index)
 void
 worker_run(struct server *srv, int slot, int index)
 {
+	size_t i;
+	int loop_ok;
+
 	signal(SIGPIPE, SIG_IGN);
 	memset(&W, 0, sizeof W);
 	W.srv = srv;
@@ -317,10 +342,15 @@ worker_run(struct server *srv, int slot, int index)
 
 	/* Open the root before dropping privileges: its parents need not be
 	 * searchable by the worker user. */
-	W.rootfd = open(srv->cf->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (W.rootfd < 0) {
-		log_err("root '%s': %s", srv->cf->root, strerror(errno));
-		_exit(2);
+	for (i = 0; i < srv->nsites; i++) {
+		struct site *site = &srv->sites[i];
+		site->rootfd = open(site->sc->root, O_PATH | O_DIRECTORY |
+		    O_CLOEXEC);
+		if (site->rootfd < 0) {
+			log_err("root '%s': %s", site->sc->root,
+			    strerror(errno));
+			_exit(2);
+		}
 	}
 	W.acmefd = -1;
 	if (srv->cf->acme_root != NULL && (W.acmefd = open(srv->cf->acme_root,
@@ -345,15 +375,22 @@ worker_run(struct server *srv, int slot, int index)
 	last_full = W.st->cache.full;
 
 	W.loop = ev_default_loop(EVFLAG_AUTO);
-	if (cache_set_loop(srv->cache, W.loop) != 0)
+	tls_set_session_wake(conn_session_fetched);
+	loop_ok = cache_set_loop(srv->cache, W.loop) == 0;
+	if (!loop_ok)
 		log_err("session cache: cannot run on the event loop; "
 		    "serving full handshakes");
+	tickets_worker(srv->tickets, W.loop, W.st, loop_ok);
 	ev_timer_init(&purge_check, purge_check_cb, 1., 1.);
 	ev_timer_init(&purge_step, purge_step_cb, 0., PURGE_SLICE);
 	if (cache_needs_purge(srv->cache))
 		ev_timer_start(W.loop, &purge_check);
 	take_sockets(srv, index);
 	ev_init(&resume_timer, resume_cb);
+	ev_init(&alog_timer, alog_flush_cb);
+	access_log_init(srv->access_fd, srv->cf->access_log,
+	    srv->cf->syslog_socket, srv->cf->access_log_format,
+	    (size_t)srv->cf->access_log_buffer, alog_wake);
 	ev_signal_init(&sig_term, term_cb, SIGTERM);
 	ev_signal_start(W.loop, &sig_term);
 	ev_signal_init(&sig_int, term_cb, SIGINT);
@@ -362,6 +399,7 @@ worker_run(struct server *srv, int slot, int index)
 	signal(SIGUSR1, SIG_IGN);
 
 	ev_run(W.loop, 0);
+	access_log_flush();
 	W.st->connections = 0;
 	_exit(0);
 }

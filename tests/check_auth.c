@@ -85,22 +85,22 @@ START_TEST(locations)
 	fclose(f);
 	cf = config_load(path, err, sizeof err);
 	ck_assert_msg(cf != NULL, "%s", err);
-	ck_assert_int_eq(cf->verify_client, VERIFY_OPTIONAL);
-	ck_assert_int_eq(cf->verify_depth, 2);
-	ck_assert_ptr_nonnull(strstr(cf->client_crl, "/crl.pem"));
-	ck_assert_str_eq(config_location(cf, "/secure/x")->prefix, "/secure/");
-	ck_assert_str_eq(config_location(cf, "/secure/admin/y")->prefix,
+	ck_assert_int_eq(cf->servers[0]->verify_client, VERIFY_OPTIONAL);
+	ck_assert_int_eq(cf->servers[0]->verify_depth, 2);
+	ck_assert_ptr_nonnull(strstr(cf->servers[0]->client_crl, "/crl.pem"));
+	ck_assert_str_eq(config_location(cf->servers[0], "/secure/x")->prefix, "/secure/");
+	ck_assert_str_eq(config_location(cf->servers[0], "/secure/admin/y")->prefix,
 	    "/secure/admin/");
-	ck_assert_str_eq(config_location(cf, "/securely")->prefix, "/securely");
-	ck_assert_str_eq(config_location(cf, "/secure")->prefix, "/");
-	ck_assert_str_eq(config_location(cf, "/other")->prefix, "/");
-	ck_assert_int_eq(config_location(cf, "/secure/")->acc.verify,
+	ck_assert_str_eq(config_location(cf->servers[0], "/securely")->prefix, "/securely");
+	ck_assert_str_eq(config_location(cf->servers[0], "/secure")->prefix, "/");
+	ck_assert_str_eq(config_location(cf->servers[0], "/other")->prefix, "/");
+	ck_assert_int_eq(config_location(cf->servers[0], "/secure/")->acc.verify,
 	    VERIFY_REQUIRE);
-	ck_assert_uint_eq(config_location(cf, "/secure/")->acc.nallow_subject,
+	ck_assert_uint_eq(config_location(cf->servers[0], "/secure/")->acc.nallow_subject,
 	    2);
-	ck_assert_uint_eq(config_location(cf, "/secure/")->acc.nallow_issuer, 1);
-	ck_assert_uint_eq(config_location(cf, "/secure/")->acc.ndeny_subject, 1);
-	ck_assert_ptr_nonnull(strstr(config_location(cf,
+	ck_assert_uint_eq(config_location(cf->servers[0], "/secure/")->acc.nallow_issuer, 1);
+	ck_assert_uint_eq(config_location(cf->servers[0], "/secure/")->acc.ndeny_subject, 1);
+	ck_assert_ptr_nonnull(strstr(config_location(cf->servers[0],
 	    "/secure/")->acc.client_ca, "/other.crt"));
 	config_free(cf);
 

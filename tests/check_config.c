@@ -101,6 +101,7 @@ START_TEST(every_directive)
 	    "send-timeout = 5\n"
 	    "worker-connections = 77\n"
 	    "session-tickets = true\n"
+	    "ticket-key-period = 600\n"
 	    "session-cache {\n store = \"gdbm:cache/s.db\"\n timeout = 60\n"
 	    " max-entries = 10\n purge-interval = 7\n"
 	    " seal-key-file = \"seal.key\"\n}\n"
@@ -115,12 +116,12 @@ START_TEST(every_directive)
 	ck_assert_int_eq(cf->workers, 3);
 	ck_assert_str_eq(cf->user, "nobody");
 	snprintf(want, sizeof want, "%s/site", dir);
-	ck_assert_str_eq(cf->root, want);
-	ck_assert_str_eq(cf->index, "home.html");
+	ck_assert_str_eq(cf->servers[0]->root, want);
+	ck_assert_str_eq(cf->servers[0]->index, "home.html");
 	ck_assert_str_eq(cf->mime_types, "/etc/mime.types");
-	ck_assert_uint_eq(cf->ncerts, 2);
+	ck_assert_uint_eq(cf->servers[0]->ncerts, 2);
 	snprintf(want, sizeof want, "%s/b.key", dir);
-	ck_assert_str_eq(cf->keys[1], want);
+	ck_assert_str_eq(cf->servers[0]->keys[1], want);
 	ck_assert_int_eq(cf->proto_min, TLS1_3_VERSION);
 	ck_assert_int_eq(cf->proto_max, TLS1_3_VERSION);
 	ck_assert_str_eq(cf->ciphers, "ECDHE-RSA-AES128-GCM-SHA256");
@@ -134,16 +135,18 @@ START_TEST(every_directive)
 	ck_assert_double_eq(cf->send_timeout, 5);
 	ck_assert_int_eq(cf->worker_connections, 77);
 	ck_assert_int_eq(cf->session_tickets, 1);
+	ck_assert_int_eq(cf->ticket_key_period, 600);
+	ck_assert_uint_eq(cf->nticket_key_files, 0);
 	snprintf(want, sizeof want, "%s/cache/s.db", dir);
 	ck_assert_str_eq(cf->cache.store_path, want);
 	ck_assert_int_eq(cf->cache.timeout, 60);
 	ck_assert_int_eq(cf->cache.max_entries, 10);
 	ck_assert_int_eq(cf->cache.purge_interval, 7);
-	ck_assert_uint_eq(cf->nlocs, 2);
-	ck_assert_int_eq(config_location(cf, "/status")->status, 1);
-	ck_assert_str_eq(config_location(cf, "/statusx")->prefix, "/status");
-	ck_assert_str_eq(config_location(cf, "/other")->prefix, "/");
-	ck_assert_uint_eq(config_location(cf, "/status")->nallow_addr, 2);
+	ck_assert_uint_eq(cf->servers[0]->nlocs, 2);
+	ck_assert_int_eq(config_location(cf->servers[0], "/status")->status, 1);
+	ck_assert_str_eq(config_location(cf->servers[0], "/statusx")->prefix, "/status");
+	ck_assert_str_eq(config_location(cf->servers[0], "/other")->prefix, "/");
+	ck_assert_uint_eq(config_location(cf->servers[0], "/status")->nallow_addr, 2);
 	config_free(cf);
 }
 END_TEST
@@ -156,15 +159,37 @@ START_TEST(defaults)
 	ck_assert_msg(cf != NULL, "%s", err);
 	ck_assert_uint_eq(cf->nlisten, 1);
 	ck_assert_int_ge(cf->workers, 1);
-	ck_assert_str_eq(cf->index, "index.html");
+	ck_assert_str_eq(cf->servers[0]->index, "index.html");
 	ck_assert_int_eq(cf->proto_min, TLS1_2_VERSION);
 	ck_assert_int_eq(cf->proto_max, TLS1_3_VERSION);
-	ck_assert_uint_eq(cf->ncerts, 1);
+	ck_assert_uint_eq(cf->servers[0]->ncerts, 1);
 	ck_assert_ptr_null(cf->access_log);
 	ck_assert_int_eq(cf->session_tickets, 0);
+	ck_assert_int_eq(cf->ticket_key_period, 3600);
+	ck_assert_uint_eq(cf->nticket_key_files, 0);
 	ck_assert_int_eq(cf->cache.timeout, 300);
 	ck_assert_int_eq(cf->cache.max_entries, 100000);
 	ck_assert_int_eq(cf->cache.purge_interval, 60);
+	config_free(cf);
+}
+END_TEST
+
+/* ticket-key-files: paths from the config's folder, the line kept for
+ * the messages of cachetd -t (a file that cannot be used) */
+START_TEST(ticket_key_files)
+{
+	char err[512], want[1200];
+	struct config *cf = load(MIN "session-tickets = true\n"
+	    "ticket-key-files = {\"keys/cur.key\", \"/etc/prev.key\"}\n",
+	    err, sizeof err);
+
+	ck_assert_msg(cf != NULL, "%s", err);
+	ck_assert_uint_eq(cf->nticket_key_files, 2);
+	snprintf(want, sizeof want, "%s/keys/cur.key", dir);
+	ck_assert_str_eq(cf->ticket_key_files[0], want);
+	ck_assert_str_eq(cf->ticket_key_files[1], "/etc/prev.key");
+	ck_assert_int_eq(cf->tkfiles_at.line, 5);
+	ck_assert_int_eq(cf->ticket_key_period, 3600);
 	config_free(cf);
 }
 END_TEST
@@ -253,28 +278,28 @@ START_TEST(syntax_forms)
 	    "#  a last comment without a newline", err, sizeof err);
 
 	ck_assert_msg(cf != NULL, "%s", err);
-	ck_assert_uint_eq(cf->ncerts, 2);
-	ck_assert_uint_eq(cf->nkeys, 2);
-	ck_assert_ptr_nonnull(strstr(cf->certs[1], "/b.crt"));
-	ck_assert_ptr_nonnull(strstr(cf->keys[1], "/b.key"));
+	ck_assert_uint_eq(cf->servers[0]->ncerts, 2);
+	ck_assert_uint_eq(cf->servers[0]->nkeys, 2);
+	ck_assert_ptr_nonnull(strstr(cf->servers[0]->certs[1], "/b.crt"));
+	ck_assert_ptr_nonnull(strstr(cf->servers[0]->keys[1], "/b.key"));
 	ck_assert_int_eq(cf->workers, 2);
 	/* \" and \\ are escapes; any other backslash stays (DNs use it) */
 	ck_assert_str_eq(cf->ciphers, "A\"B\\C\\,D");
 	ck_assert_str_eq(cf->ciphersuites, "it's");
 	ck_assert_str_eq(cf->user, "caf\xc3\xa9");
-	ck_assert_uint_eq(cf->nlocs, 3);
-	ck_assert_str_eq(cf->locs[0].prefix, "/plain");
-	ck_assert_int_eq(cf->locs[1].status, 1);
-	ck_assert_uint_eq(cf->locs[1].nallow_addr, 1);
-	ck_assert_uint_eq(cf->locs[2].nallow_addr, 0);
+	ck_assert_uint_eq(cf->servers[0]->nlocs, 3);
+	ck_assert_str_eq(cf->servers[0]->locs[0].prefix, "/plain");
+	ck_assert_int_eq(cf->servers[0]->locs[1].status, 1);
+	ck_assert_uint_eq(cf->servers[0]->locs[1].nallow_addr, 1);
+	ck_assert_uint_eq(cf->servers[0]->locs[2].nallow_addr, 0);
 	ck_assert_int_eq(cf->cache.timeout, 7);
 	ck_assert_int_eq(cf->session_tickets, 1);
 	/* where things were written, for the messages -t gives later */
-	ck_assert_int_eq(cf->root_at.line, 2);
-	ck_assert_int_eq(cf->certs_at.line, 3);
-	ck_assert_int_eq(cf->keys_at.line, 9);
-	ck_assert_int_eq(cf->locs[2].at.line, 15);
-	ck_assert_str_eq(cf->root_at.file, path);
+	ck_assert_int_eq(cf->servers[0]->root_at.line, 2);
+	ck_assert_int_eq(cf->servers[0]->certs_at.line, 3);
+	ck_assert_int_eq(cf->servers[0]->keys_at.line, 9);
+	ck_assert_int_eq(cf->servers[0]->locs[2].at.line, 15);
+	ck_assert_str_eq(cf->servers[0]->root_at.file, path);
 	config_free(cf);
 }
 END_TEST
@@ -293,8 +318,8 @@ START_TEST(top_level_override)
 	ck_assert_uint_eq(cf->nlisten, 1);
 	ck_assert_str_eq(cf->listen[0].text, "[::1]:2");
 	ck_assert_int_eq(cf->listen[0].at.line, 8);
-	ck_assert_uint_eq(cf->ncerts, 2);
-	ck_assert_int_eq(cf->certs_at.line, 9);
+	ck_assert_uint_eq(cf->servers[0]->ncerts, 2);
+	ck_assert_int_eq(cf->servers[0]->certs_at.line, 9);
 	config_free(cf);
 }
 END_TEST
@@ -396,6 +421,25 @@ static const struct { const char *text, *want; } broken[] = {
 	    "number" },
 	{ MIN "session-tickets = maybe\n", ":4: session-tickets: 'maybe' is "
 	    "not true or false" },
+	{ MIN "ticket-key-period = 60\n", ":4: ticket-key-period needs "
+	    "session-tickets = true" },
+	{ MIN "session-tickets = true\nticket-key-period = 86401\n",
+	    ":5: ticket-key-period: must be seconds between 1 and 86400, not "
+	    "86401" },
+	{ MIN "session-tickets = true\nticket-key-period = 1h\n",
+	    ":5: ticket-key-period: '1h' is not a whole number" },
+	{ MIN "session-tickets = true\nticket-key-files = {\"a.key\"}\n"
+	    "ticket-key-period = 60\n", ":6: ticket-key-period: keys from "
+	    "ticket-key-files are rotated by replacing the files (and a "
+	    "reload), not by period" },
+	{ MIN "ticket-key-files = {\"a.key\"}\n", ":4: ticket-key-files "
+	    "needs session-tickets = true" },
+	{ MIN "session-tickets = true\nticket-key-files = {\"\"}\n",
+	    ":5: ticket-key-files: an empty path" },
+	{ MIN "session-tickets = true\nticket-key-period = 2\n"
+	    "session-cache {\n timeout = 3000\n}\n", ":5: ticket-key-period: "
+	    "2 s would keep 1502 keys to open tickets for the session timeout "
+	    "(3000 s); at most 1024: use a period of at least 3 s" },
 	{ MIN "verify-client = sometimes\n", ":4: verify-client: 'sometimes' "
 	    "is not none, optional or require" },
 	{ MIN "log-level = chatty\n", ":4: log-level: 'chatty' is not error, "
@@ -411,8 +455,13 @@ static const struct { const char *text, *want; } broken[] = {
 	{ MIN "index = \"../x\"\n", ":4: index: '../x' must be a plain file "
 	    "name" },
 	{ MIN "mime-types = \"\"\n", ":4: mime-types: an empty path" },
+	{ MIN "session-cache {\n store = \"nonesuch:x\"\n}\n", ":5: store: "
+	    "'nonesuch:x' is not \"gdbm:PATH\", \"redis:HOST:PORT\", "
+	    "\"internal\" or \"none\"" },
 	{ MIN "session-cache {\n store = \"redis:x\"\n}\n", ":5: store: "
-	    "'redis:x' is not \"gdbm:PATH\", \"internal\" or \"none\"" },
+	    "redis: 'x' is not HOST:PORT or unix:PATH (\"redis:127.0.0.1:6379\")" },
+	{ MIN "session-cache {\n fetch-timeout = -1\n}\n", ":5: "
+	    "fetch-timeout: must be seconds between 0 and 86400, not -1" },
 	{ MIN "session-cache {\n timeout = 0\n}\n", ":5: timeout: must be at "
 	    "least 1, not 0" },
 	{ MIN "header = {\"X-A: 1\", \"Server: me\"}\n", ":4: header: Server "
@@ -459,6 +508,57 @@ static const struct { const char *text, *want; } broken[] = {
 	    "includes nested more than 8 deep (does a file include itself?)" },
 	{ MIN "include \"a\" \"b\"\n", ":4:13: unexpected \"b\" (expected a "
 	    "directive)" },
+	/* server blocks */
+	{ MIN "server \"a.test\" {\n}\nserver \"A.Test\" {\n}\n",
+	    ":6: server \"a.test\": the name 'a.test' is already server "
+	    "\"a.test\"'s (line 4)" },
+	{ MIN "server \"a.test\" {\n alias = {\"x.test\", \"*.a.test\"}\n}\n"
+	    "server \"b.test\" {\n  # c\n  alias = \"*.A.test\"\n}\n",
+	    ":9: server \"b.test\": the name '*.a.test' is already server "
+	    "\"a.test\"'s (line 5)" },
+	{ MIN "server \"a.test\" {\n alias = {\"b.test\", \"b.test\"}\n}\n",
+	    ":5: server \"a.test\": the name 'b.test' is already server "
+	    "\"a.test\"'s (line 5)" },
+	{ "root = \"www\"\nserver \"a.test\" {\n}\n",
+	    ":2: server \"a.test\": certificate: missing" },
+	{ "certificate = \"s.crt\"\nkey = \"s.key\"\nserver \"a.test\" {\n}\n",
+	    ":3: server \"a.test\": root: missing (the folder to serve)" },
+	{ MIN "server \"a.test\" {\n key = {\"a\", \"b\"}\n}\n",
+	    ":5: server \"a.test\": key: 2 key(s) for 1 certificate(s); they "
+	    "are paired by position" },
+	{ MIN "server \"a.test\" {\n default = true\n}\nserver \"b.test\" {\n"
+	    " default = yes\n}\n", ":7: server \"b.test\": a second default "
+	    "server (the first is a.test)" },
+	{ MIN "server \"*.a.test\" {\n}\n", ":4: server \"*.a.test\": not a "
+	    "host name (an exact name; wildcards go in alias)" },
+	{ MIN "server \"a..test\" {\n}\n", ":4: server \"a..test\": not a "
+	    "host name (an exact name; wildcards go in alias)" },
+	{ MIN "server \"a.test\" {\n alias = \"*.org\"\n}\n", ":5: alias: "
+	    "'*.org' is not a host name (DNS labels, or *.name for one "
+	    "leftmost label)" },
+	{ MIN "server \"a.test\" {\n alias = \"x.*.test\"\n}\n", ":5: alias: "
+	    "'x.*.test' is not a host name (DNS labels, or *.name for one "
+	    "leftmost label)" },
+	{ MIN "server {\n}\n", ":4: server: needs a name: server \"...\" { ... "
+	    "}" },
+	{ MIN "server \"a.test\" {\n server \"b.test\" {\n }\n}\n", ":5: "
+	    "server: a block not allowed in a server block" },
+	{ MIN "server \"a.test\" {\n workers = 2\n}\n", ":5: workers: not "
+	    "allowed in a server block (it belongs at the top level)" },
+	{ MIN "server \"a.test\" {\n root = \"x\"\n root = \"y\"\n}\n", ":6: "
+	    "root: given twice in this server block (first on line 5)" },
+	{ MIN "default = true\n", ":4: default: not allowed at the top level "
+	    "(it belongs in a server block)" },
+	{ MIN "location \"/s/\" {\n allow-subject = \"CN=x\"\n}\n"
+	    "server \"a.test\" {\n}\n", ":4: server \"a.test\": location \"/s/\" "
+	    "asks for a client certificate but no client-ca is set" },
+	{ MIN "server \"a.test\" {\n verify-client = require\n}\n",
+	    ":5: server \"a.test\": verify-client needs client-ca" },
+	{ MIN "server \"a.test\" {\n client-crl = \"crl.pem\"\n}\n",
+	    ":5: client-crl needs client-ca (the list is checked with the CA "
+	    "that signed it)" },
+	{ MIN "unknown-sni = sometimes\n", ":4: unknown-sni: 'sometimes' is "
+	    "not default or refuse" },
 };
 
 /* want, with @PATH@ and @DIR@ spelt out */
@@ -497,6 +597,129 @@ START_TEST(broken_files)
 }
 END_TEST
 
+/* Server blocks: top-level site directives are every server's defaults,
+ * wherever written; a block's own values win; lists and locations are
+ * inherited whole; names are found exact first, then by wildcard. */
+START_TEST(servers)
+{
+	char err[512];
+	struct config *cf = load(
+	    "certificate = \"top.crt\"\nkey = \"top.key\"\n"
+	    "header = {\"X-Top: 1\"}\n"
+	    "location \"/top/\" {\n status = true\n}\n"
+	    "server \"A.test\" {\n alias = {\"WWW.a.test\", \"*.a.test\"}\n"
+	    " root = \"a\"\n index = \"a.html\"\n"
+	    " header = {\"X-A: 1\", \"X-A: 2\"}\n}\n"
+	    "server \"b.test\" {\n default = true\n certificate = \"b.crt\"\n"
+	    " key = \"b.key\"\n gzip-static = true\n"
+	    " location \"/b/\" {\n status = true\n }\n}\n"
+	    "server \"c.b.test\" {\n}\n"
+	    "root = \"top\"\nverify-depth = 3\n", err, sizeof err);
+	const struct server_conf *a, *b, *c;
+
+	ck_assert_msg(cf != NULL, "%s", err);
+	ck_assert_uint_eq(cf->nservers, 3);
+	a = cf->servers[0];
+	b = cf->servers[1];
+	c = cf->servers[2];
+	ck_assert_uint_eq(cf->dflt, 1);
+	ck_assert_str_eq(a->name, "a.test");
+	ck_assert_uint_eq(a->naliases, 2);
+	ck_assert_str_eq(a->aliases[0], "www.a.test");
+	ck_assert_int_eq(a->at.line, 7);
+	/* inherited, even from after the blocks */
+	ck_assert_ptr_nonnull(strstr(a->certs[0], "/top.crt"));
+	ck_assert_ptr_nonnull(strstr(c->root, "/top"));
+	ck_assert_int_eq(a->verify_depth, 3);
+	ck_assert_int_eq(b->verify_depth, 3);
+	/* own values */
+	ck_assert_ptr_nonnull(strstr(a->root, "/a"));
+	ck_assert_str_eq(a->index, "a.html");
+	ck_assert_str_eq(c->index, "index.html");
+	ck_assert_uint_eq(b->ncerts, 1);
+	ck_assert_ptr_nonnull(strstr(b->certs[0], "/b.crt"));
+	ck_assert_int_eq(b->gzip_static, 1);
+	ck_assert_int_eq(a->gzip_static, 0);
+	/* lists and locations whole */
+	ck_assert_uint_eq(a->nheaders, 2);
+	ck_assert_uint_eq(b->nheaders, 1);
+	ck_assert_str_eq(b->headers[0], "X-Top: 1");
+	ck_assert_uint_eq(a->nlocs, 1);
+	ck_assert_str_eq(a->locs[0].prefix, "/top/");
+	ck_assert_uint_eq(b->nlocs, 1);
+	ck_assert_str_eq(b->locs[0].prefix, "/b/");
+	ck_assert_ptr_null(config_location(b, "/top/x"));
+	/* lookups */
+	ck_assert_ptr_eq(config_server(cf, "a.test"), a);
+	ck_assert_ptr_eq(config_server(cf, "www.a.test"), a);
+	ck_assert_ptr_eq(config_server(cf, "x.a.test"), a);
+	ck_assert_ptr_null(config_server(cf, "y.x.a.test"));
+	ck_assert_ptr_eq(config_server(cf, "c.b.test"), c);
+	ck_assert_ptr_null(config_server(cf, "d.b.test"));
+	ck_assert_ptr_null(config_server(cf, "a.test.evil"));
+	ck_assert_int_eq(config_names(a, "x.a.test"), 1);
+	ck_assert_int_eq(config_names(b, "a.test"), 0);
+	config_free(cf);
+
+	/* no server block: one implicit server that has every name */
+	cf = load(MIN "index = \"i.html\"\n", err, sizeof err);
+	ck_assert_msg(cf != NULL, "%s", err);
+	ck_assert_uint_eq(cf->nservers, 1);
+	ck_assert_ptr_null(cf->servers[0]->name);
+	ck_assert_str_eq(cf->servers[0]->index, "i.html");
+	ck_assert_ptr_eq(config_server(cf, "anything.example"),
+	    cf->servers[0]);
+	ck_assert_int_eq(config_names(cf->servers[0], "x"), 1);
+	config_free(cf);
+}
+END_TEST
+
+/* A folder of sites, one server block per file; a duplicate name names
+ * the file of the second. */
+START_TEST(server_includes)
+{
+	char err[512], want[1400];
+	struct config *cf;
+
+	put("sites/a.conf", "server \"a.test\" {\n root = \"a\"\n}\n");
+	put("sites/b.conf", "# b\nserver \"b.test\" {\n include \"b-tls.inc\"\n}\n");
+	put("sites/b-tls.inc", "certificate = \"b.crt\"\nkey = \"b.key\"\n");
+	cf = load(MIN "include \"sites/*.conf\"\n", err, sizeof err);
+	ck_assert_msg(cf != NULL, "%s", err);
+	ck_assert_uint_eq(cf->nservers, 2);
+	ck_assert_str_eq(cf->servers[1]->name, "b.test");
+	ck_assert_ptr_nonnull(strstr(cf->servers[1]->certs[0], "/b.crt"));
+	ck_assert_ptr_nonnull(strstr(cf->servers[0]->certs[0], "/s.crt"));
+	snprintf(want, sizeof want, "%s/sites/b.conf", dir);
+	ck_assert_str_eq(cf->servers[1]->at.file, want);
+	ck_assert_int_eq(cf->servers[1]->at.line, 2);
+	config_free(cf);
+
+	put("sites/c.conf", "\nserver \"B.TEST\" {\n}\n");
+	ck_assert_ptr_null(load(MIN "include \"sites/*.conf\"\n", err,
+	    sizeof err));
+	snprintf(want, sizeof want, "%s/sites/c.conf:2: server \"b.test\": "
+	    "the name 'b.test' is already server \"b.test\"'s (%s/sites/b.conf"
+	    ":2)", dir, dir);
+	ck_assert_str_eq(err, want);
+}
+END_TEST
+
+START_TEST(host_keys)
+{
+	char k[64];
+
+	ck_assert_int_eq(config_host_key("A.Test:8443", k, sizeof k), 0);
+	ck_assert_str_eq(k, "a.test");
+	ck_assert_int_eq(config_host_key("a.test.", k, sizeof k), 0);
+	ck_assert_str_eq(k, "a.test");
+	ck_assert_int_eq(config_host_key("[::1]:443", k, sizeof k), -1);
+	ck_assert_int_eq(config_host_key("", k, sizeof k), -1);
+	ck_assert_int_eq(config_host_key(NULL, k, sizeof k), -1);
+	ck_assert_int_eq(config_host_key(":80", k, sizeof k), -1);
+}
+END_TEST
+
 START_TEST(includes)
 {
 	char err[512], want[1200];
@@ -515,14 +738,14 @@ START_TEST(includes)
 	    "location \"/secure/\" {\n  include \"acl.conf\"\n}\n",
 	    err, sizeof err);
 	ck_assert_msg(cf != NULL, "%s", err);
-	ck_assert_str_eq(cf->index, "b.html");
+	ck_assert_str_eq(cf->servers[0]->index, "b.html");
 	ck_assert_int_eq(cf->workers, 5);
 	ck_assert_str_eq(cf->user, "m");
 	snprintf(want, sizeof want, "%s/sites/../more/m.conf", dir);
 	ck_assert_str_eq(cf->user_at.file, want);
 	ck_assert_int_eq(cf->user_at.line, 3);
-	ck_assert_uint_eq(cf->nlocs, 1);
-	ck_assert_uint_eq(cf->locs[0].acc.nallow_subject, 1);
+	ck_assert_uint_eq(cf->servers[0]->nlocs, 1);
+	ck_assert_uint_eq(cf->servers[0]->locs[0].acc.nallow_subject, 1);
 	config_free(cf);
 
 	/* an error in an included file names that file and its line */
@@ -656,12 +879,16 @@ main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, every_directive);
 	tcase_add_test(tc, defaults);
+	tcase_add_test(tc, ticket_key_files);
 	tcase_add_test(tc, errors_name_the_line);
 	tcase_add_test(tc, listen_forms);
 	tcase_add_test(tc, syntax_forms);
 	tcase_add_test(tc, top_level_override);
 	tcase_add_test(tc, broken_files);
 	tcase_add_test(tc, includes);
+	tcase_add_test(tc, servers);
+	tcase_add_test(tc, host_keys);
+	tcase_add_test(tc, server_includes);
 	tcase_add_test(tc, nul_bytes);
 	tcase_add_test(tc, every_prefix);
 	tcase_add_test(tc, mutations);

@@ -74,7 +74,7 @@ static struct location locs[] = {
 	{ .prefix = "/secure/" }, { .prefix = "/admin/" },
 	{ .prefix = "/status" }, { .prefix = "/secure/open/" },
 };
-static struct config loc_cf = { .locs = locs,
+static struct server_conf loc_cf = { .locs = locs,
 	.nlocs = sizeof locs / sizeof locs[0] };
 
 struct decision { const struct location *loc; char rel[PATH_MAX]; int rc; };

@@ -25,9 +25,12 @@ static const char *const fields[] = {
 	"handshakes_failed_not_tls", "handshakes_failed_protocol",
 	"handshakes_failed_cipher", "handshakes_failed_alert",
 	"handshakes_failed_other", "renegotiations", "post_handshake_auth",
+	"tickets_renewed", "tickets_unknown_key", "ticket_keys_local",
+	"ticket_keys_held",
 	"cache_hits", "cache_misses", "cache_stores", "cache_store_failures",
 	"cache_removes", "cache_expired", "cache_full", "cache_errors",
-	"cache_repairs", "cache_evictions",
+	"cache_repairs", "cache_evictions", "cache_fetch_timeouts",
+	"cache_server_errors",
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
 
@@ -77,6 +80,8 @@ setup(void)
 		s->cache.errors = 11;
 		s->cache.repairs = 12;
 		s->cache.evictions = 13;
+		s->cache.fetch_timeouts = 14;
+		s->cache.server_errors = 15;
 	}
 	/* an exited worker: counted events, no open connection */
 	slots[MAX_WORKERS - 1].connections = 50;
@@ -143,6 +148,8 @@ START_TEST(text_sums)
 	ck_assert_int_eq(text_field(out, "cache_full"), 27);
 	ck_assert_int_eq(text_field(out, "cache_errors"), 33);
 	ck_assert_int_eq(text_field(out, "cache_repairs"), 36);
+	ck_assert_int_eq(text_field(out, "cache_fetch_timeouts"), 42);
+	ck_assert_int_eq(text_field(out, "cache_server_errors"), 45);
 	ck_assert_msg(strstr(out, "\ncache_evictions: 10000000000000000000\n")
 	    != NULL, "64-bit sum: %s", out);
 	/* uptime from srv->started (100 s ago; a slow machine may add some) */
@@ -261,6 +268,8 @@ START_TEST(json_well_formed)
 	ck_assert_msg(strstr(out, "\"workers\": 3,") != NULL, "%s", out);
 	ck_assert_msg(strstr(out, "\"requests\": 1090,") != NULL, "%s", out);
 	ck_assert_msg(strstr(out, "\"cache_hits\": 1300,") != NULL, "%s", out);
+	ck_assert_msg(strstr(out, "\"cache_server_errors\": 45,") != NULL,
+	    "%s", out);
 	ck_assert_msg(strstr(out, "\"cache_evictions\": 10000000000000000000,")
 	    != NULL, "%s", out);
 	ck_assert_msg(strstr(out, "\"cache_store\": \"none\"}") != NULL, "%s",
