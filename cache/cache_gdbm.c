@@ -8,10 +8,12 @@
  *
  * Invariants:
  * - Every operation takes the lock (shared to read, exclusive to write)
- *   and gives it back before returning: nothing is held between two
+ *   and gives it back before returning: no lock is held between two
  *   calls, not even between the slices of a purge (the scan's cursor is
  *   a key kept in this process's state; a cursor deleted meanwhile
- *   restarts the scan, at most three times).
+ *   restarts the scan, at most three times).  The database stays open
+ *   between calls, and is used only while nobody else wrote it since
+ *   (cache_gdbm_db.c).
  * - Only prepare creates files, in the master as root: both files, owned
  *   by the worker user, mode 0600; a planted link or a file of someone
  *   else stops it (cache_gdbm_lock.c says which).  Workers that find the
@@ -44,6 +46,7 @@ g_open(struct cache *c, char *err, size_t errlen)
 		abort();
 	c->be_data = g;
 	g->lockfd = -1;
+	g->nullfd = -1;
 	g->block_size = c->o.block_size > 0 ? c->o.block_size : 4096;
 	if (asprintf(&g->lockpath, "%s.lock", c->arg) < 0)
 		abort();
@@ -63,7 +66,7 @@ g_prepare(struct cache *c, char *err, size_t errlen)
 	/* Create both files now, owned by the worker user, mode 0600.  A
 	 * file we must not trust stops us; one we cannot reach yet does not
 	 * (workers retry and log). */
-	fd = gd_safe_open(c, g->lockpath, 1, 1, &why);
+	fd = gd_safe_open(c, g->lockpath, 1, 1, &why, NULL);
 	if (fd == -2) {
 		snprintf(err, errlen, "session cache lock '%s' %s: refusing to "
 		    "use it", g->lockpath, why);
@@ -76,7 +79,7 @@ g_prepare(struct cache *c, char *err, size_t errlen)
 		return 0;
 	}
 	g->lockfd = fd;
-	fd = gd_safe_open(c, c->arg, 1, 1, &why);
+	fd = gd_safe_open(c, c->arg, 1, 1, &why, NULL);
 	if (fd == -2) {
 		snprintf(err, errlen, "session cache '%s' %s: refusing to use "
 		    "it", c->arg, why);
@@ -92,14 +95,12 @@ g_prepare(struct cache *c, char *err, size_t errlen)
 			gd_fix_damage(c, &h, gdbm_strerror(e));
 			db = gd_writer_open(c, &h, GDBM_WRCREAT, &e, &se);
 		}
-		if (db != NULL)
-			gdbm_close(db);
-		else
+		if (db == NULL)
 			snprintf(err, errlen, "session cache '%s': %s", c->arg,
 			    se != 0 ? strerror(se) : gdbm_strerror(e));
 		gd_end(c, &h);
 	}
-	gd_lock_close(c);
+	gd_lock_close(c);       /* and the database: workers open their own */
 	return 0;
 }
 
@@ -107,8 +108,9 @@ static int
 g_attach(struct cache *c)
 {
 	/* An inherited descriptor shares one open file description with the
-	 * master and every sibling: flock() on it excludes nobody.  Its map
-	 * goes with it; the first lock maps the file opened here. */
+	 * master and every sibling: flock() on it excludes nobody, and a
+	 * database's file offset would be shared.  Its map and database go
+	 * with it; the first lock maps the file opened here. */
 	gd_lock_close(c);
 	return gd_lock_open(c);
 }
@@ -176,7 +178,6 @@ g_put(struct cache *c, const unsigned char *k, size_t kl,
 			continue;
 		}
 		ret = put_locked(c, db, h.m, key, val, &e);
-		gdbm_close(db);
 		if (ret != -2)
 			break;
 		ret = -1;
@@ -202,7 +203,7 @@ g_get(struct cache *c, const unsigned char *k, size_t kl, unsigned char **v,
 	if (gd_begin(c, LOCK_SH, &h) != 0)
 		return -1;
 	for (tries = 0; tries < 2 && h.how != 0; tries++) {
-		if ((db = gd_db_open(c, GDBM_READER, &e, &se)) == NULL) {
+		if ((db = gd_db_get(c, &h, GDBM_READER, &e, &se)) == NULL) {
 			if (e == GDBM_FILE_OPEN_ERROR && se == ENOENT) {
 				ret = 0;        /* no file yet: a miss */
 				break;
@@ -215,7 +216,6 @@ g_get(struct cache *c, const unsigned char *k, size_t kl, unsigned char **v,
 		} else {
 			val = gdbm_fetch(db, key);
 			e = val.dptr == NULL ? gd_db_error(db) : GDBM_NO_ERROR;
-			gdbm_close(db);
 			if (val.dptr != NULL) {
 				*v = (unsigned char *)val.dptr;
 				*vl = (size_t)val.dsize;
@@ -270,7 +270,6 @@ g_del(struct cache *c, const struct cache_key *keys, size_t n,
 			break;
 		}
 	}
-	gdbm_close(db);
 	if (ret != 0 && gd_damaged(e))
 		gd_fix_damage(c, &h, gdbm_strerror(e));
 	else if (ret != 0)
@@ -327,7 +326,7 @@ g_scan(struct cache *c, int restart, size_t max, cache_visit_fn fn,
 
 	if (gd_begin(c, LOCK_SH, &h) != 0)
 		return -1;
-	if ((db = gd_db_open(c, GDBM_READER, &e, &se)) == NULL) {
+	if ((db = gd_db_get(c, &h, GDBM_READER, &e, &se)) == NULL) {
 		set_cursor(g, none);
 		if (e == GDBM_FILE_OPEN_ERROR && se == ENOENT) {
 			gd_end(c, &h);
@@ -365,7 +364,6 @@ g_scan(struct cache *c, int restart, size_t max, cache_visit_fn fn,
 		if ((unsigned char *)k.dptr != g->sc_cursor)
 			free(k.dptr);
 		set_cursor(g, none);
-		gdbm_close(db);
 		if (gd_damaged(e))
 			gd_fix_damage(c, &h, gdbm_strerror(e));
 		else
@@ -374,7 +372,6 @@ g_scan(struct cache *c, int restart, size_t max, cache_visit_fn fn,
 		gd_end(c, &h);
 		return -1;
 	}
-	gdbm_close(db);
 	gd_end(c, &h);
 	if (k.dptr == NULL)
 		set_cursor(g, none);
@@ -390,7 +387,8 @@ g_clear(struct cache *c)
 
 	if (c->o.read_only || gd_begin(c, LOCK_EX, &h) != 0)
 		return -1;
-	if ((db = gd_db_open(c, GDBM_NEWDB, &e, &se)) == NULL) {
+	gd_db_drop(c);
+	if ((db = gd_db_open(c, GDBM_NEWDB, &e, &se, NULL)) == NULL) {
 		gd_log_open_failure(c, e, se);
 		gd_end(c, &h);
 		return -1;
@@ -444,6 +442,8 @@ g_close(struct cache *c)
 	if (g == NULL)
 		return;
 	gd_lock_close(c);
+	if (g->nullfd >= 0)
+		close(g->nullfd);
 	free(g->ev_cursor);
 	free(g->sc_cursor);
 	free(g->lockpath);

@@ -33,8 +33,18 @@ struct meta;
 struct gdbm_state {
 	char          *lockpath;
 	int            lockfd;          /* -1: none (read-only, no file) */
+	dev_t          lock_dev;        /* lockfd's file, to compare with the */
+	ino_t          lock_ino;        /* file at the lock path */
 	struct meta   *map;             /* lockfd's header, MAP_SHARED; NULL:
 	                                 * not mapped (yet) */
+	GDBM_FILE      db;              /* kept open between operations; NULL:
+	                                 * none */
+	int            db_writer;       /* db was opened for writing */
+	uint64_t       db_gen;          /* the header's gen when db was last
+	                                 * known current */
+	struct stat    db_st;           /* the file as db last saw it (device,
+	                                 * inode, size, mtime) */
+	int            nullfd;          /* /dev/null, for gd_db_drop; -1 */
 	int            block_size;
 	unsigned char *ev_cursor;       /* where the last eviction sample
 	                                 * ended */
@@ -57,6 +67,10 @@ struct meta {
 	uint64_t repairs;       /* total; also the repair generation */
 	uint64_t evictions;     /* total */
 	int64_t  full_since;    /* max-entries met (logged); 0: not full */
+	uint64_t gen;           /* bumped by every writer and repair: a
+	                         * process whose open database saw another
+	                         * value reopens it; random when the header
+	                         * is (re)initialised */
 };
 _Static_assert(sizeof(struct meta) <= META_SIZE, "META_SIZE too small");
 
@@ -88,7 +102,7 @@ gd_mark_dirty(struct meta *m, uint32_t v)
  * writable open gives it to opts.uid/gid, mode 0600, through the
  * descriptor.  -1 (errno), or -2 refused (*why). */
 int  gd_safe_open(struct cache *, const char *path, int rw, int create,
-         const char **why);
+         const char **why, struct stat *st);
 int  gd_lock_open(struct cache *);
 void gd_lock_close(struct cache *);        /* also unmaps the header */
 /* Lock the file at the lock path now (LOCK_SH or LOCK_EX); h->m: the
@@ -99,7 +113,13 @@ void gd_unlock(struct cache *);
 /* --------------------------------------------------- cache_gdbm_db.c */
 int       gd_damaged(int gdbm_error);
 int       gd_db_error(GDBM_FILE);
-GDBM_FILE gd_db_open(struct cache *, int mode, int *e, int *se);
+GDBM_FILE gd_db_open(struct cache *, int mode, int *e, int *se,
+              struct stat *st);
+/* The process's open database, reopened only when another process wrote
+ * (the header's gen moved) or the file at the path changed meanwhile. */
+GDBM_FILE gd_db_get(struct cache *, struct hold *, int mode, int *e,
+              int *se);
+void      gd_db_drop(struct cache *);     /* close it, without fsync */
 void      gd_log_open_failure(struct cache *, int e, int se);
 void      gd_fix_damage(struct cache *, struct hold *, const char *why);
 /* Lock, take the numbers, repair a writer's death; a writer marks the

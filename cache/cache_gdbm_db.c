@@ -4,10 +4,32 @@
  * end of one operation (lock, numbers, write mark), and eviction at
  * max-entries.
  *
- * The database is opened for each operation and closed after it, so a
- * store is on disk (write-through) and visible to every process at once.
- * GDBM_NOMMAP: a writer's close then costs one fsync instead of an msync
- * of the map (see OPENSSL-NOTES.md: ~24 us a store on tmpfs).
+ * Each process keeps the database open between operations (gd_db_get):
+ * an operation costs the lock, one stat() of the file and GDBM's reads
+ * of one bucket and one record, not an open, a header and a directory.
+ * GDBM caches the header, the directory and buckets in the process, so an
+ * open database is only used while nothing else wrote the file since:
+ * every writer and every repair bumps the generation in the lock file's
+ * shared header under the exclusive lock, and an operation that finds it
+ * moved, or finds another file at the path or the file changed by
+ * someone outside the lock (device, inode, size, mtime against what this
+ * process last saw), drops its database and opens it afresh.  A store
+ * writes through to the file (GDBM's own writes, at the end of each
+ * store), so the next process to lock sees it.
+ *
+ * Nothing is fsynced: not at each store (GDBM_SYNC off), not when an open
+ * database is dropped (gd_db_drop points the descriptor at /dev/null
+ * before gdbm_close, whose sync would otherwise flush every process's
+ * writes to the disk).  Sessions are disposable: the file is kept
+ * consistent, not durable.  A killed process leaves its writes in the
+ * page cache, as complete as GDBM left them, and its dirty mark makes the
+ * next process repair; a crash of the host or a power loss may lose the
+ * stores the kernel had not yet written back (up to dirty_expire, ~30 s
+ * on Linux) or leave a torn file, which the first operation that meets
+ * its damage repairs (recovered, or recreated empty): full handshakes
+ * for the sessions lost, never a wrong one (records are sealed).
+ * GDBM_NOMMAP: reads and writes are pread/pwrite-like system calls;
+ * with the map (use_mmap) a drop costs an msync.
  *
  * Invariants:
  * - Damage is repaired under the exclusive lock, once, by the first
@@ -30,6 +52,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,14 +99,18 @@ gd_db_error(GDBM_FILE db)
 }
 
 /*
- * Open the database through a checked descriptor.  NULL on failure, with
- * *e the GDBM error (GDBM_FILE_OPEN_ERROR and *se the errno when the file
- * could not be opened, or was refused: then logged here).
+ * Open the database through a checked descriptor (*st, if given: its
+ * status then).  NULL on failure, with *e the GDBM error
+ * (GDBM_FILE_OPEN_ERROR and *se the errno when the file could not be
+ * opened, or was refused: then logged here).  GDBM_WRITER finds an empty
+ * file damaged, as GDBM_READER does: only GDBM_WRCREAT (under the
+ * exclusive lock) initialises one.
  */
 GDBM_FILE
-gd_db_open(struct cache *c, int mode, int *e, int *se)
+gd_db_open(struct cache *c, int mode, int *e, int *se, struct stat *st)
 {
 	int writer = mode != GDBM_READER;
+	struct stat own, *stp = st != NULL ? st : &own;
 	const char *why;
 	GDBM_FILE db;
 	int fd;
@@ -91,7 +118,12 @@ gd_db_open(struct cache *c, int mode, int *e, int *se)
 	*e = GDBM_NO_ERROR;
 	*se = 0;
 	fd = gd_safe_open(c, c->arg, writer, writer && mode != GDBM_WRITER,
-	    &why);
+	    &why, stp);
+	if (fd >= 0 && mode == GDBM_WRITER && stp->st_size == 0) {
+		close(fd);
+		*e = GDBM_EMPTY_DATABASE;
+		return NULL;
+	}
 	if (fd < 0) {
 		*e = GDBM_FILE_OPEN_ERROR;
 		*se = fd == -2 ? EPERM : errno;
@@ -115,6 +147,94 @@ gd_db_open(struct cache *c, int mode, int *e, int *se)
 	return db;
 }
 
+/* Close the kept database.  GDBM's close of a writer fsyncs the file,
+ * which on a disk writes back every process's stores: the descriptor is
+ * first pointed at /dev/null, where the fsync does nothing (the stores
+ * are in the page cache already; see above for what that gives). */
+void
+gd_db_drop(struct cache *c)
+{
+	struct gdbm_state *g = G(c);
+
+	if (g->db == NULL)
+		return;
+	if (g->db_writer && g->nullfd < 0)
+		g->nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (g->db_writer && g->nullfd >= 0)
+		(void)dup2(g->nullfd, gdbm_fdesc(g->db));
+	gdbm_close(g->db);
+	g->db = NULL;
+}
+
+/* Is the kept database current: nobody wrote since we last looked (the
+ * shared generation), and the file at the path is the one it has open,
+ * as it last saw it?  Without a shared header there is no generation:
+ * never. */
+static int
+db_current(struct cache *c, const struct hold *h)
+{
+	struct gdbm_state *g = G(c);
+	struct stat st;
+
+	if (g->db == NULL || h->m == &h->own || h->m->gen != g->db_gen ||
+	    stat(c->arg, &st) != 0)
+		return 0;
+	return st.st_dev == g->db_st.st_dev && st.st_ino == g->db_st.st_ino &&
+	    st.st_size == g->db_st.st_size &&
+	    st.st_mtim.tv_sec == g->db_st.st_mtim.tv_sec &&
+	    st.st_mtim.tv_nsec == g->db_st.st_mtim.tv_nsec;
+}
+
+/*
+ * Under the lock h: the database, kept open from an earlier operation if
+ * current, else opened afresh.  mode: GDBM_READER to read (opened as
+ * GDBM_WRITER unless the cache is read-only, so a later store can use
+ * it), GDBM_WRITER or GDBM_WRCREAT to write.  NULL on failure as
+ * gd_db_open.
+ */
+GDBM_FILE
+gd_db_get(struct cache *c, struct hold *h, int mode, int *e, int *se)
+{
+	struct gdbm_state *g = G(c);
+	int open_mode = mode;
+	struct stat st;
+
+	*e = GDBM_NO_ERROR;
+	*se = 0;
+	if (db_current(c, h) && (g->db_writer || mode == GDBM_READER))
+		return g->db;
+	gd_db_drop(c);
+	if (mode == GDBM_READER && !c->o.read_only)
+		open_mode = GDBM_WRITER;
+	g->db = gd_db_open(c, open_mode, e, se, &st);
+	if (g->db == NULL)
+		return NULL;
+	g->db_writer = open_mode != GDBM_READER;
+	g->db_gen = h->m->gen;
+	g->db_st = st;
+	if (st.st_size == 0 && fstat(gdbm_fdesc(g->db), &g->db_st) != 0)
+		gd_db_drop(c);          /* GDBM_WRCREAT wrote a new file */
+	return g->db;
+}
+
+/* Our own write, under the exclusive lock: a new generation.  The kept
+ * database stays current with it only if it was current under this lock
+ * (checked or opened by gd_db_get in this operation: nobody else wrote
+ * since), and then takes the file as it left it. */
+static void
+wrote(struct cache *c, struct meta *m)
+{
+	struct gdbm_state *g = G(c);
+	int current = g->db != NULL && g->db_gen == m->gen;
+
+	m->gen++;
+	if (!current || fstat(gdbm_fdesc(g->db), &g->db_st) != 0) {
+		gd_db_drop(c);
+		return;
+	}
+	g->db_gen = m->gen;
+}
+
 /* An open failure that is not damage: unreachable (logged, a miss). */
 void
 gd_log_open_failure(struct cache *c, int e, int se)
@@ -134,7 +254,8 @@ repair(struct cache *c, struct meta *m, const char *why)
 	GDBM_FILE db;
 	int e, se;
 
-	db = gd_db_open(c, GDBM_WRITER, &e, &se);
+	gd_db_drop(c);
+	db = gd_db_open(c, GDBM_WRITER, &e, &se, NULL);
 	if (db == NULL || gdbm_recover(db, NULL, GDBM_RCVR_FORCE) != 0 ||
 	    gdbm_count(db, &n) != 0) {
 		if (db != NULL)
@@ -142,7 +263,7 @@ repair(struct cache *c, struct meta *m, const char *why)
 		/* Beyond recovery, or no right to create the copy that
 		 * recovery renames into place: start afresh, truncated in
 		 * place (sessions are only a cache). */
-		db = gd_db_open(c, GDBM_NEWDB, &e, &se);
+		db = gd_db_open(c, GDBM_NEWDB, &e, &se, NULL);
 		if (db == NULL) {
 			cache_log(c, CACHE_LOG_REPAIR, se, "session cache '%s' "
 			    "is damaged (%s) and cannot be recreated: %s",
@@ -156,13 +277,14 @@ repair(struct cache *c, struct meta *m, const char *why)
 	if (strcmp(how, "recovered") == 0) {
 		/* Recovery renamed a new file into place: owner, mode. */
 		const char *w;
-		int fd = gd_safe_open(c, c->arg, 1, 0, &w);
+		int fd = gd_safe_open(c, c->arg, 1, 0, &w, NULL);
 		if (fd >= 0)
 			close(fd);
 	}
 	m->count = (int64_t)n;
 	gd_mark_dirty(m, 0);
 	m->repairs++;
+	m->gen++;
 	m->full_since = 0;
 	c->st->repairs++;
 	cache_log(c, CACHE_LOG_REPAIR, 0, "session cache '%s' was damaged (%s):"
@@ -225,24 +347,26 @@ gd_begin(struct cache *c, int how, struct hold *h)
 void
 gd_end(struct cache *c, struct hold *h)
 {
-	if (h->how == LOCK_EX && !c->o.read_only)
+	if (h->how == LOCK_EX && !c->o.read_only) {
+		wrote(c, h->m);
 		gd_mark_dirty(h->m, 0);
+	}
 	if (h->how != 0)
 		gd_unlock(c);
 }
 
-/* Open for writing under h; recount when the count is unknown. */
+/* The database for writing under h; recount when the count is unknown. */
 GDBM_FILE
 gd_writer_open(struct cache *c, struct hold *h, int mode, int *e, int *se)
 {
-	GDBM_FILE db = gd_db_open(c, mode, e, se);
+	GDBM_FILE db = gd_db_get(c, h, mode, e, se);
 	gdbm_count_t n;
 
 	if (db == NULL || h->m->count >= 0)
 		return db;
 	if (gdbm_count(db, &n) != 0) {
 		*e = gd_db_error(db);
-		gdbm_close(db);
+		gd_db_drop(c);
 		return NULL;
 	}
 	h->m->count = (int64_t)n;

@@ -23,14 +23,16 @@
  *   for them: the exact record count (changed at each insert and removal,
  *   recounted with gdbm_count() when unknown), the last purge (so one
  *   process claims each purge), totals of repairs and evictions, and a
- *   dirty mark that a writer sets while it is inside the database.  A
+ *   dirty mark that a writer sets while it is inside the database, and a
+ *   generation that every writer and repair bumps (cache_gdbm_db.c keeps
+ *   each process's database open while it does not move).  A
  *   store to the map is in the shared page at once: seen by the next
  *   holder of the lock, and left there by a process SIGKILLed meanwhile.
  *   No msync: the numbers are not durable across a power loss or a crash
  *   of the host, which is fine since the lock file can be recreated (a
  *   fresh header means "count unknown": the next writer recounts).
  * - The map is made only over a file at least META_SIZE long, checked on
- *   the fstat that every lock already does, so a map never reaches past
+ *   the lstat that every lock already does, so a map never reaches past
  *   the end of the file (no SIGBUS).  The lock file only grows: it is
  *   extended to META_SIZE (ftruncate) when its header is (re)initialised,
  *   and nothing here ever shrinks it.  A header of the wrong size or
@@ -48,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cache_gdbm.h"
@@ -60,8 +63,9 @@ refused(const struct cache *c, const struct stat *st)
 		return "is not a regular file";
 	if (st->st_nlink > 1)
 		return "has other hard links";
-	if (st->st_uid != 0 && st->st_uid != geteuid() &&
-	    (c->o.uid == (uid_t)-1 || st->st_uid != c->o.uid))
+	if (st->st_uid != 0 &&
+	    (c->o.uid == (uid_t)-1 || st->st_uid != c->o.uid) &&
+	    st->st_uid != geteuid())
 		return "is owned by another user";
 	return NULL;
 }
@@ -75,36 +79,41 @@ refused(const struct cache *c, const struct stat *st)
  */
 int
 gd_safe_open(struct cache *c, const char *path, int rw, int create,
-    const char **why)
+    const char **why, struct stat *stp)
 {
 	int flags = (rw ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC |
 	    O_NONBLOCK;         /* a planted FIFO must not block us */
-	struct stat st;
+	struct stat own, *stq = stp != NULL ? stp : &own;
 	int fd = -1;
 
 	*why = NULL;
-	if (create)
+	/* The file is there nearly always: open it, and create it (O_EXCL)
+	 * only when it is not, then open what another process created
+	 * meanwhile. */
+	fd = open(path, flags);
+	if (fd < 0 && create && errno == ENOENT) {
 		fd = open(path, flags | O_CREAT | O_EXCL, 0600);
-	if (fd < 0 && (!create || errno == EEXIST))
-		fd = open(path, flags);
+		if (fd < 0 && errno == EEXIST)
+			fd = open(path, flags);
+	}
 	if (fd < 0) {
 		if (errno != ELOOP)
 			return -1;
 		*why = "is a symbolic link";
 		return -2;
 	}
-	if (fstat(fd, &st) != 0) {
+	if (fstat(fd, stq) != 0) {
 		close(fd);
 		return -1;
 	}
-	if ((*why = refused(c, &st)) != NULL) {
+	if ((*why = refused(c, stq)) != NULL) {
 		close(fd);
 		return -2;
 	}
 	if (rw && c->o.uid != (uid_t)-1 &&
-	    (st.st_uid != c->o.uid || st.st_gid != c->o.gid))
+	    (stq->st_uid != c->o.uid || stq->st_gid != c->o.gid))
 		(void)!fchown(fd, c->o.uid, c->o.gid);
-	if (rw && (st.st_mode & 07777) != 0600)
+	if (rw && (stq->st_mode & 07777) != 0600)
 		(void)!fchmod(fd, 0600);
 	return fd;
 }
@@ -114,13 +123,17 @@ gd_lock_open(struct cache *c)
 {
 	struct gdbm_state *g = G(c);
 	const char *why;
+	struct stat st;
 	int rw = !c->o.read_only;
 
 	if (g->lockfd >= 0)
 		return 0;
-	g->lockfd = gd_safe_open(c, g->lockpath, rw, rw, &why);
-	if (g->lockfd >= 0)
+	g->lockfd = gd_safe_open(c, g->lockpath, rw, rw, &why, &st);
+	if (g->lockfd >= 0) {
+		g->lock_dev = st.st_dev;
+		g->lock_ino = st.st_ino;
 		return 0;
+	}
 	if (!rw && why == NULL && errno == ENOENT)
 		return 0;       /* nobody locks it: look without a lock */
 	cache_log(c, CACHE_LOG_IO, errno, "session cache lock '%s': %s",
@@ -133,6 +146,9 @@ gd_lock_close(struct cache *c)
 {
 	struct gdbm_state *g = G(c);
 
+	/* A database opened under another lock file's numbers is not
+	 * trusted under this one's. */
+	gd_db_drop(c);
 	if (g->map != NULL)
 		munmap(g->map, META_SIZE);
 	g->map = NULL;
@@ -142,16 +158,18 @@ gd_lock_close(struct cache *c)
 }
 
 /* Is the locked descriptor still the file at the lock path?  *st: its
- * status, taken under the lock. */
+ * status, taken under the lock.  One lstat(): the descriptor's device
+ * and inode were taken when it was opened, and an inode number cannot be
+ * reused while we hold the file open, so the same numbers at the path
+ * are the same file (not removed, not replaced). */
 static int
 lock_current(struct cache *c, struct stat *st)
 {
-	struct stat b;
+	struct gdbm_state *g = G(c);
 
-	if (fstat(G(c)->lockfd, st) != 0 || st->st_nlink == 0 ||
-	    lstat(G(c)->lockpath, &b) != 0)
+	if (lstat(g->lockpath, st) != 0)
 		return 0;
-	return st->st_dev == b.st_dev && st->st_ino == b.st_ino;
+	return st->st_dev == g->lock_dev && st->st_ino == g->lock_ino;
 }
 
 /* Map the lock file's header: only ever over a file at least META_SIZE
@@ -179,6 +197,21 @@ meta_fresh(struct meta *m)
 	memset(m, 0, sizeof *m);
 	m->magic = META_MAGIC;
 	m->count = -1;
+}
+
+/* A generation no process is likely to have seen, for a header
+ * (re)initialised: no one keeps a database it opened under another
+ * header.  (No getpid(): a system call; the address of our stack
+ * differs between processes enough, with the time.) */
+static uint64_t
+gen_start(void)
+{
+	struct timespec ts;
+	uintptr_t here = (uintptr_t)&ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((uint64_t)ts.tv_sec << 30 ^ (uint64_t)ts.tv_nsec) ^
+	    (uint64_t)here << 20;
 }
 
 /*
@@ -228,6 +261,7 @@ meta_get(struct cache *c, const struct stat *st, int how, struct hold *h)
 	}
 	memset(m, 0, META_SIZE);
 	*m = h->own;
+	m->gen = gen_start();
 	h->m = m;
 }
 

@@ -497,8 +497,13 @@ struct server {
 	size_t           nsites;
 	struct cache    *cache;
 	struct tickets  *tickets;      /* session-tickets = true, or NULL */
-	int             *lfds;         /* cf->listen, then cf->http_listen */
-	size_t           nlfds;        /* nlisten + nhttp_listen */
+	int             *lfds;         /* per address (cf->listen, then
+	                                * cf->http_listen), nsock sockets:
+	                                * lfds[address * nsock + k] */
+	size_t           nlfds;        /* addresses: nlisten + nhttp_listen */
+	size_t           nsock;        /* SO_REUSEPORT sockets per address;
+	                                * worker i of a generation of n
+	                                * accepts on those with k % n == i */
 	int              https_port;   /* where plain HTTP redirects to */
 	int              access_fd;
 	uid_t            uid;          /* worker identity (if dropping) */
@@ -532,7 +537,9 @@ int              notify(const char *state);
 int              notify_reloading(void);
 
 /* worker.c */
-void             worker_run(struct server *, int slot)
+/* slot: its statistics; index: its place in its generation (which
+ * listening sockets it accepts on) */
+void             worker_run(struct server *, int slot, int index)
                      __attribute__((noreturn));
 
 /* conn.c: connections, as the worker sees them */

@@ -422,8 +422,14 @@ step_shutdown(struct conn *c)
 
 	if (r >= 0) {
 		/* close_notify is out; half-close and drain what the client
-		 * still sends, so our last bytes are not lost to a reset. */
-		shutdown(c->fd, SHUT_WR);
+		 * still sends, so our last bytes are not lost to a reset.
+		 * Not when the client sent its close_notify already (r == 1:
+		 * it sends nothing more) or is gone (ENOTCONN): close now. */
+		if (r == 1 || (shutdown(c->fd, SHUT_WR) != 0 &&
+		    errno == ENOTCONN)) {
+			conn_close(c, NULL);
+			return -1;
+		}
 		c->state = CS_LINGER;
 		wait_for(c, EV_READ);
 		return 0;
@@ -567,9 +573,8 @@ conn_new(struct worker *w, int fd, const struct sockaddr_storage *ss,
     int plain)
 {
 	struct conn *c;
-	int one = 1;
 
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	/* TCP_NODELAY: inherited from the listening socket (server.c) */
 	if ((c = calloc(1, sizeof *c)) == NULL ||
 	    (!plain && (c->ssl = SSL_new(w->srv->ssl)) == NULL)) {
 		log_err("out of memory for a connection");

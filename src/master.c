@@ -51,6 +51,7 @@ struct child {
 	pid_t   pid;
 	int     gen;
 	int     slot;
+	int     index;      /* its place in its generation: its sockets */
 	time_t  started;
 };
 
@@ -65,8 +66,10 @@ static struct worker_stats *stats;
  * start, kept across reloads, inherited by every worker. */
 static unsigned char master_key[CACHE_KEY_LEN];
 static struct server_env env = { master_key, NULL, NULL };
-/* Slots of the current generation waiting for a restart. */
+/* Slots of the current generation waiting for a restart, and the place
+ * in the generation of the worker to start there. */
 static int pending_restart[MAX_WORKERS];
+static int pending_index[MAX_WORKERS];
 
 static void start_error(const char *);
 
@@ -112,7 +115,7 @@ free_slot(void)
 }
 
 static void
-spawn(int slot)
+spawn(int slot, int index)
 {
 	sigset_t none;
 	pid_t pid;
@@ -121,6 +124,7 @@ spawn(int slot)
 	if (pid < 0) {
 		log_err("fork: %s", strerror(errno));
 		pending_restart[slot] = 1;
+		pending_index[slot] = index;
 		alarm(1);
 		return;
 	}
@@ -133,12 +137,13 @@ spawn(int slot)
 		signal(SIGALRM, SIG_DFL);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		worker_run(cur, slot);
+		worker_run(cur, slot, index);
 	}
 	children = xreallocarray(children, nchildren + 1, sizeof *children);
 	children[nchildren].pid = pid;
 	children[nchildren].gen = generation;
 	children[nchildren].slot = slot;
+	children[nchildren].index = index;
 	children[nchildren].started = time(NULL);
 	nchildren++;
 	pending_restart[slot] = 0;
@@ -156,7 +161,7 @@ spawn_generation(void)
 			log_err("no free worker slot (max %d)", MAX_WORKERS);
 			break;
 		}
-		spawn(slot);
+		spawn(slot, (int)i);
 	}
 }
 
@@ -199,9 +204,10 @@ reap(void)
 			    (long)pid, WEXITSTATUS(status));
 		if (time(NULL) - ch.started < 1) {
 			pending_restart[ch.slot] = 1;   /* dying at once */
+			pending_index[ch.slot] = ch.index;
 			alarm(1);
 		} else {
-			spawn(ch.slot);
+			spawn(ch.slot, ch.index);
 		}
 	}
 }
@@ -214,7 +220,7 @@ restart_pending(void)
 	for (i = 0; i < MAX_WORKERS; i++)
 		if (pending_restart[i]) {
 			pending_restart[i] = 0;
-			spawn(i);
+			spawn(i, pending_index[i]);
 		}
 }
 

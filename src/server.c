@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,28 +61,43 @@ addr_at(const struct config *cf, size_t i)
 	    &cf->http_listen[i - cf->nlisten];
 }
 
+/*
+ * One listening socket for la, not yet listening (server_build makes them
+ * listen once every one is bound, so a failure drops nothing queued).
+ * SO_REUSEPORT: each worker has a socket of its own per address, and the
+ * kernel spreads the connections over them (no thundering herd, no
+ * accept that fails); only processes of our user (root, which binds
+ * here) can join the group.  port: the port to bind instead of la's (the
+ * one the first socket got for port 0), or NULL.
+ */
 static int
-bind_one(const struct listen_addr *la, int plain, char *err, size_t errlen)
+bind_one(const struct listen_addr *la, const struct sockaddr_storage *port,
+    int plain, char *err, size_t errlen)
 {
-	struct sockaddr_storage got;
-	socklen_t gl = sizeof got;
-	char text[INET6_ADDRSTRLEN + 16];
+	struct sockaddr_storage ss = la->ss;
 	int fd, one = 1;
 
+	if (port != NULL) {
+		if (ss.ss_family == AF_INET6)
+			((struct sockaddr_in6 *)&ss)->sin6_port =
+			    ((const struct sockaddr_in6 *)port)->sin6_port;
+		else
+			((struct sockaddr_in *)&ss)->sin_port =
+			    ((const struct sockaddr_in *)port)->sin_port;
+	}
 	fd = socket(la->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		goto fail;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+		goto fail;
 	if (la->ss.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-	if (bind(fd, (const struct sockaddr *)&la->ss, la->sslen) != 0 ||
-	    listen(fd, LISTEN_BACKLOG) != 0)
+	/* Accepted sockets inherit it: no setsockopt per connection. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (bind(fd, (const struct sockaddr *)&ss, la->sslen) != 0)
 		goto fail;
-	if (getsockname(fd, (struct sockaddr *)&got, &gl) == 0) {
-		addr_text(&got, text, sizeof text);
-		log_notice("listening on %s%s", plain ? "http://" : "", text);
-	}
 	return fd;
 fail:
 	config_err(err, errlen, &la->at, "%s '%s': %s", plain ? "http-listen" :
@@ -89,6 +105,302 @@ fail:
 	if (fd >= 0)
 		close(fd);
 	return -1;
+}
+
+/* SO_REUSEPORT would let us share a port that another server of our user
+ * (another cachetd, as root) listens on, and take half its clients: an
+ * address we do not hold already is first bound once without it, which
+ * fails if anything is there. */
+static int
+port_free(const struct listen_addr *la, int plain, char *err, size_t errlen)
+{
+	int fd, one = 1;
+
+	if (la->ss.ss_family == AF_INET6 ?
+	    ((const struct sockaddr_in6 *)&la->ss)->sin6_port == 0 :
+	    ((const struct sockaddr_in *)&la->ss)->sin_port == 0)
+		return 0;       /* port 0: the kernel picks a free one */
+	fd = socket(la->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0) {
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+		if (la->ss.ss_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+			    sizeof one);
+		if (bind(fd, (const struct sockaddr *)&la->ss, la->sslen) == 0) {
+			close(fd);
+			return 0;
+		}
+	}
+	config_err(err, errlen, &la->at, "%s '%s': %s", plain ? "http-listen" :
+	    "listen", la->text, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+/* Listen on every socket bound (not yet listening) in s; log each
+ * address once. */
+static int
+listen_all(struct server *s, const int *fresh, char *err, size_t errlen)
+{
+	struct sockaddr_storage got;
+	socklen_t gl;
+	char text[INET6_ADDRSTRLEN + 16];
+	size_t a, k, i;
+
+	for (a = 0; a < s->nlfds; a++) {
+		for (k = 0; k < s->nsock; k++) {
+			i = a * s->nsock + k;
+			if (!fresh[i])
+				continue;
+			if (listen(s->lfds[i], LISTEN_BACKLOG) != 0) {
+				config_err(err, errlen, &addr_at(s->cf, a)->at,
+				    "listen '%s': %s", addr_at(s->cf, a)->text,
+				    strerror(errno));
+				return -1;
+			}
+		}
+		gl = sizeof got;
+		if (fresh[a * s->nsock] && getsockname(s->lfds[a * s->nsock],
+		    (struct sockaddr *)&got, &gl) == 0) {
+			addr_text(&got, text, sizeof text);
+			log_notice("listening on %s%s", a >= s->cf->nlisten ?
+			    "http://" : "", text);
+		}
+	}
+	return 0;
+}
+
+/*
+ * Socket activation: sockets systemd passed us (LISTEN_PID is ours,
+ * LISTEN_FDS of them from descriptor 3), taken at the first bind, before
+ * anything else opens a descriptor there.  A passed socket serves the
+ * listen address it is bound to, shared by all the workers (each holds a
+ * duplicate): we cannot know that systemd set SO_REUSEPORT, nor join its
+ * group as another user.  Passed sockets that match no address are closed.
+ */
+static int    *passed;
+static size_t  npassed;
+
+static void
+take_passed(void)
+{
+	static int taken;
+	const char *p = getenv("LISTEN_PID"), *n = getenv("LISTEN_FDS");
+	char *end;
+	long pid, cnt;
+	size_t i;
+
+	if (taken)
+		return;
+	taken = 1;
+	if (p == NULL || n == NULL)
+		return;
+	errno = 0;
+	pid = strtol(p, &end, 10);
+	if (errno != 0 || *end != '\0' || pid != (long)getpid())
+		goto out;
+	cnt = strtol(n, &end, 10);
+	if (errno != 0 || *end != '\0' || cnt <= 0 || cnt > 1024)
+		goto out;
+	npassed = (size_t)cnt;
+	passed = xcalloc(npassed, sizeof *passed);
+	for (i = 0; i < npassed; i++) {
+		int fd = 3 + (int)i, fl = fcntl(fd, F_GETFL);
+		/* accept4 must never block the worker's loop */
+		if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0 ||
+		    fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+			passed[i] = -1;
+			continue;
+		}
+		passed[i] = fd;
+	}
+out:
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+}
+
+static int
+same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+		return x->sin6_port == y->sin6_port &&
+		    memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0;
+	}
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		return x->sin_port == y->sin_port &&
+		    x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	return 0;
+}
+
+/* The passed socket bound to la's address, now ours; -1 if none. */
+static int
+passed_for(const struct listen_addr *la)
+{
+	struct sockaddr_storage got;
+	socklen_t gl;
+	size_t i;
+	int fd;
+
+	for (i = 0; i < npassed; i++) {
+		gl = sizeof got;
+		memset(&got, 0, sizeof got);
+		if (passed[i] < 0 || getsockname(passed[i],
+		    (struct sockaddr *)&got, &gl) != 0 ||
+		    !same_addr(&got, &la->ss))
+			continue;
+		fd = passed[i];
+		passed[i] = -1;
+		return fd;
+	}
+	return -1;
+}
+
+static void
+close_unused_passed(void)
+{
+	size_t i;
+
+	for (i = 0; i < npassed; i++)
+		if (passed[i] >= 0) {
+			log_warn("socket %d passed by systemd matches no listen "
+			    "address: closed", passed[i]);
+			close(passed[i]);
+			passed[i] = -1;
+		}
+}
+
+/* A socket of ours has SO_REUSEPORT; one systemd passed may not: the
+ * workers then share it (duplicates), and more cannot join it. */
+static int
+shared_socket(int fd)
+{
+	int on = 0;
+	socklen_t l = sizeof on;
+
+	return getsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, &l) != 0 || !on;
+}
+
+/* Fill mine[from..nsock) with duplicates of fd (a shared socket). */
+static int
+dup_shared(int fd, int *mine, size_t from, size_t nsock,
+    const struct listen_addr *la, char *err, size_t errlen)
+{
+	size_t k;
+
+	for (k = from; k < nsock; k++)
+		if ((mine[k] = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+			config_err(err, errlen, &la->at, "listen '%s': %s",
+			    la->text, strerror(errno));
+			return -1;
+		}
+	return 0;
+}
+
+/* The listening sockets of s: per address, nsock of them (one per worker
+ * of the largest generation yet: the count never shrinks while the master
+ * lives, since a socket closed with connections in its queue would reset
+ * them; a generation with fewer workers gives some workers two).  An
+ * address old listened on already keeps its sockets (the queues go on,
+ * whichever generation accepts them); more are bound when there are more
+ * workers.  Nothing listens until everything is bound. */
+static int
+bind_all(struct server *s, struct server *old, char *err, size_t errlen)
+{
+	const struct config *cf = s->cf;
+	size_t a, j, k, n = 0;
+	int *fresh, ret = -1;
+
+	s->nlfds = cf->nlisten + cf->nhttp_listen;
+	s->nsock = cf->workers > 0 ? (size_t)cf->workers : 1;
+	if (old != NULL && old->nsock > s->nsock)
+		s->nsock = old->nsock;
+	n = s->nlfds * s->nsock;
+	s->lfds = xcalloc(n, sizeof *s->lfds);
+	fresh = xcalloc(n, sizeof *fresh);
+	for (k = 0; k < n; k++)
+		s->lfds[k] = -1;
+	take_passed();
+	/* A socket is taken over by its address, whatever its kind was: a
+	 * listener is TLS or plain by its place in lfds. */
+	for (a = 0; a < s->nlfds; a++) {
+		struct sockaddr_storage port;
+		socklen_t pl = sizeof port;
+		int *mine = &s->lfds[a * s->nsock];
+
+		for (j = 0; old != NULL && j < old->nlfds; j++)
+			if (old->lfds[j * old->nsock] >= 0 &&
+			    strcmp(addr_at(old->cf, j)->text,
+			    addr_at(cf, a)->text) == 0)
+				break;
+		if (old != NULL && j < old->nlfds) {
+			/* taken over: only the count above old's is bound */
+			if (shared_socket(old->lfds[j * old->nsock])) {
+				if (dup_shared(old->lfds[j * old->nsock], mine,
+				    old->nsock, s->nsock, addr_at(cf, a), err,
+				    errlen) != 0)
+					goto out;
+				continue;
+			}
+			if (getsockname(old->lfds[j * old->nsock],
+			    (struct sockaddr *)&port, &pl) != 0)
+				goto out;
+			for (k = old->nsock; k < s->nsock; k++) {
+				if ((mine[k] = bind_one(addr_at(cf, a), &port,
+				    a >= cf->nlisten, err, errlen)) < 0)
+					goto out;
+				fresh[a * s->nsock + k] = 1;
+			}
+			continue;
+		}
+		if ((mine[0] = passed_for(addr_at(cf, a))) >= 0) {
+			log_notice("listening on %s%s (socket from systemd)",
+			    a >= cf->nlisten ? "http://" : "",
+			    addr_at(cf, a)->text);
+			if (dup_shared(mine[0], mine, 1, s->nsock,
+			    addr_at(cf, a), err, errlen) != 0)
+				goto out;
+			continue;
+		}
+		if (port_free(addr_at(cf, a), a >= cf->nlisten, err,
+		    errlen) != 0)
+			goto out;
+		for (k = 0; k < s->nsock; k++) {
+			if ((mine[k] = bind_one(addr_at(cf, a), k > 0 ? &port :
+			    NULL, a >= cf->nlisten, err, errlen)) < 0)
+				goto out;
+			fresh[a * s->nsock + k] = 1;
+			if (k == 0 && getsockname(mine[0],
+			    (struct sockaddr *)&port, &pl) != 0)
+				goto out;
+		}
+	}
+	close_unused_passed();
+	if (listen_all(s, fresh, err, errlen) != 0)
+		goto out;
+	/* Everything bound and listening: take old's sockets over. */
+	for (a = 0; a < s->nlfds; a++)
+		for (j = 0; old != NULL && j < old->nlfds; j++)
+			if (old->lfds[j * old->nsock] >= 0 &&
+			    strcmp(addr_at(old->cf, j)->text,
+			    addr_at(cf, a)->text) == 0) {
+				for (k = 0; k < old->nsock; k++) {
+					s->lfds[a * s->nsock + k] =
+					    old->lfds[j * old->nsock + k];
+					old->lfds[j * old->nsock + k] = -1;
+				}
+				break;
+			}
+	ret = 0;
+out:
+	free(fresh);
+	return ret;
 }
 
 void
@@ -99,7 +411,7 @@ server_free(struct server *s, int close_listeners)
 	if (s == NULL)
 		return;
 	if (s->lfds != NULL && close_listeners)
-		for (i = 0; i < s->nlfds; i++)
+		for (i = 0; i < s->nlfds * s->nsock; i++)
 			if (s->lfds[i] >= 0)
 				close(s->lfds[i]);
 	free(s->lfds);
@@ -304,7 +616,7 @@ server_build(struct config *cf, struct server *old, int bind_now,
     size_t errlen)
 {
 	struct server *s = xcalloc(1, sizeof *s);
-	size_t i, j;
+	size_t i;
 	int fd;
 
 	s->cf = cf;
@@ -348,6 +660,12 @@ server_build(struct config *cf, struct server *old, int bind_now,
 		if (site_build(s, &s->sites[i], cf->servers[i], err,
 		    errlen) != 0)
 			goto fail;
+		/* Read whatever the socket holds in one read(), not a
+		 * record's 5-byte header and then its body: a resumed TLS
+		 * 1.2 connection took 10.6 reads, mostly these pairs (conn.c
+		 * asks SSL_read before waiting, so nothing read ahead is
+		 * left unseen). */
+		SSL_CTX_set_read_ahead(s->sites[i].ssl, 1);
 	}
 	s->ssl = s->sites[cf->dflt].ssl;
 	if (tls_sni_setup(s) != 0) {
@@ -381,35 +699,8 @@ server_build(struct config *cf, struct server *old, int bind_now,
 		s->access_fd = dup(2);  /* no access log: stderr */
 	}
 
-	s->nlfds = cf->nlisten + cf->nhttp_listen;
-	s->lfds = xcalloc(s->nlfds, sizeof *s->lfds);
-	for (i = 0; i < s->nlfds; i++)
-		s->lfds[i] = -1;
-	/* A socket is taken over by its address, whatever its kind was: a
-	 * listener is TLS or plain by its place in lfds. */
-	for (i = 0; i < s->nlfds; i++) {
-		for (j = 0; old != NULL && j < old->nlfds; j++)
-			if (old->lfds[j] >= 0 &&
-			    strcmp(addr_at(old->cf, j)->text,
-			    addr_at(cf, i)->text) == 0)
-				break;
-		if (old != NULL && j < old->nlfds)
-			continue;       /* taken over below, once all bind */
-		if ((s->lfds[i] = bind_one(addr_at(cf, i), i >= cf->nlisten,
-		    err, errlen)) < 0)
-			goto fail;
-	}
-	for (i = 0; i < s->nlfds; i++) {
-		if (s->lfds[i] >= 0)
-			continue;
-		for (j = 0; j < old->nlfds; j++)
-			if (old->lfds[j] >= 0 && strcmp(addr_at(old->cf, j)->text,
-			    addr_at(cf, i)->text) == 0) {
-				s->lfds[i] = old->lfds[j];
-				old->lfds[j] = -1;
-				break;
-			}
-	}
+	if (bind_all(s, old, err, errlen) != 0)
+		goto fail;
 	s->https_port = (int)cf->https_port;
 	if (s->https_port == 0) {
 		/* the first listen address's port, as bound (port 0) */
@@ -423,7 +714,7 @@ server_build(struct config *cf, struct server *old, int bind_now,
 	return s;
 fail:
 	if (s->lfds != NULL)
-		for (i = 0; i < s->nlfds; i++)
+		for (i = 0; i < s->nlfds * s->nsock; i++)
 			if (s->lfds[i] >= 0)
 				close(s->lfds[i]);
 	free(s->lfds);

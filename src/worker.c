@@ -1,6 +1,7 @@
 /*
  * worker.c - a worker process: drops privileges, then runs one libev loop
- * that accepts from the listening sockets it inherited and drives every
+ * that accepts from its own listening sockets (SO_REUSEPORT: one per
+ * address for each worker of the generation, server.c) and drives every
  * connection (conn.c).  TERM or INT means "finish what you are doing":
  * stop accepting, close idle keep-alive connections, let the others end
  * their current request, and exit when none is left or the bound is hit.
@@ -21,12 +22,18 @@
 
 #include "cachetd.h"
 
-#define ACCEPT_BATCH 32         /* accepts per readiness, then other work */
+/* Accepts per readiness.  One, as nginx without multi_accept: the loop is
+ * level-triggered, so a backlog with more in it is reported again at once
+ * (with the other ready connections, in the same epoll_wait), while
+ * accepting until EAGAIN cost every lone connection a failed accept4. */
+#define ACCEPT_BATCH 1
 #define PURGE_SLICE 0.002       /* seconds between purge slices */
 #define FULL_TICK  0.1          /* a full worker looks again this often */
 
 static struct worker W;
-static ev_io    *accept_w;
+static ev_io    *accept_w;      /* one per listening socket of ours */
+static int      *accept_plain;  /* accept_w[i]'s is a plain HTTP one */
+static size_t    naccept;
 static ev_timer  stop_timer, resume_timer;
 static ev_signal sig_term, sig_int;
 static ev_timer  purge_check, purge_step;
@@ -98,7 +105,7 @@ pause_accept(struct worker *w, int pause)
 	if (pause && w->stopping)
 		return;
 	w->paused = pause;
-	for (i = 0; i < w->srv->nlfds; i++) {
+	for (i = 0; i < naccept; i++) {
 		if (pause)
 			ev_io_stop(w->loop, &accept_w[i]);
 		else if (!w->stopping)
@@ -133,10 +140,10 @@ resume_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		pause_accept(&W, 0);
 		return;
 	}
-	/* Still full after a tick, nothing idle: the workers with room had
-	 * their chance at the backlog; refuse the rest now. */
-	for (i = 0; i < W.srv->nlfds; i++)
-		refused += refuse_queued(&W, W.srv->lfds[i], 256);
+	/* Still full after a tick, nothing idle: refuse what waits on our
+	 * sockets now (SO_REUSEPORT: no other worker accepts from them). */
+	for (i = 0; i < naccept; i++)
+		refused += refuse_queued(&W, accept_w[i].fd, 256);
 	if (refused > 0 && log_ratelimit(&last, 60))
 		log_warn("worker-connections (%ld) reached, none idle: "
 		    "refusing new connections", W.srv->cf->worker_connections);
@@ -154,7 +161,7 @@ conn_closed(struct worker *w)
 		pause_accept(w, 0);
 }
 
-/* Accept up to a batch of connections from lfd.  At worker-connections the
+/* Accept up to ACCEPT_BATCH connections from lfd.  At worker-connections the
  * oldest idle connections make room; when none is idle the worker stops
  * accepting (worker_pause_accept), so that workers with room take the
  * clients, and refuses what is still queued a moment later. */
@@ -231,9 +238,7 @@ accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
 	(void)loop;
 	(void)revents;
-	/* lfds: the TLS listeners, then the plain HTTP ones */
-	accept_batch(&W, io->fd,
-	    (size_t)(io - accept_w) >= W.srv->cf->nlisten);
+	accept_batch(&W, io->fd, accept_plain[io - accept_w]);
 }
 
 
@@ -258,9 +263,11 @@ term_cb(struct ev_loop *loop, ev_signal *s, int revents)
 		return;
 	W.stopping = 1;
 	access_log_flush();
-	for (i = 0; i < W.srv->nlfds; i++) {
+	/* Our copies only: the master keeps every socket open, and the
+	 * next generation accepts what is queued on them. */
+	for (i = 0; i < naccept; i++) {
 		ev_io_stop(loop, &accept_w[i]);
-		close(W.srv->lfds[i]);
+		close(accept_w[i].fd);
 	}
 	ev_timer_stop(loop, &resume_timer);
 	ev_timer_stop(loop, &purge_check);
@@ -293,8 +300,33 @@ drop_privileges(const struct server *srv)
 	return 0;
 }
 
+/* Accept on the sockets of this worker's place in its generation, close
+ * the others' (the master keeps them). */
+static void
+take_sockets(struct server *srv, int index)
+{
+	size_t n = (size_t)srv->cf->workers, a, k;
+
+	if (n > MAX_WORKERS)
+		n = MAX_WORKERS;
+	accept_w = xcalloc(srv->nlfds * srv->nsock, sizeof *accept_w);
+	accept_plain = xcalloc(srv->nlfds * srv->nsock, sizeof *accept_plain);
+	for (a = 0; a < srv->nlfds; a++)
+		for (k = 0; k < srv->nsock; k++) {
+			int fd = srv->lfds[a * srv->nsock + k];
+			if (k % n != (size_t)index) {
+				close(fd);
+				continue;
+			}
+			ev_io_init(&accept_w[naccept], accept_cb, fd, EV_READ);
+			accept_plain[naccept] = a >= srv->cf->nlisten;
+			ev_io_start(W.loop, &accept_w[naccept]);
+			naccept++;
+		}
+}
+
 void
-worker_run(struct server *srv, int slot)
+worker_run(struct server *srv, int slot, int index)
 {
 	size_t i;
 	int loop_ok;
@@ -353,11 +385,7 @@ worker_run(struct server *srv, int slot)
 	ev_timer_init(&purge_step, purge_step_cb, 0., PURGE_SLICE);
 	if (cache_needs_purge(srv->cache))
 		ev_timer_start(W.loop, &purge_check);
-	accept_w = xcalloc(srv->nlfds, sizeof *accept_w);
-	for (i = 0; i < srv->nlfds; i++) {
-		ev_io_init(&accept_w[i], accept_cb, srv->lfds[i], EV_READ);
-		ev_io_start(W.loop, &accept_w[i]);
-	}
+	take_sockets(srv, index);
 	ev_init(&resume_timer, resume_cb);
 	ev_init(&alog_timer, alog_flush_cb);
 	access_log_init(srv->access_fd, srv->cf->access_log,

@@ -1,7 +1,10 @@
 /* check_cache.c - the session cache library on real GDBM files: store,
  * fetch, remove, expiry, purge, the cap and eviction, sealing (tampering,
  * wrong key), damaged files (at open, in the middle of operations, a
- * writer killed while writing) and their repair, read-only opens, planted
+ * writer killed while writing) and their repair, two processes each
+ * keeping the database open and seeing the other's writes at once (and
+ * the file repaired, replaced, removed or emptied under them), read-only
+ * opens, planted
  * symbolic and hard links, a removed lock file, the lock file's shared
  * header (mapped; wrong size or content), key files, and four
  * processes at once; what the library says about specs and stores, and
@@ -434,17 +437,20 @@ START_TEST(damage_in_operations)
 END_TEST
 
 /* A writer killed while it holds the exclusive lock, again and again:
- * the file stays usable, every record stored since is found, and the
- * count stays exact. */
+ * the file stays usable (also to a process that keeps it open meanwhile),
+ * every record stored since is found, and the count stays exact. */
 START_TEST(writer_killed)
 {
 	struct cache *c = open_cache(key1, 1000000);
 	struct cache_info info;
 	GDBM_FILE f;
 	gdbm_count_t n;
+	char pid_id[32];
 	int round, status;
 
-	cache_close(c);
+	/* this process keeps its database open across the kills */
+	ck_assert_int_eq(put(c, "before", "b", time(NULL) + 300), 0);
+	ck_assert_int_eq(fetch_eq(c, "before", "b"), 1);
 	for (round = 0; round < 30; round++) {
 		pid_t kid = fork();
 		if (kid == 0) {
@@ -461,8 +467,17 @@ START_TEST(writer_killed)
 		usleep(2000 + (useconds_t)(round * 997) % 8000);
 		kill(kid, SIGKILL);
 		ck_assert_int_eq(waitpid(kid, &status, 0), kid);
+		/* usable through the database kept open (a record lost to a
+		 * repair is a miss, never an error) */
+		ck_assert_int_ge(fetch_eq(c, "before", "b"), 0);
+		snprintf(pid_id, sizeof pid_id, "parent-%d", round);
+		ck_assert_int_eq(put(c, pid_id, "p", time(NULL) + 300), 0);
+		ck_assert_int_eq(fetch_eq(c, pid_id, "p"), 1);
 	}
+	ck_assert_int_eq(put(c, "kept", "k", time(NULL) + 100), 0);
+	cache_close(c);
 	c = open_cache(key1, 1000000);
+	ck_assert_int_eq(fetch_eq(c, "kept", "k"), 1);
 	ck_assert_int_eq(put(c, "survivor", "s", time(NULL) + 100), 0);
 	ck_assert_int_eq(fetch_eq(c, "survivor", "s"), 1);
 	ck_assert_int_eq(cache_info(c, time(NULL), &info), 0);
@@ -472,6 +487,164 @@ START_TEST(writer_killed)
 	ck_assert_int_eq(gdbm_count(f, &n), 0);
 	gdbm_close(f);
 	ck_assert_uint_eq(info.count, (size_t)n);
+}
+END_TEST
+
+/* Turn-taking between two processes over a pipe pair: wait for the
+ * other's byte, then give it ours. */
+static void
+turn_wait(int fd)
+{
+	char b;
+
+	ck_assert_int_eq(read(fd, &b, 1), 1);
+}
+
+static void
+turn_give(int fd)
+{
+	ck_assert_int_eq(write(fd, "t", 1), 1);
+}
+
+static int
+del(struct cache *c, const char *id)
+{
+	return cache_remove(c, (const unsigned char *)id, strlen(id));
+}
+
+/* Two processes, each keeping its database open between operations,
+ * storing, replacing, removing and fetching in turn: each sees the
+ * other's last write at once (a new record, a replaced value, a removed
+ * one), never its own stale copy of a bucket. */
+START_TEST(two_processes_alternate)
+{
+	int to_kid[2], to_parent[2], status, i;
+	char id[32], val[32], want[32];
+	struct cache *c;
+	pid_t kid;
+
+	c = open_cache(key1, 1000000);
+	cache_close(c);
+	ck_assert_int_eq(pipe(to_kid), 0);
+	ck_assert_int_eq(pipe(to_parent), 0);
+	if ((kid = fork()) == 0) {
+		struct cache *me = open_cache(key1, 1000000);
+		int bad = 0;
+		alarm(30);
+		for (i = 0; i < 200; i++) {
+			turn_wait(to_kid[0]);
+			snprintf(id, sizeof id, "p-%d", i);
+			snprintf(want, sizeof want, "parent %d", i);
+			bad += fetch_eq(me, id, want) != 1;
+			bad += fetch_eq(me, "shared", want) != 1;
+			if (i > 0) {    /* the parent removed our last one */
+				snprintf(id, sizeof id, "k-%d", i - 1);
+				bad += fetch_eq(me, id, "kid") != 0;
+			}
+			snprintf(val, sizeof val, "kid %d", i);
+			bad += put(me, "shared", val, time(NULL) + 100) != 0;
+			snprintf(id, sizeof id, "k-%d", i);
+			bad += put(me, id, "kid", time(NULL) + 100) != 0;
+			turn_give(to_parent[1]);
+		}
+		cache_close(me);
+		_exit(bad == 0 ? 0 : 1);
+	}
+	c = open_cache(key1, 1000000);
+	for (i = 0; i < 200; i++) {
+		snprintf(id, sizeof id, "p-%d", i);
+		snprintf(val, sizeof val, "parent %d", i);
+		ck_assert_int_eq(put(c, id, val, time(NULL) + 100), 0);
+		ck_assert_int_eq(put(c, "shared", val, time(NULL) + 100), 0);
+		turn_give(to_kid[1]);
+		turn_wait(to_parent[0]);
+		snprintf(want, sizeof want, "kid %d", i);
+		ck_assert_int_eq(fetch_eq(c, "shared", want), 1);
+		snprintf(id, sizeof id, "k-%d", i);
+		ck_assert_int_eq(fetch_eq(c, id, "kid"), 1);
+		ck_assert_int_eq(del(c, id), 0);
+	}
+	ck_assert_int_eq(waitpid(kid, &status, 0), kid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "the other process saw a stale record");
+	cache_close(c);
+	close(to_kid[0]);
+	close(to_kid[1]);
+	close(to_parent[0]);
+	close(to_parent[1]);
+}
+END_TEST
+
+/* A database kept open by one process while another repairs the file
+ * (recovery renames a new file into place), replaces it outside the
+ * lock (an administrator's mv), removes it, or empties it: the next
+ * operation uses the file at the path now, never the one it had open. */
+START_TEST(kept_open_survives_replace)
+{
+	struct cache *c1 = open_cache(key1, 100000), *c2;
+	char other[1200], ospec[1300], err[256];
+	struct cache_opts o = { .timeout = 300, .max_entries = 1000,
+	    .purge_interval = 60, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+	struct stat before, after;
+	struct timespec times[2];
+	struct cache *c3;
+	int i;
+
+	fill(c1, "rec", 400);
+	ck_assert_int_eq(fetch_eq(c1, "rec-1", "a session of a decent length, "
+	    "a session of a decent length"), 1);  /* c1's database is open */
+	c2 = open_cache(key1, 100000);
+	/* a write that stat() cannot see (same size, the mtime put back, as
+	 * on a kernel with coarse timestamps): the generation tells */
+	ck_assert_int_eq(put(c1, "same", "value-1", time(NULL) + 100), 0);
+	ck_assert_int_eq(put(c2, "same", "value-2", time(NULL) + 100), 0);
+	ck_assert_int_eq(fetch_eq(c1, "same", "value-2"), 1);
+	ck_assert_int_eq(stat(db, &before), 0);
+	ck_assert_int_eq(put(c2, "same", "value-3", time(NULL) + 100), 0);
+	ck_assert_int_eq(stat(db, &after), 0);
+	ck_assert_int_eq(after.st_size, before.st_size);
+	times[0] = before.st_atim;
+	times[1] = before.st_mtim;
+	ck_assert_int_eq(utimensat(AT_FDCWD, db, times, 0), 0);
+	ck_assert_int_eq(fetch_eq(c1, "same", "value-3"), 1);
+	/* repaired by another process: a new inode at the path */
+	junk_tail(3 * 4096);
+	for (i = 0; i < 400 && cache_stats(c2)->repairs == 0; i++) {
+		char id[32];
+		snprintf(id, sizeof id, "rec-%d", i);
+		(void)fetch_eq(c2, id, "x");
+	}
+	ck_assert_uint_eq(cache_stats(c2)->repairs, 1);
+	ck_assert_int_eq(put(c2, "after-repair", "r", time(NULL) + 100), 0);
+	ck_assert_int_eq(fetch_eq(c1, "after-repair", "r"), 1);
+	ck_assert_int_eq(put(c1, "from-c1", "1", time(NULL) + 100), 0);
+	ck_assert_int_eq(fetch_eq(c2, "from-c1", "1"), 1);
+	ck_assert_uint_eq(cache_stats(c1)->repairs, 0);
+	/* replaced outside the lock by another file: c1 and c2 read it */
+	snprintf(other, sizeof other, "%s/other.db", dir);
+	snprintf(ospec, sizeof ospec, "gdbm:%s", other);
+	c3 = cache_open(ospec, &o, key1, err, sizeof err);
+	ck_assert_ptr_nonnull(c3);
+	ck_assert_int_eq(cache_attach(c3), 0);
+	ck_assert_int_eq(put(c3, "only-in-other", "o", time(NULL) + 100), 0);
+	cache_close(c3);
+	ck_assert_int_eq(rename(other, db), 0);
+	ck_assert_int_eq(fetch_eq(c1, "only-in-other", "o"), 1);
+	ck_assert_int_eq(fetch_eq(c1, "from-c1", "1"), 0);
+	ck_assert_int_eq(fetch_eq(c2, "only-in-other", "o"), 1);
+	/* removed: a miss, then a store makes a new file both see */
+	ck_assert_int_eq(unlink(db), 0);
+	ck_assert_int_eq(fetch_eq(c1, "only-in-other", "o"), 0);
+	ck_assert_int_eq(put(c2, "new-file", "n", time(NULL) + 100), 0);
+	ck_assert_int_eq(fetch_eq(c1, "new-file", "n"), 1);
+	ck_assert_int_eq(fetch_eq(c1, "only-in-other", "o"), 0);
+	/* emptied in place: damage, repaired, then usable again */
+	ck_assert_int_eq(truncate(db, 0), 0);
+	ck_assert_int_le(fetch_eq(c1, "new-file", "n"), 0);
+	ck_assert_int_eq(put(c1, "again", "z", time(NULL) + 100), 0);
+	ck_assert_int_eq(fetch_eq(c2, "again", "z"), 1);
+	cache_close(c2);
+	cache_close(c1);
 }
 END_TEST
 
@@ -1353,6 +1526,8 @@ main(void)
 	tcase_add_test(tc, damaged_file);
 	tcase_add_test(tc, damage_in_operations);
 	tcase_add_test(tc, writer_killed);
+	tcase_add_test(tc, two_processes_alternate);
+	tcase_add_test(tc, kept_open_survives_replace);
 	tcase_add_test(tc, read_only_open);
 	tcase_add_test(tc, planted_links);
 	tcase_add_test(tc, lock_file_removed);
