@@ -19,7 +19,10 @@ systemd-socket-activate -l "127.0.0.1:$P1" -l "127.0.0.1:$P3" \
 	"$CACHETD" -c "$T/c.conf" 2>>"$T/stderr.log" &
 MASTER=$!
 PIDS="$PIDS $MASTER"
-# systemd-socket-activate starts cachetd on the first connection
+# systemd-socket-activate starts cachetd on the first connection: once it
+# listens (a connection before that is refused, and nothing starts it)
+sa_listens() { [ -n "$(ss -Hltn "sport = :$P1" 2>/dev/null)" ]; }
+wait_for 10 sa_listens
 curl -s -k -o /dev/null --max-time 10 "https://127.0.0.1:$P1/" &
 PIDS="$PIDS $!"
 two_workers() { [ "$(worker_pids | wc -w)" -eq 2 ]; }
