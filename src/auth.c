@@ -14,7 +14,9 @@
  * The handshake itself accepts any certificate (the verify callback
  * records, the policy decides), so that a failure is a 403 with a reason
  * and a log line, not a bare alert.  Only verify-client = require at the
- * server level refuses at the handshake.
+ * server level refuses at the handshake; a resumed session skips that
+ * check, so the server's policy is checked again at the connection's
+ * first request (auth_server).
  */
 #include "config.h"
 

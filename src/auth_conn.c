@@ -146,6 +146,34 @@ start_auth(struct conn *c, const struct auth_policy *p, const char *path)
 	return 0;
 }
 
+/* verify-client = require at the server: the handshake refused clients
+ * without a good certificate, but a resumed session brings the one it
+ * was made with, unchecked by OpenSSL (perhaps revoked since, or expired,
+ * or none at all when the session was made before a reload that asked
+ * for one; TLS 1.3 tickets chain without end).  So it is checked again
+ * under the server's current policy, once per connection, before any
+ * location.  1: go on; 0: refused (403). */
+int
+auth_server(struct conn *c, const char *raw)
+{
+	const struct server_conf *sc = serve_site(c)->sc;
+	char path[HTTP_MAX_LINE];
+	enum auth_result r;
+
+	if (sc->verify_client != VERIFY_REQUIRE || c->server_ok == sc->policy)
+		return 1;
+	r = auth_check(sc->policy, c->ssl, c->subject, sizeof c->subject);
+	c->verify_res = verify_token[r];
+	if (r == AUTH_OK) {
+		c->server_ok = sc->policy;
+		return 1;
+	}
+	if (path_encode(raw, path, sizeof path) == 0)
+		snprintf(path, sizeof path, "(a long path)");
+	auth_refused(c, path, auth_result_name(r), refusal_text[r]);
+	return 0;
+}
+
 /* May this connection see loc?  1: yes, serve.  0: an answer is on its
  * way (a certificate request was started, or 403). */
 int

@@ -68,6 +68,8 @@ struct conn {
 	int                 close_after;   /* requests were dropped: close */
 	size_t              auth_discarded; /* bytes dropped during CS_AUTH */
 	const struct auth_policy *verified; /* policy the peer satisfied */
+	const struct auth_policy *server_ok; /* verify-client = require:
+	                                   * the server's, checked */
 	char                subject[256];
 	const char         *verify_res;    /* for the access log */
 
@@ -132,6 +134,7 @@ void             serve_http(struct conn *);
 /* auth.c: may this connection see loc (canonical path given for the
  * log)?  1: yes.  0: an answer is on its way (a certificate request was
  * started and the connection is in CS_AUTH, or a 403). */
+int              auth_server(struct conn *, const char *path);
 int              auth_request(struct conn *, const struct location *,
                      const char *path);
 /* Fill subject and verify_res for the access log from a certificate no

@@ -304,6 +304,8 @@ route(struct conn *c, const char *path)
 	const struct location *loc = config_location(serve_site(c)->sc, path);
 
 	c->loc = loc;
+	if (!auth_server(c, path))
+		return 0;
 	if (loc == NULL)
 		return 1;
 	if (loc->ret != NULL) {
