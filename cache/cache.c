@@ -298,6 +298,14 @@ cache_stats(const struct cache *c)
 /* ------------------------------------------------------------ records */
 
 int
+cache_is_share_name(const unsigned char *id, size_t idlen)
+{
+	size_t n = sizeof CACHE_SHARE_PREFIX - 1;
+
+	return idlen >= n && memcmp(id, CACHE_SHARE_PREFIX, n) == 0;
+}
+
+int
 cache_store(struct cache *c, const unsigned char *id, size_t idlen,
     const unsigned char *data, size_t len, time_t created, time_t expires)
 {
@@ -308,6 +316,7 @@ cache_store(struct cache *c, const unsigned char *id, size_t idlen,
 	if (c->be->keeps != CACHE_KEEPS_RECORDS)
 		return -1;
 	if (!c->have_key || idlen == 0 || idlen > CACHE_MAX_ID ||
+	    cache_is_share_name(id, idlen) ||
 	    rl > CACHE_MAX_RECORD || cache_aead_ready(c) != 0) {
 		c->st->store_failures++;
 		return -1;
@@ -392,7 +401,7 @@ cache_fetch(struct cache *c, const unsigned char *id, size_t idlen,
 	int r;
 
 	if (c->be->keeps != CACHE_KEEPS_RECORDS || !c->have_key ||
-	    cache_aead_ready(c) != 0)
+	    cache_is_share_name(id, idlen) || cache_aead_ready(c) != 0)
 		return 0;
 	r = c->be->get(c, id, idlen, &v, &vl);
 	return opened(c, id, idlen, r, v, vl, data, len);
@@ -415,7 +424,7 @@ cache_fetch_start(struct cache *c, const unsigned char *id, size_t idlen,
 
 	if (c->be->get_start == NULL || c->be->keeps != CACHE_KEEPS_RECORDS ||
 	    !c->have_key || cache_aead_ready(c) != 0 || idlen == 0 ||
-	    idlen > CACHE_MAX_ID)
+	    idlen > CACHE_MAX_ID || cache_is_share_name(id, idlen))
 		return cache_fetch(c, id, idlen, data, len);
 	if ((q = malloc(sizeof *q)) == NULL)
 		return opened(c, id, idlen, -1, NULL, 0, data, len);
@@ -452,7 +461,8 @@ cache_remove(struct cache *c, const unsigned char *id, size_t idlen)
 	struct cache_key k = { (unsigned char *)id, idlen };
 	size_t n = 0;
 
-	if (c->be->keeps != CACHE_KEEPS_RECORDS)
+	if (c->be->keeps != CACHE_KEEPS_RECORDS ||
+	    cache_is_share_name(id, idlen))
 		return 0;
 	if (c->be->del(c, &k, 1, &n) < 0) {
 		c->st->errors++;

@@ -219,6 +219,12 @@ int  cache_seal(struct cache *, const unsigned char *id, size_t idlen,
 int  cache_unseal(struct cache *, const unsigned char *id, size_t idlen,
     const unsigned char *v, size_t vl, unsigned char *out);
 
+/* Names of shared values (cache_share.c) begin with this; session IDs
+ * that do are no sessions (a client picks the ID it offers: it must not
+ * reach, nor make the session layer delete, a farm's ticket key). */
+#define CACHE_SHARE_PREFIX "ticket-key:"
+int  cache_is_share_name(const unsigned char *id, size_t idlen);
+
 /* cache.c */
 /* A backend's answer to get_start: once, from the worker's loop; v is
  * malloc'd (given to the generic layer) when r == 1. */

@@ -38,6 +38,9 @@ sealed(struct cache *c, const char *name, const unsigned char *v,
 	time_t now = time(NULL);
 	size_t nl = strlen(name);
 
+	if (!cache_is_share_name((const unsigned char *)name, nl))
+		return -1;     /* would be taken for a session ID */
+
 	*rl = CACHE_REC_HDR + vl + CACHE_REC_TAG;
 	if (!cache_shares(c) || !c->have_key || nl == 0 ||
 	    nl > CACHE_MAX_ID || *rl > CACHE_MAX_RECORD || ttl <= 0 ||

@@ -222,6 +222,38 @@ got_cb(void *arg, int r, unsigned char *v, size_t vl)
 static const unsigned char A[80] = "value offered by host A";
 static const unsigned char B[80] = "value offered by host B";
 
+/* A client picks the session ID it offers: one spelled like a shared
+ * value's name must not read it, delete it or overwrite it through the
+ * session layer; and a shared value's name must be one a session ID
+ * lookup refuses. */
+START_TEST(sessions_cannot_reach_shares)
+{
+	static const char name[] = "ticket-key:60:9";
+	struct cache *a = host(key1);
+	unsigned char *out;
+	size_t outl;
+	time_t now = time(NULL);
+
+	ck_assert_int_eq(cache_share(a, name, A, sizeof A, 120, &out, &outl),
+	    1);
+	free(out);
+	ck_assert_int_eq(cache_fetch(a, (const unsigned char *)name,
+	    sizeof name - 1, &out, &outl), 0);
+	ck_assert_int_eq(cache_remove(a, (const unsigned char *)name,
+	    sizeof name - 1), 0);
+	ck_assert_int_eq(cache_store(a, (const unsigned char *)name,
+	    sizeof name - 1, B, sizeof B, now, now + 60), -1);
+	ck_assert_int_eq(srv.n, 1);
+	ck_assert_int_eq(cache_share(a, name, B, sizeof B, 120, &out, &outl),
+	    1);
+	ck_assert_mem_eq(out, A, sizeof A);     /* still the first one */
+	free(out);
+	ck_assert_int_eq(cache_share(a, "session-like", B, sizeof B, 120,
+	    &out, &outl), -1);
+	cache_close(a);
+}
+END_TEST
+
 START_TEST(first_offer_wins)
 {
 	struct cache *a = host(key1), *b = host(key1);
@@ -301,7 +333,7 @@ START_TEST(store_sees_no_secret)
 	unsigned char secret[80];
 
 	memset(secret, 0x5a, sizeof secret);
-	ck_assert_int_eq(cache_share(a, "k:1", secret, sizeof secret, 60, &out,
+	ck_assert_int_eq(cache_share(a, "ticket-key:k:1", secret, sizeof secret, 60, &out,
 	    &outl), 1);
 	free(out);
 	ck_assert_int_eq(srv.n, 1);
@@ -322,15 +354,18 @@ START_TEST(other_seal_key)
 	unsigned char *out = NULL;
 	size_t outl;
 
-	ck_assert_int_eq(cache_share(a, "k:2", A, sizeof A, 60, &out, &outl),
+	ck_assert_int_eq(cache_share(a, "ticket-key:k:2", A, sizeof A, 60,
+	    &out, &outl),
 	    1);
 	free(out);
 	out = NULL;
-	ck_assert_int_eq(cache_share(x, "k:2", B, sizeof B, 60, &out, &outl),
+	ck_assert_int_eq(cache_share(x, "ticket-key:k:2", B, sizeof B, 60,
+	    &out, &outl),
 	    0);
 	ck_assert_ptr_null(out);
 	ck_assert_int_eq(srv.n, 1);
-	ck_assert_int_eq(cache_share(a, "k:2", B, sizeof B, 60, &out, &outl),
+	ck_assert_int_eq(cache_share(a, "ticket-key:k:2", B, sizeof B, 60,
+	    &out, &outl),
 	    1);
 	ck_assert_mem_eq(out, A, sizeof A);
 	free(out);
@@ -346,18 +381,22 @@ START_TEST(moved_record)
 	unsigned char *out = NULL;
 	size_t outl;
 
-	ck_assert_int_eq(cache_share(a, "k:3", A, sizeof A, 60, &out, &outl),
+	ck_assert_int_eq(cache_share(a, "ticket-key:k:3", A, sizeof A, 60,
+	    &out, &outl),
 	    1);
 	free(out);
 	out = NULL;
-	memcpy(srv.k[0], "k:4", 3);     /* the record now sits under k:4 */
-	ck_assert_int_eq(cache_share(a, "k:4", B, sizeof B, 60, &out, &outl),
+	/* the record now sits under ticket-key:k:4 */
+	memcpy(srv.k[0], "ticket-key:k:4", sizeof "ticket-key:k:4" - 1);
+	ck_assert_int_eq(cache_share(a, "ticket-key:k:4", B, sizeof B, 60,
+	    &out, &outl),
 	    0);
 	ck_assert_ptr_null(out);
 	/* and a changed byte is no better */
-	memcpy(srv.k[0], "k:3", 3);
+	memcpy(srv.k[0], "ticket-key:k:3", sizeof "ticket-key:k:3" - 1);
 	srv.v[0][CACHE_REC_HDR + 3] ^= 1;
-	ck_assert_int_eq(cache_share(a, "k:3", B, sizeof B, 60, &out, &outl),
+	ck_assert_int_eq(cache_share(a, "ticket-key:k:3", B, sizeof B, 60,
+	    &out, &outl),
 	    0);
 	cache_close(a);
 }
@@ -371,7 +410,7 @@ START_TEST(expired_record)
 	unsigned char *out = NULL;
 	size_t outl;
 
-	ck_assert_int_eq(cache_share(a, "k:5", A, sizeof A, 1, &out, &outl),
+	ck_assert_int_eq(cache_share(a, "ticket-key:k:5", A, sizeof A, 1, &out, &outl),
 	    1);
 	free(out);
 	out = NULL;
@@ -386,7 +425,8 @@ START_TEST(expired_record)
 			    1) >> (8 * b));
 		}
 	}
-	ck_assert_int_eq(cache_share(a, "k:5", B, sizeof B, 60, &out, &outl),
+	ck_assert_int_eq(cache_share(a, "ticket-key:k:5", B, sizeof B, 60,
+	    &out, &outl),
 	    0);
 	ck_assert_ptr_null(out);
 	cache_close(a);
@@ -401,9 +441,10 @@ START_TEST(store_down)
 	size_t outl = 0;
 
 	srv.down = 1;
-	ck_assert_int_eq(cache_share(a, "k:6", A, sizeof A, 60, &out, &outl),
+	ck_assert_int_eq(cache_share(a, "ticket-key:k:6", A, sizeof A, 60,
+	    &out, &outl),
 	    -1);
-	ck_assert_int_eq(cache_share_start(a, "k:6", A, sizeof A, 60, &out,
+	ck_assert_int_eq(cache_share_start(a, "ticket-key:k:6", A, sizeof A, 60, &out,
 	    &outl, got_cb, &g), CACHE_PENDING);
 	srv_answer(0);
 	ck_assert_int_eq(g.calls, 1);
@@ -429,10 +470,10 @@ START_TEST(bad_arguments)
 	ck_assert_int_eq(cache_share(a, "", A, sizeof A, 60, &out, &outl), -1);
 	ck_assert_int_eq(cache_share(a, longname, A, sizeof A, 60, &out,
 	    &outl), -1);
-	ck_assert_int_eq(cache_share(a, "k:7", A, sizeof A, 0, &out, &outl),
+	ck_assert_int_eq(cache_share(a, "ticket-key:k:7", A, sizeof A, 0, &out, &outl),
 	    -1);
 	nokey = cache_new_with(&mem_backend, NULL, &o, NULL, err, sizeof err);
-	ck_assert_int_eq(cache_share(nokey, "k:7", A, sizeof A, 60, &out,
+	ck_assert_int_eq(cache_share(nokey, "ticket-key:k:7", A, sizeof A, 60, &out,
 	    &outl), -1);
 	ck_assert_int_eq(srv.adds, 0);
 	cache_close(nokey);
@@ -454,7 +495,8 @@ START_TEST(local_stores_do_not_share)
 	c = cache_new("gdbm:/nonexistent/s.db", &o, key1, err, sizeof err);
 	ck_assert_ptr_nonnull(c);
 	ck_assert_int_eq(cache_shares(c), 0);
-	ck_assert_int_eq(cache_share(c, "k:8", A, sizeof A, 60, &out, &outl),
+	ck_assert_int_eq(cache_share(c, "ticket-key:k:8", A, sizeof A, 60,
+	    &out, &outl),
 	    -1);
 	cache_close(c);
 	c = cache_new("none", &o, key1, err, sizeof err);
@@ -471,6 +513,7 @@ main(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, first_offer_wins);
+	tcase_add_test(tc, sessions_cannot_reach_shares);
 	tcase_add_test(tc, concurrent_offers_agree);
 	tcase_add_test(tc, store_sees_no_secret);
 	tcase_add_test(tc, other_seal_key);
