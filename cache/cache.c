@@ -47,7 +47,7 @@ void
 cache_log(struct cache *c, enum cache_log_kind kind, int err,
     const char *fmt, ...)
 {
-	char msg[512];
+	char msg[512], *p;
 	va_list ap;
 	time_t now = time(NULL);
 
@@ -58,6 +58,11 @@ cache_log(struct cache *c, enum cache_log_kind kind, int err,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	/* a server's own words (a Redis error) are in it: no control byte
+	 * may start a forged line in the log */
+	for (p = msg; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	c->log(err, msg);
 }
 
