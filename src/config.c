@@ -497,6 +497,49 @@ has_location(const struct conf_node *list)
 	return 0;
 }
 
+/* Does a location block restrict who may see it? */
+static int
+restricts(const struct conf_node *loc)
+{
+	static const char *const names[] = { "verify-client", "allow-subject",
+	    "allow-issuer", "deny-subject", "allow-address", NULL };
+	const struct conf_node *d;
+	size_t i;
+
+	for (d = loc->body; d != NULL; d = d->next)
+		for (i = 0; names[i] != NULL; i++)
+			if (strcmp(d->name, names[i]) == 0 && !(i == 0 &&
+			    d->nvals > 0 && strcmp(d->vals->text, "none") == 0))
+				return 1;
+	return 0;
+}
+
+/* A server block with locations of its own inherits none of the top
+ * level's: say so for each top-level location that restricts access and
+ * that the block does not write again (an easy way to open a door). */
+static void
+warn_hidden(const struct conf_node *top, const struct conf_node *n)
+{
+	const struct conf_node *t, *o;
+
+	for (t = top; t != NULL; t = t->next) {
+		if (t->kind != CN_BLOCK || strcmp(t->name, "location") != 0 ||
+		    t->nvals == 0 || !restricts(t))
+			continue;
+		for (o = n->body; o != NULL; o = o->next)
+			if (o->kind == CN_BLOCK &&
+			    strcmp(o->name, "location") == 0 && o->nvals > 0 &&
+			    strcmp(o->vals->text, t->vals->text) == 0)
+				break;
+		if (o == NULL)
+			log_warn("%s:%d: warning: server \"%s\" has locations "
+			    "of its own, so the top-level location \"%s\" "
+			    "(%s:%d), which restricts access, does not apply "
+			    "to it", n->at.file, n->at.line, n->vals->text,
+			    t->vals->text, t->at.file, t->at.line);
+	}
+}
+
 /* One server block: the top level's site directives first (its
  * locations too, unless the block has its own: a list of locations is
  * inherited whole, as a header list is), then the block's own. */
@@ -510,6 +553,8 @@ server_read(struct loader *ld, const struct conf_node *top,
 	int own = has_location(n->body);
 	size_t i;
 
+	if (own)
+		warn_hidden(top, n);
 	server_defaults_at(sc, ld->cf->file);
 	sc->name = xstrdup(n->vals->text);
 	lowercase(sc->name);

@@ -384,4 +384,35 @@ expect_match "-t: warns for *.a.test" "$out" "does not cover the name '\*\.a\.te
 expect_nomatch "-t: no warning for a.test itself" "$out" "cover the name 'a.test'"
 expect_nomatch "-t: localhost inherits the top level's certificate, which covers it" "$out" "'localhost'"
 
+# -t warns when a server block's own locations hide a top-level location
+# that restricts access (inherited whole, or not at all).
+write_conf "$T/h.conf" "client-ca = \"$CERTS/ca.crt\""
+cat >> "$T/h.conf" <<CONF
+location "/admin/" {
+	verify-client = require
+}
+location "/open/" {
+	header = {"X-A: b"}
+}
+server "a.test" {
+	certificate = "$CERTS/a-test.crt"
+	key = "$CERTS/a-test.key"
+	location "/docs/" { header = {"X-B: c"} }
+}
+server "b.test" {
+	certificate = "$CERTS/b-test.crt"
+	key = "$CERTS/b-test.key"
+	location "/admin/" { verify-client = require }
+}
+server "localhost" {
+}
+CONF
+out=$("$CACHETD" -t -c "$T/h.conf" 2>&1); rc=$?
+expect_eq "-t: a hidden location is a warning, not an error" "$rc" 0
+expect_match "-t: warns for a.test, at its block, naming /admin/ and its line" "$out" \
+	"h.conf:$(line_of "$T/h.conf" 'server "a.test" {'): warning: server \"a.test\" has locations of its own, so the top-level location \"/admin/\" \(.*h.conf:$(line_of "$T/h.conf" 'location "/admin/" {')\), which restricts access, does not apply to it"
+expect_nomatch "-t: no warning for a location that restricts nothing" "$out" '"/open/"'
+expect_nomatch "-t: none for b.test, which writes /admin/ again" "$out" 'server \"b.test\" has'
+expect_nomatch "-t: none for localhost, which inherits them all" "$out" 'server \"localhost\" has'
+
 finish
