@@ -421,6 +421,28 @@ cache_set_loop(struct cache *c, void *loop)
 }
 
 int
+cache_take(struct cache *c, const unsigned char *id, size_t idlen,
+    unsigned char **data, size_t *len)
+{
+	unsigned char *v = NULL;
+	size_t vl = 0;
+	int r;
+
+	if (c->be->take == NULL) {
+		if ((r = cache_fetch(c, id, idlen, data, len)) == 1)
+			cache_remove(c, id, idlen);
+		return r;
+	}
+	if (c->be->keeps != CACHE_KEEPS_RECORDS || !c->have_key ||
+	    idlen == 0 || idlen > CACHE_MAX_ID ||
+	    cache_is_share_name(id, idlen) || cache_aead_ready(c) != 0)
+		return 0;
+	if ((r = c->be->take(c, id, idlen, &v, &vl)) == 1)
+		c->st->removes++;
+	return opened(c, id, idlen, r, v, vl, data, len);
+}
+
+int
 cache_fetch_start(struct cache *c, const unsigned char *id, size_t idlen,
     unsigned char **data, size_t *len, cache_fetch_cb cb, void *arg)
 {

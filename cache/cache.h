@@ -180,6 +180,11 @@ int           cache_fetch_start(struct cache *, const unsigned char *id,
                   cache_fetch_cb cb, void *arg);
 int           cache_remove(struct cache *, const unsigned char *id,
                   size_t idlen);
+/* cache_fetch, and the record removed in the same step (a single-use
+ * TLS 1.3 ticket): where the store can, no other process can fetch it
+ * in between, at the cost of one lock round instead of two. */
+int           cache_take(struct cache *, const unsigned char *id,
+                  size_t idlen, unsigned char **data, size_t *len);
 
 /* ---------------------------------------------------- cache_purge.c */
 /* Purge expired records, in slices: returns 1 while there is more to do,

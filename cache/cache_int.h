@@ -66,6 +66,8 @@
  *   totals       numbers kept beside the records for cache_info (size,
  *                repairs, evictions)
  *   get_start    a fetch that does not block (below)
+ *   take         get and delete in one step (a single-use TLS 1.3
+ *                ticket), results as get; none: get, then del
  *   set_loop     the worker's libev loop (struct ev_loop *), given once
  *                per worker after attach, before any get_start/add_start;
  *                a backend that talks to a server watches its sockets and
@@ -165,6 +167,8 @@ struct cache_backend {
 	         unsigned char **v, size_t *vl);
 	int  (*get_start)(struct cache *, const unsigned char *k, size_t kl,
 	         struct cache_req *);
+	int  (*take)(struct cache *, const unsigned char *k, size_t kl,
+	         unsigned char **v, size_t *vl);
 	int  (*set_loop)(struct cache *, void *loop);
 	int  (*add)(struct cache *, const unsigned char *k, size_t kl,
 	         const unsigned char *v, size_t vl, time_t expires,

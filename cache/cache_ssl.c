@@ -219,6 +219,7 @@ get_cb(SSL *ssl, const unsigned char *id, int idlen, int *copy)
 	unsigned char *der;
 	SSL_SESSION *sess;
 	size_t len;
+	int taken = 0;          /* fetched and removed in one step */
 
 	*copy = 0;
 	if (c == NULL || idlen <= 0)
@@ -227,16 +228,19 @@ get_cb(SSL *ssl, const unsigned char *id, int idlen, int *copy)
 		/* never a fetch here: only what the ClientHello prefetched */
 		if (!prefetched(ssl, id, idlen, &der, &len))
 			return NULL;
-	} else if (cache_fetch(c, id, (size_t)idlen, &der, &len) != 1) {
+	} else if ((taken = SSL_version(ssl) >= TLS1_3_VERSION) ?
+	    cache_take(c, id, (size_t)idlen, &der, &len) != 1 :
+	    cache_fetch(c, id, (size_t)idlen, &der, &len) != 1) {
 		return NULL;
 	}
 	p = der;
 	sess = d2i_SSL_SESSION(NULL, &p, (long)len);
 	OPENSSL_cleanse(der, len);
 	free(der);
-	if (sess == NULL ||
-	    SSL_SESSION_get_protocol_version(sess) == TLS1_3_VERSION)
-		cache_remove(c, id, (size_t)idlen);    /* bad, or spent */
+	/* bad, or a spent TLS 1.3 ticket: gone, unless taken already */
+	if (!taken && (sess == NULL ||
+	    SSL_SESSION_get_protocol_version(sess) == TLS1_3_VERSION))
+		cache_remove(c, id, (size_t)idlen);
 	return sess;
 }
 

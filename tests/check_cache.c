@@ -117,6 +117,37 @@ START_TEST(store_fetch_remove)
 }
 END_TEST
 
+/* A single-use record (a TLS 1.3 ticket) is taken once: fetched and
+ * removed in one step, and gone for every other handle on the file. */
+START_TEST(take_once)
+{
+	struct cache *a = open_cache(key1, 1000), *b = open_cache(key1, 1000);
+	time_t later = time(NULL) + 100;
+	unsigned char *d = NULL;
+	size_t dl = 0;
+
+	ck_assert_int_eq(put(a, "ticket-1", "one use", later), 0);
+	ck_assert_int_eq(cache_take(b, (const unsigned char *)"ticket-1", 8,
+	    &d, &dl), 1);
+	ck_assert_uint_eq(dl, 7);
+	ck_assert_mem_eq(d, "one use", 7);
+	free(d);
+	ck_assert_int_eq(cache_take(a, (const unsigned char *)"ticket-1", 8,
+	    &d, &dl), 0);
+	ck_assert_int_eq(fetch_eq(a, "ticket-1", "one use"), 0);
+	ck_assert_int_eq(fetch_eq(b, "ticket-1", "one use"), 0);
+	ck_assert_uint_eq(cache_stats(b)->removes, 1);
+	ck_assert_uint_eq(cache_stats(b)->hits, 1);
+	/* the others stay */
+	ck_assert_int_eq(put(a, "id-2", "stays", later), 0);
+	ck_assert_int_eq(cache_take(b, (const unsigned char *)"id-9", 4,
+	    &d, &dl), 0);
+	ck_assert_int_eq(fetch_eq(b, "id-2", "stays"), 1);
+	cache_close(a);
+	cache_close(b);
+}
+END_TEST
+
 START_TEST(big_record)
 {
 	struct cache *c = open_cache(key1, 1000);
@@ -1516,6 +1547,7 @@ main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, store_fetch_remove);
+	tcase_add_test(tc, take_once);
 	tcase_add_test(tc, big_record);
 	tcase_add_test(tc, expiry_and_purge);
 	tcase_add_test(tc, cap);
