@@ -78,6 +78,80 @@ hs_failed(struct conn *c, enum hs_fail why, const char *detail)
 	    detail != NULL ? ": " : "", detail != NULL ? detail : "");
 }
 
+/* ---------------------------------------------------- the write side */
+
+/*
+ * OpenSSL writes to the socket through this BIO, which is a socket BIO
+ * but for one thing: while c->more is set, a write tells the kernel that
+ * more follows (MSG_MORE), so the last part of it that does not fill a
+ * segment waits for the next write.  step_write() sets it for the last
+ * response of a connection that closes, so the response and close_notify
+ * leave in one segment: one less packet to send, and one less for the
+ * client to receive and acknowledge (nginx sends the two apart).  The next
+ * write without the flag, or close(), sends what waits.  Reads go through
+ * the plain socket BIO that SSL_set_fd() made.
+ */
+static BIO_METHOD *wbio_meth;
+
+static int
+wbio_write(BIO *b, const char *buf, int len)
+{
+	struct conn *c = BIO_get_data(b);
+	ssize_t n;
+
+	BIO_clear_retry_flags(b);
+	n = send(c->fd, buf, (size_t)len,
+	    MSG_NOSIGNAL | (c->more ? MSG_MORE : 0));
+	if (n >= 0)
+		return (int)n;
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		BIO_set_retry_write(b);
+	return -1;
+}
+
+static long
+wbio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	struct conn *c = BIO_get_data(b);
+
+	(void)num;
+	switch (cmd) {
+	case BIO_CTRL_FLUSH:
+		return 1;
+	case BIO_C_GET_FD:
+		if (ptr != NULL)
+			*(int *)ptr = c->fd;
+		return c->fd;
+	default:
+		return 0;
+	}
+}
+
+/* The BIO for c's writes, or NULL (out of memory). */
+static BIO *
+wbio_new(struct conn *c)
+{
+	BIO *b;
+
+	if (wbio_meth == NULL) {
+		wbio_meth = BIO_meth_new(BIO_get_new_index() |
+		    BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR,
+		    "cachetd socket write");
+		if (wbio_meth == NULL ||
+		    !BIO_meth_set_write(wbio_meth, wbio_write) ||
+		    !BIO_meth_set_ctrl(wbio_meth, wbio_ctrl)) {
+			BIO_meth_free(wbio_meth);
+			wbio_meth = NULL;
+			return NULL;
+		}
+	}
+	if ((b = BIO_new(wbio_meth)) == NULL)
+		return NULL;
+	BIO_set_data(b, c);
+	BIO_set_init(b, 1);
+	return b;
+}
+
 /* ------------------------------------------------------------ waiting */
 
 static void
@@ -200,6 +274,15 @@ response_done(struct conn *c)
 	c->nreq++;
 	serve_body_end(c);
 	if (!c->keepalive || c->w->stopping) {
+		/* A client that asked to close sends nothing more (RFC 9112
+		 * 9.6): with nothing of it left unread, the connection
+		 * closes as soon as close_notify is out, as nginx does.
+		 * Otherwise (the server chose to close, or a body or a
+		 * pipelined request is unread) it drains what still comes
+		 * first, so our last bytes are not lost to a reset. */
+		c->quiet = c->have_req && !c->bad_req && !c->req.keepalive &&
+		    c->req.content_length <= 0 && c->inlen == c->headlen &&
+		    c->ssl != NULL && SSL_pending(c->ssl) == 0;
 		begin_shutdown(c);
 		return;
 	}
@@ -401,8 +484,12 @@ step_write(struct conn *c)
 		}
 		r = (int)n;
 	} else {
+		/* the connection closes after this response: close_notify
+		 * goes out with its end (see wbio_write) */
+		c->more = !c->keepalive || c->w->stopping;
 		r = SSL_write(c->ssl, c->out + c->outoff,
 		    (int)(c->outlen - c->outoff));
+		c->more = 0;
 	}
 	if (r > 0) {
 		c->outoff += (size_t)r;
@@ -423,9 +510,10 @@ step_shutdown(struct conn *c)
 	if (r >= 0) {
 		/* close_notify is out; half-close and drain what the client
 		 * still sends, so our last bytes are not lost to a reset.
-		 * Not when the client sent its close_notify already (r == 1:
-		 * it sends nothing more) or is gone (ENOTCONN): close now. */
-		if (r == 1 || (shutdown(c->fd, SHUT_WR) != 0 &&
+		 * Not when the client sent its close_notify already (r == 1),
+		 * said it sends nothing more (c->quiet) or is gone
+		 * (ENOTCONN): close now. */
+		if (r == 1 || c->quiet || (shutdown(c->fd, SHUT_WR) != 0 &&
 		    errno == ENOTCONN)) {
 			conn_close(c, NULL);
 			return -1;
@@ -587,7 +675,16 @@ conn_new(struct worker *w, int fd, const struct sockaddr_storage *ss,
 	c->body.fd = -1;
 	conn_peer_text(ss, c->peer, sizeof c->peer);
 	if (!plain) {
-		SSL_set_fd(c->ssl, fd);
+		BIO *wb;
+
+		if (!SSL_set_fd(c->ssl, fd) || (wb = wbio_new(c)) == NULL) {
+			log_err("out of memory for a connection");
+			SSL_free(c->ssl);
+			free(c);
+			close(fd);
+			return -1;
+		}
+		SSL_set0_wbio(c->ssl, wb);
 		SSL_set_accept_state(c->ssl);
 		SSL_set_app_data(c->ssl, c);
 		SSL_set_info_callback(c->ssl, info_cb);

@@ -89,6 +89,10 @@ struct conn {
 	const struct location *loc;    /* the route taken (headers) */
 	int                 status;
 	int                 keepalive;
+	int                 more;          /* more follows this write
+	                                    * (MSG_MORE; conn.c wbio) */
+	int                 quiet;         /* the client sends no more:
+	                                    * close once close_notify is out */
 	long long           body_bytes;
 };
 

@@ -1,0 +1,128 @@
+#!/bin/bash
+# How a connection ends, over TLS 1.2 and 1.3 with python's ssl: a client
+# that asks to close gets the whole response and close_notify, and the
+# server closes at once rather than waiting for the client's EOF; a client
+# that may still be sending (a request pipelined after "Connection: close",
+# a body not read) is drained first, so its response is not lost to a reset.
+. "$top_srcdir/tests/lib.sh"
+make_site "$T/site"
+write_conf "$T/c.conf"
+start_cachetd "$T/c.conf" || exit 1
+
+out=$(python3 - "$PORT" "$CERTS/ca.crt" "$T/site/big.bin" <<'PY'
+import socket, ssl, struct, sys, time
+port, ca, big = int(sys.argv[1]), sys.argv[2], open(sys.argv[3], "rb").read()
+TCP_CLOSE = 7
+
+def connect(ver):
+    ctx = ssl.create_default_context(cafile=ca)
+    ctx.minimum_version = ctx.maximum_version = ver
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    # an EOF without close_notify raises instead of reading as b""
+    return ctx.wrap_socket(raw, server_hostname="localhost",
+                           suppress_ragged_eofs=False)
+
+def read_to_close(s):
+    """Everything up to the server's close_notify, and how it ended."""
+    data = b""
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b:
+                return data, "close_notify"
+            data += b
+    except ssl.SSLEOFError:
+        return data, "eof-without-close_notify"
+    except (ConnectionResetError, socket.timeout) as e:
+        return data, type(e).__name__
+
+def req(path, conn):
+    return ("GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: %s\r\n\r\n"
+            % (path, conn)).encode()
+
+def responses(data):
+    return data.count(b"HTTP/1.1 ")
+
+def tcp_state(sock):
+    return struct.unpack("B", sock.getsockopt(socket.IPPROTO_TCP,
+                                             socket.TCP_INFO, 104)[:1])[0]
+
+def server_gone(s):
+    """Our close_notify goes to a server that closed its socket: its
+    kernel answers with a reset and our socket is CLOSE.  A server still
+    draining reads it instead, and our socket stays in CLOSE_WAIT."""
+    raw = s.unwrap()
+    t0 = time.time()
+    while time.time() - t0 < 5:
+        if tcp_state(raw) == TCP_CLOSE:
+            raw.close()
+            return "closed"
+        time.sleep(0.02)
+    raw.close()
+    return "still-open"
+
+for name, ver in (("1.2", ssl.TLSVersion.TLSv1_2),
+                  ("1.3", ssl.TLSVersion.TLSv1_3)):
+    # Connection: close
+    s = connect(ver)
+    s.sendall(req("/hello.txt", "close"))
+    data, how = read_to_close(s)
+    print(name, "close:", responses(data), data.endswith(b"hello, world\n"), how)
+    print(name, "close-server:", server_gone(s))
+
+    # keep-alive, then close on the second request
+    s = connect(ver)
+    s.sendall(req("/hello.txt", "keep-alive"))
+    s.sendall(req("/sub/", "close"))
+    data, how = read_to_close(s)
+    print(name, "ka+close:", responses(data), data.endswith(b"sub index\n"), how)
+    print(name, "ka+close-server:", server_gone(s))
+
+    # HTTP/1.0, no keep-alive
+    s = connect(ver)
+    s.sendall(b"GET /hello.txt HTTP/1.0\r\n\r\n")
+    data, how = read_to_close(s)
+    print(name, "1.0:", data.startswith(b"HTTP/1.1 200"), how)
+    print(name, "1.0-server:", server_gone(s))
+
+    # a big file: every record, then close_notify
+    s = connect(ver)
+    s.sendall(req("/big.bin", "close"))
+    data, how = read_to_close(s)
+    body = data.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in data else b""
+    print(name, "big:", body == big, how)
+
+    # a request pipelined after "Connection: close": one answer, whole
+    s = connect(ver)
+    s.sendall(req("/hello.txt", "close") + req("/sub/", "keep-alive"))
+    data, how = read_to_close(s)
+    print(name, "pipelined:", responses(data), data.endswith(b"hello, world\n"), how)
+    s.close()
+PY
+)
+echo "$out" | sed 's/^/# /'
+for v in 1.2 1.3; do
+	expect_eq "TLS $v Connection: close: one response, whole, then close_notify" \
+	    "$(echo "$out" | grep "^$v close:")" "$v close: 1 True close_notify"
+	expect_eq "TLS $v Connection: close: the server closed without waiting for the client" \
+	    "$(echo "$out" | grep "^$v close-server:")" "$v close-server: closed"
+	expect_eq "TLS $v keep-alive then close: both responses, close_notify" \
+	    "$(echo "$out" | grep "^$v ka+close:")" "$v ka+close: 2 True close_notify"
+	expect_eq "TLS $v keep-alive then close: closed at once" \
+	    "$(echo "$out" | grep "^$v ka+close-server:")" "$v ka+close-server: closed"
+	expect_eq "TLS $v HTTP/1.0: response and close_notify" \
+	    "$(echo "$out" | grep "^$v 1.0:")" "$v 1.0: True close_notify"
+	expect_eq "TLS $v HTTP/1.0: closed at once" \
+	    "$(echo "$out" | grep "^$v 1.0-server:")" "$v 1.0-server: closed"
+	expect_eq "TLS $v 300 kB with Connection: close: intact, then close_notify" \
+	    "$(echo "$out" | grep "^$v big:")" "$v big: True close_notify"
+	expect_eq "TLS $v a request pipelined after close: one whole response, close_notify" \
+	    "$(echo "$out" | grep "^$v pipelined:")" "$v pipelined: 1 True close_notify"
+done
+
+# A body the server does not read (413) is drained: the answer arrives
+# whole, not destroyed by a reset (curl sends 300 kB after the head).
+expect_eq "413 arrives while the client still sends its body" \
+    "$(status_of -X POST --data-binary "@$T/site/big.bin" "$(URL /)")" 413
+expect_eq "still serving" "$(C "$(URL /hello.txt)")" "hello, world"
+finish
