@@ -505,7 +505,13 @@ step_write(struct conn *c)
 static int
 step_shutdown(struct conn *c)
 {
-	int r = SSL_shutdown(c->ssl);
+	int r;
+
+	/* Closing at once: close_notify waits for the FIN of close(), and
+	 * the two go out in the segment that carries the response's end. */
+	c->more = c->quiet;
+	r = SSL_shutdown(c->ssl);
+	c->more = 0;
 
 	if (r >= 0) {
 		/* close_notify is out; half-close and drain what the client
