@@ -558,7 +558,10 @@ conn_run(struct conn *c)
 
 	conn_idle_leave(c);
 	do {
-		ERR_clear_error();
+		/* SSL_get_error() reads the queue: empty it of what came
+		 * before (looking is cheaper than clearing 16 slots) */
+		if (ERR_peek_error() != 0)
+			ERR_clear_error();
 		switch (c->state) {
 		case CS_HANDSHAKE:
 			r = step_handshake(c);

@@ -388,6 +388,45 @@ log_escape(char *out, size_t cap, const char *s)
 	return o;
 }
 
+struct lw {
+	char   *p;
+	size_t  n, cap;
+	int     full;
+};
+
+static void
+lw_fmt(struct lw *w, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+lw_fmt(struct lw *w, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (w->full)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(w->p + w->n, w->cap - w->n, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= w->cap - w->n)
+		w->full = 1;
+	else
+		w->n += (size_t)n;
+}
+
+static void
+lw_raw(struct lw *w, const char *s, size_t len)
+{
+	if (w->full || len >= w->cap - w->n) {
+		w->full = 1;
+		return;
+	}
+	memcpy(w->p + w->n, s, len);
+	w->n += len;
+	w->p[w->n] = '\0';
+}
+
 static time_t
 entry_time(const struct access_entry *e, long *msec)
 {
@@ -401,35 +440,78 @@ entry_time(const struct access_entry *e, long *msec)
 	return ts.tv_sec;
 }
 
+/* Decimal digits of v, appended. */
+static void
+lw_num(struct lw *w, long long v)
+{
+	char d[24];
+	size_t i = sizeof d;
+	unsigned long long u = v < 0 ? -(unsigned long long)v : (unsigned long long)v;
+
+	do
+		d[--i] = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		d[--i] = '-';
+	lw_raw(w, d + i, sizeof d - i);
+}
+
+static void
+lw_cstr(struct lw *w, const char *s)
+{
+	if (s == NULL)
+		s = "-";
+	lw_raw(w, s, strlen(s));
+}
+
 /* Combined Log Format, then the TLS fields (protocol, cipher, "client
- * subject", verification, r(esumed) or ., worker pid). */
+ * subject", verification, r(esumed) or ., worker pid).  Built by appends
+ * with the date made once a second: printf was the costliest part of a
+ * line. */
 static size_t
 format_combined(const struct access_entry *e, char *line, size_t cap)
 {
-	char rl[1100], ref[600], ua[600], tbuf[64], bytes[24], subj[1100];
+	static char tbuf[40];
+	static time_t tlast = -1;
+	char esc[1100];
+	struct lw w = { line, 0, cap, 0 };
 	struct tm tm;
 	long ms;
 	time_t now = entry_time(e, &ms);
-	int n;
 
-	gmtime_r(&now, &tm);
-	strftime(tbuf, sizeof tbuf, "%d/%b/%Y:%H:%M:%S +0000", &tm);
-	log_escape(rl, sizeof rl, e->request_line);
-	log_escape(ref, sizeof ref, e->referer);
-	log_escape(ua, sizeof ua, e->user_agent);
-	log_escape(subj, sizeof subj, e->subject);
+	if (now != tlast) {
+		gmtime_r(&now, &tm);
+		strftime(tbuf, sizeof tbuf, "%d/%b/%Y:%H:%M:%S +0000", &tm);
+		tlast = now;
+	}
+	lw_cstr(&w, e->peer);
+	lw_cstr(&w, " - - [");
+	lw_cstr(&w, tbuf);
+	lw_cstr(&w, "] \"");
+	lw_raw(&w, esc, log_escape(esc, sizeof esc, e->request_line));
+	lw_cstr(&w, "\" ");
+	lw_num(&w, e->status);
+	lw_cstr(&w, " ");
 	if (e->bytes > 0)
-		snprintf(bytes, sizeof bytes, "%lld", e->bytes);
+		lw_num(&w, e->bytes);
 	else
-		strcpy(bytes, "-");
-	n = snprintf(line, cap, "%s - - [%s] \"%s\" %d %s \"%s\" "
-	    "\"%s\" %s %s \"%s\" %s %c %ld\n", e->peer, tbuf, rl, e->status,
-	    bytes, ref, ua, e->protocol, e->cipher, subj,
-	    e->verify ? e->verify : "-", e->reused ? 'r' : '.',
-	    line_pid());
-	if (n < 0 || (size_t)n >= cap)
-		return 0;
-	return (size_t)n;
+		lw_cstr(&w, "-");
+	lw_cstr(&w, " \"");
+	lw_raw(&w, esc, log_escape(esc, 600, e->referer));
+	lw_cstr(&w, "\" \"");
+	lw_raw(&w, esc, log_escape(esc, 600, e->user_agent));
+	lw_cstr(&w, "\" ");
+	lw_cstr(&w, e->protocol);
+	lw_cstr(&w, " ");
+	lw_cstr(&w, e->cipher);
+	lw_cstr(&w, " \"");
+	lw_raw(&w, esc, log_escape(esc, sizeof esc, e->subject));
+	lw_cstr(&w, "\" ");
+	lw_cstr(&w, e->verify ? e->verify : "-");
+	lw_cstr(&w, e->reused ? " r " : " . ");
+	lw_num(&w, line_pid());
+	lw_cstr(&w, "\n");
+	return w.full ? 0 : w.n;
 }
 
 /* ---------------------------------------------------------- JSON format */
@@ -541,44 +623,6 @@ json_escape(char *out, size_t cap, const char *str)
 }
 
 /* A line being written: what does not fit marks it full. */
-struct lw {
-	char   *p;
-	size_t  n, cap;
-	int     full;
-};
-
-static void
-lw_fmt(struct lw *w, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-lw_fmt(struct lw *w, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (w->full)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(w->p + w->n, w->cap - w->n, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= w->cap - w->n)
-		w->full = 1;
-	else
-		w->n += (size_t)n;
-}
-
-static void
-lw_raw(struct lw *w, const char *s, size_t len)
-{
-	if (w->full || len >= w->cap - w->n) {
-		w->full = 1;
-		return;
-	}
-	memcpy(w->p + w->n, s, len);
-	w->n += len;
-	w->p[w->n] = '\0';
-}
 
 /* ,"key":"value" (escaped, at most max bytes of output), or null.  The
  * key by memcpy: a JSON line costs three times a combined one when every
