@@ -484,9 +484,14 @@ step_write(struct conn *c)
 		}
 		r = (int)n;
 	} else {
-		/* the connection closes after this response: close_notify
-		 * goes out with its end (see wbio_write) */
-		c->more = !c->keepalive || c->w->stopping;
+		/* More of the body follows (read into the buffer next), or
+		 * the connection closes after this response and close_notify
+		 * does: the record's last partial segment waits for it (see
+		 * wbio_write).  Exact: a flag left on with nothing after it
+		 * would hold the tail for a retransmission timeout. */
+		c->more = !c->keepalive || c->w->stopping ||
+		    (c->body.fd >= 0 && c->body.left > 0) ||
+		    (c->body.nranges > 1 && !c->body.closed);
 		r = SSL_write(c->ssl, c->out + c->outoff,
 		    (int)(c->outlen - c->outoff));
 		c->more = 0;

@@ -92,6 +92,22 @@ for name, ver in (("1.2", ssl.TLSVersion.TLSv1_2),
     body = data.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in data else b""
     print(name, "big:", body == big, how)
 
+    # keep-alive: a big file (records marked "more follows" but the
+    # last), then a small one on the same connection, then close
+    s = connect(ver)
+    s.sendall(req("/big.bin", "keep-alive"))
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(65536)
+    head, body = head.split(b"\r\n\r\n", 1)
+    n = int([l.split(b":")[1] for l in head.split(b"\r\n")
+             if l.lower().startswith(b"content-length:")][0])
+    while len(body) < n:
+        body += s.recv(65536)
+    s.sendall(req("/hello.txt", "close"))
+    data, how = read_to_close(s)
+    print(name, "big+ka:", body == big, data.endswith(b"hello, world\n"), how)
+
     # a request pipelined after "Connection: close": one answer, whole
     s = connect(ver)
     s.sendall(req("/hello.txt", "close") + req("/sub/", "keep-alive"))
@@ -116,6 +132,8 @@ for v in 1.2 1.3; do
 	    "$(echo "$out" | grep "^$v 1.0-server:")" "$v 1.0-server: closed"
 	expect_eq "TLS $v 300 kB with Connection: close: intact, then close_notify" \
 	    "$(echo "$out" | grep "^$v big:")" "$v big: True close_notify"
+	expect_eq "TLS $v keep-alive: 300 kB, then a small file on the same connection" \
+	    "$(echo "$out" | grep "^$v big+ka:")" "$v big+ka: True True close_notify"
 	expect_eq "TLS $v a request pipelined after close: one whole response, close_notify" \
 	    "$(echo "$out" | grep "^$v pipelined:")" "$v pipelined: 1 True close_notify"
 done
