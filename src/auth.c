@@ -98,8 +98,8 @@ auth_lists(const struct access *a, const char *subject, const char *issuer)
 }
 
 enum auth_result
-auth_check(const struct auth_policy *p, SSL *ssl, char *subject,
-    size_t sublen)
+auth_check(const struct auth_policy *p, SSL *ssl, int chain_verified,
+    char *subject, size_t sublen)
 {
 	X509 *leaf = SSL_get0_peer_certificate(ssl);
 	STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
@@ -112,6 +112,8 @@ auth_check(const struct auth_policy *p, SSL *ssl, char *subject,
 		return AUTH_NO_CERT;
 	dn_string(X509_get_subject_name(leaf), subject, sublen);
 	dn_string(X509_get_issuer_name(leaf), issuer, sizeof issuer);
+	if (chain_verified)
+		return auth_lists(p->acc, subject, issuer);
 	if ((x = X509_STORE_CTX_new()) == NULL ||
 	    X509_STORE_CTX_init(x, p->store, leaf, chain) != 1) {
 		X509_STORE_CTX_free(x);

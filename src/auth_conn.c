@@ -23,6 +23,19 @@ static const char *const verify_token[] = {
 	[AUTH_NOT_LISTED] = "not-listed",
 };
 
+/* Did this connection's own full handshake verify the peer's chain,
+ * with no error, against p's store?  Only the server's policy has the
+ * handshake's store (auth_build gives it to the SSL_CTX), and only until
+ * a location's certificate request puts its own (auth_rounds).  A resumed
+ * session's result is its first handshake's: verified again. */
+static int
+handshake_verified(struct conn *c, const struct auth_policy *p)
+{
+	return p == serve_site(c)->sc->policy && c->auth_rounds == 0 &&
+	    !SSL_session_reused(c->ssl) &&
+	    SSL_get_verify_result(c->ssl) == X509_V_OK;
+}
+
 /* A certificate from the initial handshake (verify-client optional) that
  * no location checked: record it under the server's policy. */
 void
@@ -34,8 +47,8 @@ auth_identity(struct conn *c)
 	if (c->verify_res != NULL || SSL_get0_peer_certificate(c->ssl) == NULL)
 		return;
 	if (sc->client_ca != NULL)
-		c->verify_res = verify_token[auth_check(p, c->ssl, c->subject,
-		    sizeof c->subject)];
+		c->verify_res = verify_token[auth_check(p, c->ssl,
+		    handshake_verified(c, p), c->subject, sizeof c->subject)];
 	else
 		dn_string(X509_get_subject_name(SSL_get0_peer_certificate(c->ssl)),
 		    c->subject, sizeof c->subject);
@@ -162,7 +175,8 @@ auth_server(struct conn *c, const char *raw)
 
 	if (sc->verify_client != VERIFY_REQUIRE || c->server_ok == sc->policy)
 		return 1;
-	r = auth_check(sc->policy, c->ssl, c->subject, sizeof c->subject);
+	r = auth_check(sc->policy, c->ssl, handshake_verified(c, sc->policy),
+	    c->subject, sizeof c->subject);
 	c->verify_res = verify_token[r];
 	if (r == AUTH_OK) {
 		c->server_ok = sc->policy;
@@ -187,7 +201,8 @@ auth_request(struct conn *c, const struct location *loc, const char *raw)
 		return 1;       /* this connection passed it already */
 	if (path_encode(raw, path, sizeof path) == 0)
 		snprintf(path, sizeof path, "(a long path)");
-	r = auth_check(p, c->ssl, c->subject, sizeof c->subject);
+	r = auth_check(p, c->ssl, handshake_verified(c, p), c->subject,
+	    sizeof c->subject);
 	c->verify_res = verify_token[r];
 	if (r == AUTH_OK) {
 		c->verified = p;

@@ -372,8 +372,11 @@ struct auth_policy *auth_build(struct server_conf *, SSL_CTX *, char *err,
 void             auth_free(struct auth_policy *, size_t nlocs);
 const struct access *auth_access(const struct auth_policy *);
 int              auth_needs_cert(const struct access *);
+/* The peer's certificate under a policy; chain_verified: its chain was
+ * verified, with no error, against the policy's own store by this
+ * connection's handshake, so only the lists are checked. */
 enum auth_result auth_check(const struct auth_policy *, SSL *,
-                     char *subject, size_t sublen);
+                     int chain_verified, char *subject, size_t sublen);
 enum auth_result auth_lists(const struct access *, const char *subject,
                      const char *issuer);
 int              auth_dn_match(const char *pattern, const char *dn);

@@ -253,7 +253,7 @@ for v in 1.2 1.3; do
 	check "require, TLS $v: revoked refused at the handshake (curl $rc)" test "$rc" -ne 0
 done
 stop_cachetd
-write_conf "$T/opt.conf" "client-ca = \"$CERTS/ca.crt\"" 'verify-client = optional'
+write_conf "$T/opt.conf" "client-ca = \"$CERTS/ca.crt\"" "client-crl = \"$CERTS/crl.pem\"" 'verify-client = optional'
 start_cachetd "$T/opt.conf" || exit 1
 : > "$T/access.log"
 expect_eq "optional: no certificate served" "$(C "$(URL /hello.txt)")" "hello, world"
@@ -262,6 +262,17 @@ logged_both() { [ "$(grep -c 'GET /hello.txt' "$T/access.log")" -ge 2 ]; }
 check "optional: both requests logged" wait_for 5 logged_both
 expect_match "optional: subject recorded" "$(cat "$T/access.log")" "\"CN=alice,O=cachet demo\" ok"
 expect_match "optional: no subject recorded as -" "$(cat "$T/access.log")" "\"-\" - [r.] [0-9]+$"
+# A certificate the handshake found fault with is served (optional) and
+# logged with what is wrong with it: only a chain the handshake verified
+# without an error is taken as verified (not checked a second time).
+for who in revoked mallory expired; do
+	for v in 1.2 1.3; do
+		: > "$T/access.log"
+		expect_eq "optional, TLS $v: $who served" "$(cc $who --tlsv$v --tls-max $v "$(URL /hello.txt)")" "hello, world"
+		want=$(case $who in revoked) echo revoked ;; mallory) echo untrusted ;; expired) echo expired ;; esac)
+		check "optional, TLS $v: $who logged as $want" wait_for 5 logged "\"CN=$who[^\"]*\" $want "
+	done
+done
 stop_cachetd
 # --- tls13-without-pha = refuse: clients without PHA keep TLS 1.3 and get
 # a 403 that says what can be done
