@@ -258,6 +258,7 @@ cache_close(struct cache *c)
 		free(c->pg_dead[i].k);
 	free(c->pg_dead);
 	EVP_CIPHER_CTX_free(c->cctx);
+	EVP_CIPHER_CTX_free(c->dctx);
 	EVP_CIPHER_free(c->aead);
 	OPENSSL_cleanse(c->key, sizeof c->key);
 	free(c->arg);

@@ -193,7 +193,8 @@ struct cache {
 	unsigned char         key[CACHE_KEY_LEN];
 	int                   have_key;
 	EVP_CIPHER           *aead;
-	EVP_CIPHER_CTX       *cctx;
+	EVP_CIPHER_CTX       *cctx;          /* seals, keyed once */
+	EVP_CIPHER_CTX       *dctx;          /* opens, keyed once */
 	struct cache_stats    own;
 	struct cache_stats   *st;
 	cache_log_fn          log;

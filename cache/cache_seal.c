@@ -85,14 +85,32 @@ cache_rec_times(const unsigned char *v, size_t vl, time_t *created,
 	return 0;
 }
 
+/* The cipher and two contexts, one to seal and one to open, each given
+ * the key once: a record then costs setting its nonce, not the key
+ * schedule and GHASH table of AES-256-GCM again (the key never changes
+ * in a cache's life). */
 int
 cache_aead_ready(struct cache *c)
 {
-	if (c->cctx != NULL)
+	if (c->dctx != NULL)
 		return 0;
-	if ((c->aead = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL)) == NULL ||
-	    (c->cctx = EVP_CIPHER_CTX_new()) == NULL)
+	if (!c->have_key)
 		return -1;
+	if (c->aead == NULL &&
+	    (c->aead = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL)) == NULL)
+		return -1;
+	if (c->cctx == NULL && ((c->cctx = EVP_CIPHER_CTX_new()) == NULL ||
+	    EVP_EncryptInit_ex2(c->cctx, c->aead, c->key, NULL, NULL) != 1)) {
+		EVP_CIPHER_CTX_free(c->cctx);
+		c->cctx = NULL;
+		return -1;
+	}
+	if ((c->dctx = EVP_CIPHER_CTX_new()) == NULL ||
+	    EVP_DecryptInit_ex2(c->dctx, c->aead, c->key, NULL, NULL) != 1) {
+		EVP_CIPHER_CTX_free(c->dctx);
+		c->dctx = NULL;
+		return -1;
+	}
 	return 0;
 }
 
@@ -111,7 +129,7 @@ cache_seal(struct cache *c, const unsigned char *id, size_t idlen,
 	put_u32(out + 20, (uint32_t)len);
 	if (RAND_bytes(out + 24, REC_NONCE) != 1)
 		return -1;
-	if (EVP_EncryptInit_ex2(x, c->aead, c->key, out + 24, NULL) != 1 ||
+	if (EVP_EncryptInit_ex2(x, NULL, NULL, out + 24, NULL) != 1 ||
 	    EVP_EncryptUpdate(x, NULL, &n, id, (int)idlen) != 1 ||
 	    EVP_EncryptUpdate(x, NULL, &n, out, CACHE_REC_HDR) != 1 ||
 	    EVP_EncryptUpdate(x, out + CACHE_REC_HDR, &n, data,
@@ -127,11 +145,11 @@ int
 cache_unseal(struct cache *c, const unsigned char *id, size_t idlen,
     const unsigned char *v, size_t vl, unsigned char *out)
 {
-	EVP_CIPHER_CTX *x = c->cctx;
+	EVP_CIPHER_CTX *x = c->dctx;
 	size_t len = vl - CACHE_REC_HDR - CACHE_REC_TAG;
 	int n, f;
 
-	if (EVP_DecryptInit_ex2(x, c->aead, c->key, v + 24, NULL) != 1 ||
+	if (EVP_DecryptInit_ex2(x, NULL, NULL, v + 24, NULL) != 1 ||
 	    EVP_DecryptUpdate(x, NULL, &n, id, (int)idlen) != 1 ||
 	    EVP_DecryptUpdate(x, NULL, &n, v, CACHE_REC_HDR) != 1 ||
 	    EVP_DecryptUpdate(x, out, &n, v + CACHE_REC_HDR, (int)len) != 1 ||
