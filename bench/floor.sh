@@ -1,0 +1,300 @@
+#!/bin/bash
+# bench/floor.sh - server CPU and system calls per connection of cachetd and
+# nginx against the floor: bench/floor, the least a TLS server can do per
+# connection with this OpenSSL and this kernel.
+#
+#   bash bench/floor.sh           (from a built tree: make)
+#
+# What the floor is: one process, one epoll loop; per connection accept4,
+# a TLS handshake with OpenSSL's own in-process session cache (stateful
+# resumption: session IDs in TLS 1.2, one stateful ticket in 1.3), a read
+# until the end of the request head, one fixed 100-byte response in one
+# SSL_write, close_notify sent "more follows" with close()'s FIN, close;
+# with ACCESS_LOG=file one combined-format line per request by write(2).
+# What it is not: no shared session cache (nothing leaves the process, no
+# lock), no HTTP parsing, no file to find, open or send, no timers, no
+# configuration.  So it is the lower bound of server CPU per connection for
+# this OpenSSL and kernel: the TLS library, the kernel's TCP over loopback
+# and the scheduling that any server pays; what a server spends above it is
+# its own.  It is not a server: never run it for anything else.
+#
+# Each server runs with one worker (the floor's cache is per process):
+#   floor    bench/floor -w 1
+#   nginx    as bench/compare: shared:SSL:10m, tickets off; worker_processes 1
+#   cachetd  as bench/compare's cachetd-gdbm: GDBM on /dev/shm; workers = 1
+# Method, as bench/compare's cost tool: the worker's utime + stime from
+# /proc/PID/stat before and after a counted run of `cachet bench --count N
+# -p 2 -c 4` (after 200 connections of warm-up), per connection; in a
+# separate run (strace slows the server) the worker's system calls (strace
+# -c -f attached to it) per connection over STRACE_N connections.
+# The machine is shared and noisy: every repetition runs all servers one
+# after the other, and the ratios (server/nginx, server/floor) are taken
+# within a repetition, then their median is reported.
+#
+# Settings (environment): REPS=5 SERVERS="floor cachetd nginx"
+# CASES="1.2-resumed 1.3-resumed 1.2-full" ACCESS_LOGS="off file"
+# N_RESUMED12=10000 N_RESUMED13=4000 N_FULL=1000 (connections per counted
+# run: each >= 1 s of server CPU) STRACE_N=1000 STRACE_REPS=1 (strace in
+# the first STRACE_REPS repetitions only: the counts hardly vary)
+# PERF=1 (then a perf profile of the floor, TLS 1.2 resumed, by DSO)
+# OUT=bench/results/floor.md CACHETD=src/cachetd
+# Everything started is stopped on exit.
+set -u
+cd "$(dirname "$0")/.."
+TOP=$(pwd)
+REPS=${REPS:-5}
+SERVERS=${SERVERS:-floor cachetd nginx}
+CASES=${CASES:-1.2-resumed 1.3-resumed 1.2-full}
+ACCESS_LOGS=${ACCESS_LOGS:-off file}
+N_RESUMED12=${N_RESUMED12:-10000}
+N_RESUMED13=${N_RESUMED13:-4000}
+N_FULL=${N_FULL:-1000}
+STRACE_N=${STRACE_N:-1000}
+STRACE_REPS=${STRACE_REPS:-1}
+PERF=${PERF:-1}
+OUT=${OUT:-$TOP/bench/results/floor.md}
+CACHET=$TOP/src/cachet/cachet
+CACHETD=${CACHETD:-$TOP/src/cachetd}
+FLOOR=$TOP/bench/floor
+for x in "$CACHET" "$CACHETD" "$FLOOR"; do
+	[ -x "$x" ] || { echo "floor.sh: $x missing: build first (make)" >&2; exit 1; }
+done
+for x in nginx strace curl python3; do
+	command -v $x >/dev/null || { echo "floor.sh: $x missing" >&2; exit 1; }
+done
+
+W=$(mktemp -d /tmp/cachet-floor.XXXXXX)
+DB=/dev/shm/cachet-floor-$$.db
+chmod 755 "$W"
+SPID=""
+PIDS=""
+cleanup() {
+	local p
+	for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
+	sleep 0.5
+	for p in $PIDS; do kill -KILL "$p" 2>/dev/null; done
+	rm -rf "$W" "$DB"*
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+sh certs/mkcerts "$W/certs" >/dev/null
+mkdir -p "$W/site" "$(dirname "$OUT")"
+head -c 99 /dev/zero | tr '\0' x > "$W/site/index.html"; echo >> "$W/site/index.html"
+chmod -R a+rX "$W"
+CRT=$W/certs/server-rsa.crt
+KEY=$W/certs/server-rsa.key
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+wait_tls() { # port
+	for _ in $(seq 100); do
+		curl -sk -o /dev/null --max-time 2 "https://127.0.0.1:$1/" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# start SERVER LOG(off|file): sets PORT and SPID
+start() {
+	local s=$1 log=$2
+	PORT=$(free_port)
+	rm -f "$W"/*-access.log
+	case $s in
+	nginx)
+		cat > "$W/nginx.conf" <<CONF
+worker_processes 1;
+user nobody nogroup;
+pid $W/nginx.pid;
+error_log $W/nginx.err;
+events { worker_connections 1024; }
+http {
+	$( [ "$log" = file ] && echo "access_log $W/nginx-access.log;" || echo "access_log off;")
+	ssl_session_cache shared:SSL:10m;
+	ssl_session_tickets off;
+	ssl_protocols TLSv1.2 TLSv1.3;
+	client_body_temp_path $W/nginx-tmp;
+	server {
+		listen 127.0.0.1:$PORT ssl;
+		ssl_certificate $CRT;
+		ssl_certificate_key $KEY;
+		root $W/site;
+	}
+}
+CONF
+		nginx -c "$W/nginx.conf" -g 'daemon off;' 2>>"$W/nginx.err" & SPID=$! ;;
+	cachetd)
+		rm -f "$DB"*
+		cat > "$W/cachetd.conf" <<CONF
+listen = {"127.0.0.1:$PORT"}
+workers = 1
+root = "$W/site"
+certificate = "$CRT"
+key = "$KEY"
+access-log = "$( [ "$log" = file ] && echo "$W/cachetd-access.log" || echo /dev/null)"
+error-log = "$W/cachetd.err"
+session-cache { store = "gdbm:$DB" }
+CONF
+		"$CACHETD" -c "$W/cachetd.conf" & SPID=$! ;;
+	floor)
+		local args=""
+		[ "$log" = file ] && args="-l $W/floor-access.log"
+		"$FLOOR" -c "$CRT" -k "$KEY" -p "$PORT" -w 1 $args 2>>"$W/floor.err" & SPID=$! ;;
+	esac
+	PIDS="$PIDS $SPID"
+	wait_tls "$PORT" || { echo "floor.sh: $s did not start:" >&2; tail -n 3 "$W"/*.err >&2; return 1; }
+}
+stop() {
+	kill -TERM "$SPID" 2>/dev/null
+	for _ in $(seq 100); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$SPID" 2>/dev/null
+	wait "$SPID" 2>/dev/null
+	sleep 0.3
+}
+
+# The server's worker processes (the children of the one started).
+workers() { pgrep -P "$SPID" | tr '\n' ' '; }
+# CPU ticks (utime + stime) of the processes given, summed.
+ticks() { local p; for p; do cut -d')' -f2 "/proc/$p/stat"; done | awk '{ s += $12 + $13 } END { print s + 0 }'; }
+# A counted run: N connections.
+counted() { # PROTO MODE N
+	"$CACHET" bench -k --tls$1 --mode "$2" -p 2 -c 4 --count "$3" --warmup 0 \
+		"https://localhost:$PORT/index.html" >/dev/null 2>&1
+}
+# cost PROTO MODE N STRACE(0|1) -> "CPU-us/conn syscalls/conn"
+cost() {
+	local v=$1 mode=$2 n=$3 w t0 t1 hz cpu sc="-" p args=""
+	hz=$(getconf CLK_TCK)
+	counted "$v" "$mode" 200               # warm: files, caches, pages
+	w=$(workers)
+	t0=$(ticks $w)
+	counted "$v" "$mode" "$n"
+	t1=$(ticks $w)
+	cpu=$(awk -v a="$t0" -v b="$t1" -v n="$n" -v hz="$hz" 'BEGIN { printf "%.1f", (b - a) * 1e6 / hz / n }')
+	if [ "$4" = 1 ]; then
+		for p in $w; do args="$args -p $p"; done
+		strace -c -f -q -o "$W/strace.out" $args & local spid=$!
+		sleep 1                         # attach (no readiness signal)
+		counted "$v" "$mode" "$STRACE_N"
+		kill -INT "$spid"; wait "$spid" 2>/dev/null
+		sc=$(awk -v n="$STRACE_N" '$NF == "total" { c = $4 } END { if (c) printf "%.1f", c / n; else print "-" }' "$W/strace.out")
+		cp "$W/strace.out" "$W/strace-$CUR-tls$v-$mode.txt"
+	fi
+	echo "$cpu $sc"
+}
+
+RAW=$W/raw.txt
+: > "$RAW"
+MACHINE="# $(date -u +%FT%TZ) $(nproc) CPUs, $(uname -r); nginx $(nginx -v 2>&1 | sed 's/.*\///'), $("$CACHETD" -v | head -n 1) ($(git -C "$TOP" describe --always --dirty 2>/dev/null)), $(openssl version | cut -d' ' -f1-2); $REPS runs; load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "$MACHINE"
+for rep in $(seq "$REPS"); do
+	for log in $ACCESS_LOGS; do
+		for s in $SERVERS; do
+			CUR=$s-log$log
+			start "$s" "$log" || { stop; continue; }
+			for c in $CASES; do
+				v=${c%-*} mode=${c#*-}
+				case $c in
+				1.2-resumed) n=$N_RESUMED12 ;;
+				1.3-resumed) n=$N_RESUMED13 ;;
+				*) n=$N_FULL ;;
+				esac
+				st=0; [ "$rep" -le "$STRACE_REPS" ] && st=1
+				r=$(cost "$v" "$mode" "$n" "$st")
+				echo "$rep $log $s $v $mode $r" | tee -a "$RAW"
+			done
+			stop
+		done
+	done
+done
+
+# A profile of the floor by DSO, TLS 1.2 resumed, no access log.
+PROFILE=""
+if [ "$PERF" = 1 ] && command -v perf >/dev/null; then
+	start floor off && {
+		counted 1.2 resumed 200
+		w=$(workers | xargs | tr ' ' ,)
+		perf record -q -e cpu-clock -g -o "$W/perf.data" -p "$w" >/dev/null 2>&1 & ppid=$!
+		sleep 1
+		counted 1.2 resumed "$N_RESUMED12"
+		kill -INT "$ppid"; wait "$ppid" 2>/dev/null
+		PROFILE=$(perf report -i "$W/perf.data" --no-children -g none --sort dso --stdio 2>/dev/null | grep -v '^$')
+	}
+	stop
+fi
+
+{
+	echo "# Server CPU per connection: cachetd and nginx against the floor"
+	echo
+	echo "\`REPS=$REPS bash bench/floor.sh\` (N_RESUMED12=$N_RESUMED12 N_RESUMED13=$N_RESUMED13 N_FULL=$N_FULL STRACE_N=$STRACE_N STRACE_REPS=$STRACE_REPS ACCESS_LOGS=\"$ACCESS_LOGS\")"
+	echo
+	echo "$MACHINE"
+	echo
+	echo "One worker each, RSA-2048, 100-byte page; client \`cachet bench -k --count N -p 2 -c 4\`."
+	echo "CPU: the worker's utime + stime over the counted run, per connection."
+	echo "Ratios are taken within a repetition, then the median; syscalls are over $STRACE_N connections (strace -c -f)."
+	echo
+	python3 - "$RAW" "$SERVERS" <<'PY'
+import collections, statistics, sys
+raw, servers = sys.argv[1], sys.argv[2].split()
+cpu = collections.defaultdict(dict)     # (log, v, mode) -> {rep: {server: us}}
+calls = collections.defaultdict(list)   # (log, v, mode, server) -> [n]
+for line in open(raw):
+    f = line.split()
+    if len(f) < 7 or f[5] in ("", "-"):
+        continue
+    rep, log, s, v, mode, c, sc = f[:7]
+    cpu[(log, v, mode)].setdefault(rep, {})[s] = float(c)
+    if sc != "-":
+        calls[(log, v, mode, s)].append(float(sc))
+def med(x):
+    return statistics.median(x) if x else None
+def fmt(x, p="%.1f"):
+    return p % x if x is not None else "-"
+pairs = [(a, b) for a, b in (("cachetd", "floor"), ("nginx", "floor"), ("cachetd", "nginx"))
+         if a in servers and b in servers]
+for log in dict.fromkeys(k[0] for k in cpu):
+    print("## Access log: %s\n" % log)
+    hdr = ["case"] + ["%s µs/conn" % s for s in servers] + ["%s syscalls/conn" % s for s in servers] + \
+          ["%s/%s" % p for p in pairs]
+    print("| " + " | ".join(hdr) + " |")
+    print("|" + "---|" * len(hdr))
+    detail = []
+    for key in [k for k in cpu if k[0] == log]:
+        reps = cpu[key]
+        row = ["TLS %s %s" % key[1:]]
+        row += [fmt(med([r[s] for r in reps.values() if s in r]), "%.0f") for s in servers]
+        row += [fmt(med(calls[key + (s,)])) for s in servers]
+        for a, b in pairs:
+            rs = [r[a] / r[b] for r in reps.values() if a in r and b in r and r[b] > 0]
+            row.append(fmt(med(rs), "%.2f"))
+            detail.append("- TLS %s %s, %s/%s per run: %s" % (key[1], key[2], a, b,
+                          " ".join("%.2f" % x for x in rs)))
+        print("| " + " | ".join(row) + " |")
+    print()
+    print("Every run, µs/conn (" + " / ".join(servers) + "):")
+    print()
+    for key in [k for k in cpu if k[0] == log]:
+        print("- TLS %s %s: %s" % (key[1], key[2], "  ".join(
+            "/".join(fmt(r.get(s), "%.0f") for s in servers) for _, r in sorted(cpu[key].items()))))
+    print()
+    print("Ratios per run:")
+    print()
+    print("\n".join(detail))
+    print()
+PY
+	if [ -n "$PROFILE" ]; then
+		echo "## Where the floor's worker spends its CPU (TLS 1.2 resumed, no log)"
+		echo
+		echo "\`perf record -e cpu-clock -g -p <worker>\` over $N_RESUMED12 connections; \`perf report --no-children -g none --sort dso\`:"
+		echo
+		echo '```'
+		echo "$PROFILE" | grep -v '^#' | sed '/^ *$/d'
+		echo '```'
+	fi
+} > "$W/report.md"
+cat "$W/report.md"
+cp "$W/report.md" "$OUT"
+mkdir -p "$(dirname "$OUT")/floor"
+cp "$RAW" "$W"/strace-*.txt "$(dirname "$OUT")/floor/" 2>/dev/null
+echo "report: $OUT"
