@@ -134,7 +134,9 @@ wbio_new(struct conn *c)
 	BIO *b;
 
 	if (wbio_meth == NULL) {
-		wbio_meth = BIO_meth_new(BIO_get_new_index() |
+		int idx = BIO_get_new_index();
+
+		wbio_meth = idx < 0 ? NULL : BIO_meth_new(idx |
 		    BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR,
 		    "cachetd socket write");
 		if (wbio_meth == NULL ||
@@ -276,16 +278,24 @@ response_done(struct conn *c)
 	if (!c->keepalive || c->w->stopping) {
 		/* A client that asked to close sends nothing more (RFC 9112
 		 * 9.6): with nothing of it left unread, the connection
-		 * closes as soon as close_notify is out, as nginx does.
-		 * Otherwise (the server chose to close, or a body or a
-		 * pipelined request is unread) it drains what still comes
-		 * first, so our last bytes are not lost to a reset. */
+		 * closes as soon as close_notify is out.  Only after a
+		 * response of one record, all of it on its way at once: a
+		 * byte the client sends before the last of a bigger one has
+		 * left (a TLS 1.3 close_notify, a KeyUpdate) would reach a
+		 * closed socket, whose reset throws away what is still
+		 * queued.  Otherwise (a bigger response, the server chose
+		 * to close, a body or a pipelined request unread) it drains
+		 * what still comes first, so our last bytes are not lost to
+		 * a reset.  step_shutdown() looks for unread bytes again. */
 		c->quiet = c->have_req && !c->bad_req && !c->req.keepalive &&
 		    c->req.content_length <= 0 && c->inlen == c->headlen &&
-		    c->ssl != NULL && SSL_pending(c->ssl) == 0;
+		    c->resp_writes == 1 && c->ssl != NULL &&
+		    SSL_pending(c->ssl) == 0;
+		c->resp_writes = 0;
 		begin_shutdown(c);
 		return;
 	}
+	c->resp_writes = 0;
 	memmove(c->in, c->in + c->headlen, c->inlen - c->headlen);
 	c->inlen -= c->headlen;
 	c->headlen = 0;
@@ -498,6 +508,7 @@ step_write(struct conn *c)
 	}
 	if (r > 0) {
 		c->outoff += (size_t)r;
+		c->resp_writes++;
 		conn_deadline(c, c->w->srv->cf->send_timeout);
 		return 1;
 	}
@@ -507,11 +518,24 @@ step_write(struct conn *c)
 	return -1;
 }
 
+/* Bytes the client sent that nobody read: in OpenSSL's buffers, or in
+ * the socket's (a close() with those sends a reset). */
+static int
+unread(struct conn *c)
+{
+	int n = 0;
+
+	return SSL_has_pending(c->ssl) || ioctl(c->fd, FIONREAD, &n) != 0 ||
+	    n > 0;
+}
+
 static int
 step_shutdown(struct conn *c)
 {
 	int r;
 
+	if (c->quiet && unread(c))
+		c->quiet = 0;   /* sent while the response went out: drain */
 	/* Closing at once: close_notify waits for the FIN of close(), and
 	 * the two go out in the segment that carries the response's end. */
 	c->more = c->quiet;

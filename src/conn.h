@@ -93,6 +93,7 @@ struct conn {
 	                                    * (MSG_MORE; conn.c wbio) */
 	int                 quiet;         /* the client sends no more:
 	                                    * close once close_notify is out */
+	unsigned            resp_writes;   /* SSL_writes of this response */
 	long long           body_bytes;
 };
 

@@ -6,13 +6,84 @@
 # a body not read) is drained first, so its response is not lost to a reset.
 . "$top_srcdir/tests/lib.sh"
 make_site "$T/site"
+head -c 8000000 /dev/urandom > "$T/site/huge.bin"
+chmod 644 "$T/site/huge.bin"
 write_conf "$T/c.conf"
 start_cachetd "$T/c.conf" || exit 1
 
-out=$(python3 - "$PORT" "$CERTS/ca.crt" "$T/site/big.bin" <<'PY'
+out=$(python3 - "$PORT" "$CERTS/ca.crt" "$T/site/big.bin" "$T/site/huge.bin" <<'PY'
 import socket, ssl, struct, sys, time
 port, ca, big = int(sys.argv[1]), sys.argv[2], open(sys.argv[3], "rb").read()
+huge = open(sys.argv[4], "rb").read()
 TCP_CLOSE = 7
+
+def half_close(ver, path):
+    """Request with Connection: close, then our close_notify while the
+    server sends (a TLS 1.3 client may close its side while it reads; in
+    TLS 1.2 it is the client giving up), through a small receive buffer:
+    the server has much of the body queued when it ends, with our
+    close_notify unread in its socket.  A close() then would reset the
+    connection and throw away what is still queued."""
+    ctx = ssl.create_default_context(cafile=ca)
+    ctx.minimum_version = ctx.maximum_version = ver
+    inb, outb = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inb, outb, server_hostname="localhost")
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    s.settimeout(10)
+    s.connect(("127.0.0.1", port))
+    def flush():
+        d = outb.read()
+        if d:
+            s.sendall(d)
+    while True:
+        try:
+            obj.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            flush()
+            d = s.recv(65536)
+            if not d:
+                return b"", "eof in handshake"
+            inb.write(d)
+    flush()
+    obj.write(req(path, "close"))
+    flush()
+    time.sleep(0.3)     # the server is sending, not reading, when it comes
+    try:
+        obj.unwrap()
+    except ssl.SSLWantReadError:
+        pass
+    flush()
+    time.sleep(0.3)
+    data, how = b"", None
+    while how is None:
+        try:
+            d = s.recv(65536)
+        except ConnectionResetError:
+            how = "reset"
+            break
+        except socket.timeout:
+            how = "timeout"
+            break
+        if not d:
+            how = "eof-without-close_notify"
+            break
+        inb.write(d)
+        while True:
+            try:
+                x = obj.read(65536)
+            except ssl.SSLWantReadError:
+                break
+            except ssl.SSLZeroReturnError:
+                how = "close_notify"
+                break
+            if not x:
+                how = "close_notify"
+                break
+            data += x
+    s.close()
+    return data.split(b"\r\n\r\n", 1)[-1], how
 
 def connect(ver):
     ctx = ssl.create_default_context(cafile=ca)
@@ -108,6 +179,10 @@ for name, ver in (("1.2", ssl.TLSVersion.TLSv1_2),
     data, how = read_to_close(s)
     print(name, "big+ka:", body == big, data.endswith(b"hello, world\n"), how)
 
+    # the client closes its side while the answer comes: 8 MB still arrive
+    body, how = half_close(ver, "/huge.bin")
+    print(name, "half-close:", body == huge, how)
+
     # a request pipelined after "Connection: close": one answer, whole
     s = connect(ver)
     s.sendall(req("/hello.txt", "close") + req("/sub/", "keep-alive"))
@@ -134,6 +209,8 @@ for v in 1.2 1.3; do
 	    "$(echo "$out" | grep "^$v big:")" "$v big: True close_notify"
 	expect_eq "TLS $v keep-alive: 300 kB, then a small file on the same connection" \
 	    "$(echo "$out" | grep "^$v big+ka:")" "$v big+ka: True True close_notify"
+	expect_eq "TLS $v the client's close_notify while 8 MB come: all of it, then close_notify" \
+	    "$(echo "$out" | grep "^$v half-close:")" "$v half-close: True close_notify"
 	expect_eq "TLS $v a request pipelined after close: one whole response, close_notify" \
 	    "$(echo "$out" | grep "^$v pipelined:")" "$v pipelined: 1 True close_notify"
 done
