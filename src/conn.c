@@ -84,12 +84,14 @@ hs_failed(struct conn *c, enum hs_fail why, const char *detail)
  * OpenSSL writes to the socket through this BIO, which is a socket BIO
  * but for one thing: while c->more is set, a write tells the kernel that
  * more follows (MSG_MORE), so the last part of it that does not fill a
- * segment waits for the next write.  step_write() sets it for the last
- * response of a connection that closes, so the response and close_notify
- * leave in one segment: one less packet to send, and one less for the
- * client to receive and acknowledge (nginx sends the two apart).  The next
- * write without the flag, or close(), sends what waits.  Reads go through
- * the plain socket BIO that SSL_set_fd() made.
+ * segment waits for the next write.  step_write() sets it while more of
+ * the body follows (each record's tail rides with the next record) and
+ * for the last response of a connection that closes, so the response and
+ * close_notify (and, closing at once, the FIN) leave in one segment: one
+ * less packet to send, and one less for the client to receive and
+ * acknowledge (nginx sends them apart).  The next write without the flag,
+ * shutdown() or close() sends what waits.  Reads go through the plain
+ * socket BIO that SSL_set_fd() made.
  */
 static BIO_METHOD *wbio_meth;
 
