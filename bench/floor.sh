@@ -37,6 +37,8 @@
 # run: each >= 1 s of server CPU) STRACE_N=1000 STRACE_REPS=1 (strace in
 # the first STRACE_REPS repetitions only: the counts hardly vary)
 # PERF=1 (then a perf profile of the floor, TLS 1.2 resumed, by DSO)
+# INSTR=1 (instead: user-space instructions per connection under
+# callgrind, INSTR_N1=300 INSTR_N2=1300; OUT becomes floor-instr.md)
 # OUT=bench/results/floor.md CACHETD=src/cachetd
 # Everything started is stopped on exit.
 set -u
@@ -52,6 +54,10 @@ N_FULL=${N_FULL:-1000}
 STRACE_N=${STRACE_N:-1000}
 STRACE_REPS=${STRACE_REPS:-1}
 PERF=${PERF:-1}
+INSTR_N1=${INSTR_N1:-300}
+INSTR_N2=${INSTR_N2:-1300}
+WAIT_N=100             # tenths of a second to wait for a start or a stop
+RUNNER=""              # a command the server runs under (INSTR: valgrind)
 OUT=${OUT:-$TOP/bench/results/floor.md}
 CACHET=$TOP/src/cachet/cachet
 CACHETD=${CACHETD:-$TOP/src/cachetd}
@@ -88,7 +94,7 @@ free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 wait_tls() { # port
-	for _ in $(seq 100); do
+	for _ in $(seq "$WAIT_N"); do
 		curl -sk -o /dev/null --max-time 2 "https://127.0.0.1:$1/" && return 0
 		sleep 0.1
 	done
@@ -122,7 +128,7 @@ http {
 	}
 }
 CONF
-		nginx -c "$W/nginx.conf" -g 'daemon off;' 2>>"$W/nginx.err" & SPID=$! ;;
+		$RUNNER nginx -c "$W/nginx.conf" -g 'daemon off;' 2>>"$W/nginx.err" & SPID=$! ;;
 	cachetd)
 		rm -f "$DB"*
 		cat > "$W/cachetd.conf" <<CONF
@@ -131,22 +137,22 @@ workers = 1
 root = "$W/site"
 certificate = "$CRT"
 key = "$KEY"
-access-log = "$( [ "$log" = file ] && echo "$W/cachetd-access.log" || echo /dev/null)"
+access-log = $( [ "$log" = file ] && echo "\"$W/cachetd-access.log\"" || echo off)
 error-log = "$W/cachetd.err"
 session-cache { store = "gdbm:$DB" }
 CONF
-		"$CACHETD" -c "$W/cachetd.conf" & SPID=$! ;;
+		$RUNNER "$CACHETD" -c "$W/cachetd.conf" 2>>"$W/cachetd.err" & SPID=$! ;;
 	floor)
 		local args=""
 		[ "$log" = file ] && args="-l $W/floor-access.log"
-		"$FLOOR" -c "$CRT" -k "$KEY" -p "$PORT" -w 1 $args 2>>"$W/floor.err" & SPID=$! ;;
+		$RUNNER "$FLOOR" -c "$CRT" -k "$KEY" -p "$PORT" -w 1 $args 2>>"$W/floor.err" & SPID=$! ;;
 	esac
 	PIDS="$PIDS $SPID"
 	wait_tls "$PORT" || { echo "floor.sh: $s did not start:" >&2; tail -n 3 "$W"/*.err >&2; return 1; }
 }
 stop() {
 	kill -TERM "$SPID" 2>/dev/null
-	for _ in $(seq 100); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
+	for _ in $(seq "$WAIT_N"); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
 	kill -KILL "$SPID" 2>/dev/null
 	wait "$SPID" 2>/dev/null
 	sleep 0.3
@@ -182,6 +188,57 @@ cost() {
 	fi
 	echo "$cpu $sc"
 }
+
+# INSTR=1: user-space instructions per connection instead, counted by
+# callgrind (repeatable, unlike CPU time on a shared machine; the kernel's
+# share is not in them).  The server runs under valgrind twice, for
+# INSTR_N1 and INSTR_N2 connections; the worker's totals differ by what
+# INSTR_N2 - INSTR_N1 connections cost (start, warm-up and exit cancel).
+instr_run() { # SERVER PROTO MODE N -> the worker's instructions
+	rm -f "$W"/cg/cg.*
+	RUNNER="valgrind --tool=callgrind --trace-children=yes --callgrind-out-file=$W/cg/cg.%p.out" \
+	    start "$1" off || { stop; return 1; }
+	counted "$2" "$3" "$4"
+	stop
+	for f in "$W"/cg/cg.*.out; do awk '/^totals:/ { print $2 }' "$f"; done |
+	    sort -n | tail -n 1
+}
+if [ "${INSTR:-0}" = 1 ]; then
+	command -v valgrind >/dev/null || { echo "floor.sh: valgrind missing" >&2; exit 1; }
+	mkdir -p "$W/cg"; chmod 1777 "$W/cg"   # the workers drop privileges
+	WAIT_N=600
+	OUT=${OUT%.md}-instr.md
+	{
+	echo "# User-space instructions per connection (callgrind): cachetd and nginx against the floor"
+	echo
+	echo "\`INSTR=1 bash bench/floor.sh\` (INSTR_N1=$INSTR_N1 INSTR_N2=$INSTR_N2; full handshakes a fifth of those)"
+	echo
+	echo "# $(date -u +%FT%TZ) $(nproc) CPUs, $(uname -r); nginx $(nginx -v 2>&1 | sed 's/.*\///'), $("$CACHETD" -v | head -n 1) ($(git -C "$TOP" describe --always --dirty 2>/dev/null)), $(openssl version | cut -d' ' -f1-2), $(valgrind --version)"
+	echo
+	echo "One worker each, no access log, RSA-2048, 100-byte page; the worker's instructions per connection."
+	echo
+	echo "| case | $(printf '%s | ' $SERVERS)$(printf '%s ÷ floor | ' $SERVERS | sed 's/floor ÷ floor | //')cachetd ÷ nginx |"
+	echo "|$(printf -- '---|%.0s' $(seq $(( $(echo $SERVERS | wc -w) * 2 + 1))))"
+	} | tee "$W/instr.md"
+	for c in $CASES; do
+		v=${c%-*} mode=${c#*-} n1=$INSTR_N1 n2=$INSTR_N2
+		[ "$mode" = full ] && n1=$((n1 / 5)) n2=$((n2 / 5))
+		row="| TLS $v $mode |" per=""
+		for s in $SERVERS; do
+			a=$(instr_run "$s" "$v" "$mode" "$n1") b=$(instr_run "$s" "$v" "$mode" "$n2")
+			x=$(awk -v a="$a" -v b="$b" -v n=$((n2 - n1)) 'BEGIN { if (a > 0 && b > a) printf "%.0f", (b - a) / n; else print "-" }')
+			per="$per $s=$x"
+			row="$row $x |"
+		done
+		row="$row$(echo "$per" | awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2]; o[i] = kv[1] }
+			for (i = 1; i <= NF; i++) if (o[i] != "floor") printf " %s |", (v["floor"] > 0 && v[o[i]] > 0) ? sprintf("%.2f", v[o[i]] / v["floor"]) : "-"
+			printf " %s |", (v["nginx"] > 0 && v["cachetd"] > 0) ? sprintf("%.2f", v["cachetd"] / v["nginx"]) : "-" }')"
+		echo "$row" | tee -a "$W/instr.md"
+	done
+	cp "$W/instr.md" "$OUT"
+	echo "report: $OUT"
+	exit 0
+fi
 
 RAW=$W/raw.txt
 : > "$RAW"

@@ -266,6 +266,9 @@ int              log_open_file(const char *path, uid_t, gid_t);
  * file, -1 for an unknown facility. */
 int              log_dest_syslog(const char *dest, int *facility);
 #define LOG_SYSLOG_SOCKET "/dev/log"
+/* access-log = off: no access log at all (as nginx's access_log off). */
+#define LOG_DEST_OFF "off"
+int              log_dest_off(const char *dest);
 /* 0 when path is a socket (the receiver need not be there yet). */
 int              log_syslog_check(const char *path);
 /* The file (created, for appending, owned by uid) or a datagram socket

@@ -629,7 +629,9 @@ directive_set(struct loader *ld, const struct directive *d, void *base,
 		char **p = FIELD(base, d->off, char *);
 		int facility;
 		free(*p);
-		*p = log_dest_syslog(n->vals->text, &facility) == 1 ?
+		*p = log_dest_syslog(n->vals->text, &facility) == 1 ||
+		    (d->off == CF(access_log) &&
+		    log_dest_off(n->vals->text)) ?
 		    xstrdup(n->vals->text) : config_path(cf, n->vals->text);
 		return 0;
 	}

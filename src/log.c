@@ -90,6 +90,12 @@ static const struct {
 };
 
 int
+log_dest_off(const char *dest)
+{
+	return dest != NULL && strcmp(dest, LOG_DEST_OFF) == 0;
+}
+
+int
 log_dest_syslog(const char *dest, int *facility)
 {
 	size_t i;

@@ -293,7 +293,7 @@ reopen_logs(void)
 
 	if (open_error_log(cur->cf, cur->uid, cur->gid, err, sizeof err) != 0)
 		log_err("reopen: %s", err);
-	if (cur->cf->access_log != NULL) {
+	if (cur->cf->access_log != NULL && !log_dest_off(cur->cf->access_log)) {
 		int fd = log_open_dest(cur->cf->access_log,
 		    cur->cf->syslog_socket, cur->uid, cur->gid);
 		if (fd < 0) {

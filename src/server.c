@@ -677,7 +677,8 @@ server_build(struct config *cf, struct server *old, int bind_now,
 		for (i = 0; i < cf->nservers; i++)
 			tls_check_names(cf->servers[i]);
 		/* -t: where the logs and the pid file would go */
-		if ((cf->access_log != NULL && check_log(cf, cf->access_log,
+		if ((cf->access_log != NULL && !log_dest_off(cf->access_log) &&
+		    check_log(cf, cf->access_log,
 		    &cf->alog_at, "access-log", err, errlen) != 0) ||
 		    (cf->error_log != NULL && check_log(cf, cf->error_log,
 		    &cf->elog_at, "error-log", err, errlen) != 0) ||
@@ -687,7 +688,9 @@ server_build(struct config *cf, struct server *old, int bind_now,
 		return s;
 	}
 
-	if (cf->access_log != NULL) {
+	if (log_dest_off(cf->access_log)) {
+		s->access_fd = -1;      /* access-log = off */
+	} else if (cf->access_log != NULL) {
 		s->access_fd = log_open_dest(cf->access_log, cf->syslog_socket,
 		    s->uid, s->gid);
 		if (s->access_fd < 0) {

@@ -245,4 +245,25 @@ expect_eq "after a graceful stop: $N burst lines, none torn, missing or twice, f
     "$(echo "$out" | head -n 1)" "torn 0 missing 0 dups 0 workers True"
 expect_eq "lines of the generations after HUP and USR1 flushed at the stop" \
     "$(echo "$out" | tail -n 1)" "hup True usr1 True"
+
+# --- access-log = off: no access line anywhere (as nginx's access_log
+# off), neither in a file nor on standard error, and no file named "off";
+# the error log as before
+write_conf "$T/off.conf"
+sed -i 's|^access-log = .*|access-log = off|' "$T/off.conf"
+check "access-log = off: -t accepts it" "$CACHETD" -t -c "$T/off.conf"
+: > "$T/access.log"
+: > "$T/stderr.log"
+start_cachetd "$T/off.conf" || exit 1
+for i in 1 2 3; do
+	expect_eq "access-log = off: request $i served" "$(C "$(URL "/hello.txt?off=$i")")" "hello, world"
+done
+kill -HUP "$MASTER"             # a reload keeps it off
+check "access-log = off: reloaded" wait_for 10 grep -q 'reload' "$T/error.log"
+expect_eq "access-log = off: served after the reload" "$(C "$(URL /hello.txt?off=4)")" "hello, world"
+stop_cachetd
+check "access-log = off: the error log still written" grep -q 'listening on' "$T/error.log"
+check "access-log = off: no line on standard error" test "$(grep -c 'off=' "$T/stderr.log")" -eq 0
+check "access-log = off: nothing in the file a default config would use" test ! -s "$T/access.log"
+check "access-log = off: no file named off" test ! -e "$T/off"
 finish
