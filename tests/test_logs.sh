@@ -261,6 +261,9 @@ done
 kill -HUP "$MASTER"             # a reload keeps it off
 check "access-log = off: reloaded" wait_for 10 grep -q 'reload' "$T/error.log"
 expect_eq "access-log = off: served after the reload" "$(C "$(URL /hello.txt?off=4)")" "hello, world"
+kill -USR1 "$MASTER"            # and so does a reopen
+check "access-log = off: logs reopened" wait_for 10 grep -q 'logs reopened' "$T/error.log"
+expect_eq "access-log = off: served after the reopen" "$(C "$(URL /hello.txt?off=5)")" "hello, world"
 stop_cachetd
 check "access-log = off: the error log still written" grep -q 'listening on' "$T/error.log"
 check "access-log = off: no line on standard error" test "$(grep -c 'off=' "$T/stderr.log")" -eq 0
