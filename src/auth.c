@@ -212,6 +212,18 @@ verify_accept(int preverify_ok, X509_STORE_CTX *x)
 	return 1;       /* the policy decides, at the request */
 }
 
+/* OpenSSL's own verdict.  A callback of its own, not NULL: the SNI
+ * callback copies the chosen server's callback to the connection with
+ * SSL_set_verify(), which keeps the previous one when given NULL, so a
+ * connection begun on an optional default server would keep accepting
+ * every certificate at a require server's handshake. */
+static int
+verify_strict(int preverify_ok, X509_STORE_CTX *x)
+{
+	(void)x;
+	return preverify_ok;
+}
+
 /* The server's own policy is index 0, then one per location. */
 struct auth_policy *
 auth_build(struct server_conf *sc, SSL_CTX *ctx, char *err, size_t errlen)
@@ -250,7 +262,7 @@ auth_build(struct server_conf *sc, SSL_CTX *ctx, char *err, size_t errlen)
 	case VERIFY_REQUIRE:
 		/* Refused at the handshake: no certificate, or a bad one. */
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
-		    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+		    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_strict);
 		break;
 	case VERIFY_OPTIONAL:
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_accept);

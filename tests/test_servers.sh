@@ -271,6 +271,19 @@ expect_eq "verify-client = require on b: no certificate, no handshake" "$st" 000
 expect_eq "verify-client = require on b: bob's certificate, served" "$(N b.test $B "$(NURL b.test /)")" "site b"
 expect_eq "... and a asks nothing" "$(N a.test "$(NURL a.test /)")" "site a"
 stop_cachetd
+# ... also when the default server is optional: a connection begins on
+# the default server's SSL_CTX and its verify callback (accept all, the
+# policy decides) must not stay for b's require
+servers_conf "$T/v2.conf" 'verify-client = optional' "client-crl = \"$CERTS/crl.pem\""
+sed -i "s|^\troot = \"$T/b\"\$|&\n\tverify-client = require|" "$T/v2.conf"
+start_cachetd "$T/v2.conf" || exit 1
+for who in mallory revoked expired; do
+	st=$(N b.test --cert "$CERTS/$who.crt" --key "$CERTS/$who.key" -o /dev/null -w '%{http_code}' "$(NURL b.test /)" 2>/dev/null)
+	expect_eq "require on b behind an optional default: $who refused at the handshake" "$st" 000
+done
+expect_eq "require on b behind an optional default: bob served" "$(N b.test $B "$(NURL b.test /)")" "site b"
+expect_eq "... and a (optional, from the top level) serves mallory" "$(N a.test --cert "$CERTS/mallory.crt" --key "$CERTS/mallory.key" "$(NURL a.test /)" 2>/dev/null)" "site a"
+stop_cachetd
 
 # --- the plain-HTTP listener redirects to the server Host names ---
 servers_conf "$T/h.conf" 'http-listen = {"127.0.0.1:0"}'
