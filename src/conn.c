@@ -280,9 +280,10 @@ response_done(struct conn *c)
 	if (!c->keepalive || c->w->stopping) {
 		/* A client that asked to close sends nothing more (RFC 9112
 		 * 9.6): with nothing of it left unread, the connection
-		 * closes as soon as close_notify is out.  Only after a
-		 * response of one record, all of it on its way at once: a
-		 * byte the client sends before the last of a bigger one has
+		 * closes as soon as close_notify is out.  Only after the
+		 * connection's one response, of one record, all of it on its
+		 * way at once: a byte the client sends before the last of a
+		 * bigger one, or of an earlier response still queued, has
 		 * left (a TLS 1.3 close_notify, a KeyUpdate) would reach a
 		 * closed socket, whose reset throws away what is still
 		 * queued.  Otherwise (a bigger response, the server chose
@@ -291,7 +292,7 @@ response_done(struct conn *c)
 		 * a reset.  step_shutdown() looks for unread bytes again. */
 		c->quiet = c->have_req && !c->bad_req && !c->req.keepalive &&
 		    c->req.content_length <= 0 && c->inlen == c->headlen &&
-		    c->resp_writes == 1 && c->ssl != NULL &&
+		    c->resp_writes == 1 && c->nreq == 1 && c->ssl != NULL &&
 		    SSL_pending(c->ssl) == 0;
 		c->resp_writes = 0;
 		begin_shutdown(c);

@@ -7,17 +7,19 @@
 . "$top_srcdir/tests/lib.sh"
 make_site "$T/site"
 head -c 8000000 /dev/urandom > "$T/site/huge.bin"
-chmod 644 "$T/site/huge.bin"
+head -c 2000000 /dev/urandom > "$T/site/mid.bin"    # fits a send buffer
+chmod 644 "$T/site/huge.bin" "$T/site/mid.bin"
 write_conf "$T/c.conf"
 start_cachetd "$T/c.conf" || exit 1
 
-out=$(python3 - "$PORT" "$CERTS/ca.crt" "$T/site/big.bin" "$T/site/huge.bin" <<'PY'
+out=$(python3 - "$PORT" "$CERTS/ca.crt" "$T/site/big.bin" "$T/site/huge.bin" "$T/site/mid.bin" <<'PY'
 import socket, ssl, struct, sys, time
 port, ca, big = int(sys.argv[1]), sys.argv[2], open(sys.argv[3], "rb").read()
 huge = open(sys.argv[4], "rb").read()
+mid = open(sys.argv[5], "rb").read()
 TCP_CLOSE = 7
 
-def half_close(ver, path):
+def half_close(ver, path, then=None, wait=0.3):
     """Request with Connection: close, then our close_notify while the
     server sends (a TLS 1.3 client may close its side while it reads; in
     TLS 1.2 it is the client giving up), through a small receive buffer:
@@ -47,9 +49,12 @@ def half_close(ver, path):
                 return b"", "eof in handshake"
             inb.write(d)
     flush()
-    obj.write(req(path, "close"))
+    if then is None:
+        obj.write(req(path, "close"))
+    else:
+        obj.write(req(path, "keep-alive") + req(then, "close"))
     flush()
-    time.sleep(0.3)     # the server is sending, not reading, when it comes
+    time.sleep(wait)    # the server is sending, not reading, when it comes
     try:
         obj.unwrap()
     except ssl.SSLWantReadError:
@@ -83,6 +88,13 @@ def half_close(ver, path):
                 break
             data += x
     s.close()
+    if then is not None:    # both whole: the first's body, then the second
+        head, _, rest = data.partition(b"\r\n\r\n")
+        n = int([l.split(b":")[1] for l in head.split(b"\r\n")
+                 if l.lower().startswith(b"content-length:")][0] or 0)
+        second = rest[n:]
+        return (rest[:n] == mid and second.startswith(b"HTTP/1.1 200") and
+                second.endswith(b"hello, world\n")), how
     return data.split(b"\r\n\r\n", 1)[-1], how
 
 def connect(ver):
@@ -149,6 +161,13 @@ for name, ver in (("1.2", ssl.TLSVersion.TLSv1_2),
     print(name, "ka+close:", responses(data), data.endswith(b"sub index\n"), how)
     print(name, "ka+close-server:", server_gone(s))
 
+    # a big keep-alive response then a small closing one, pipelined, and
+    # our close_notify a second later: the big one (2 MB, queued whole in
+    # the server's send buffer while we do not read) is still on its way
+    # when the small one is out, so the server drains, and all arrives
+    body, how = half_close(ver, "/mid.bin", then="/hello.txt", wait=1.0)
+    print(name, "pipelined-half-close:", body, how)
+
     # HTTP/1.0, no keep-alive
     s = connect(ver)
     s.sendall(b"GET /hello.txt HTTP/1.0\r\n\r\n")
@@ -199,8 +218,10 @@ for v in 1.2 1.3; do
 	    "$(echo "$out" | grep "^$v close-server:")" "$v close-server: closed"
 	expect_eq "TLS $v keep-alive then close: both responses, close_notify" \
 	    "$(echo "$out" | grep "^$v ka+close:")" "$v ka+close: 2 True close_notify"
-	expect_eq "TLS $v keep-alive then close: closed at once" \
-	    "$(echo "$out" | grep "^$v ka+close-server:")" "$v ka+close-server: closed"
+	expect_eq "TLS $v keep-alive then close: drained (an earlier response may still be queued)" \
+	    "$(echo "$out" | grep "^$v ka+close-server:")" "$v ka+close-server: still-open"
+	expect_eq "TLS $v 2 MB kept alive, then a closing request, pipelined, then our close_notify: both whole" \
+	    "$(echo "$out" | grep "^$v pipelined-half-close:")" "$v pipelined-half-close: True close_notify"
 	expect_eq "TLS $v HTTP/1.0: response and close_notify" \
 	    "$(echo "$out" | grep "^$v 1.0:")" "$v 1.0: True close_notify"
 	expect_eq "TLS $v HTTP/1.0: closed at once" \
