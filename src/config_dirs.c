@@ -633,6 +633,11 @@ directive_set(struct loader *ld, const struct directive *d, void *base,
 		    (d->off == CF(access_log) &&
 		    log_dest_off(n->vals->text)) ?
 		    xstrdup(n->vals->text) : config_path(cf, n->vals->text);
+		if (d->off == CF(error_log) && log_dest_off(n->vals->text))
+			log_warn("%s:%d: warning: error-log = off is a file "
+			    "named off (%s): errors are always logged; "
+			    "access-log = off turns the access log off",
+			    n->at.file, n->at.line, *p);
 		return 0;
 	}
 	case D_INT:             /* x: the one value, converted */

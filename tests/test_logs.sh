@@ -269,4 +269,10 @@ check "access-log = off: the error log still written" grep -q 'listening on' "$T
 check "access-log = off: no line on standard error" test "$(grep -c 'off=' "$T/stderr.log")" -eq 0
 check "access-log = off: nothing in the file a default config would use" test ! -s "$T/access.log"
 check "access-log = off: no file named off" test ! -e "$T/off"
+# error-log = off is a file named off, as in nginx: -t says so
+write_conf "$T/eoff.conf"
+sed -i 's|^error-log = .*|error-log = off|' "$T/eoff.conf"
+out=$("$CACHETD" -t -c "$T/eoff.conf" 2>&1)
+expect_match "error-log = off: -t warns, with the file and line" "$out" \
+    "eoff.conf:[0-9]+: warning: error-log = off is a file named off \($T/off\)"
 finish
