@@ -51,12 +51,10 @@ ACCESS_LOGS=${ACCESS_LOGS:-off file}
 N_RESUMED12=${N_RESUMED12:-10000}
 N_RESUMED13=${N_RESUMED13:-4000}
 N_FULL=${N_FULL:-1000}
-STRACE_N=${STRACE_N:-1000}
 STRACE_REPS=${STRACE_REPS:-1}
 PERF=${PERF:-1}
 INSTR_N1=${INSTR_N1:-300}
 INSTR_N2=${INSTR_N2:-1300}
-WAIT_N=100             # tenths of a second to wait for a start or a stop
 RUNNER=""              # a command the server runs under (INSTR: valgrind)
 OUT=${OUT:-$TOP/bench/results/floor.md}
 CACHET=$TOP/src/cachet/cachet
@@ -90,16 +88,7 @@ chmod -R a+rX "$W"
 CRT=$W/certs/server-rsa.crt
 KEY=$W/certs/server-rsa.key
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_tls() { # port
-	for _ in $(seq "$WAIT_N"); do
-		curl -sk -o /dev/null --max-time 2 "https://127.0.0.1:$1/" && return 0
-		sleep 0.1
-	done
-	return 1
-}
+. "$TOP/bench/lib.sh"
 
 # start SERVER LOG(off|file): sets PORT and SPID
 start() {
@@ -108,39 +97,11 @@ start() {
 	rm -f "$W"/*-access.log
 	case $s in
 	nginx)
-		cat > "$W/nginx.conf" <<CONF
-worker_processes 1;
-user nobody nogroup;
-pid $W/nginx.pid;
-error_log $W/nginx.err;
-events { worker_connections 1024; }
-http {
-	$( [ "$log" = file ] && echo "access_log $W/nginx-access.log;" || echo "access_log off;")
-	ssl_session_cache shared:SSL:10m;
-	ssl_session_tickets off;
-	ssl_protocols TLSv1.2 TLSv1.3;
-	client_body_temp_path $W/nginx-tmp;
-	server {
-		listen 127.0.0.1:$PORT ssl;
-		ssl_certificate $CRT;
-		ssl_certificate_key $KEY;
-		root $W/site;
-	}
-}
-CONF
+		nginx_conf "$W/nginx.conf" "$PORT" 1 "$log" "$CRT" "$KEY"
 		$RUNNER nginx -c "$W/nginx.conf" -g 'daemon off;' 2>>"$W/nginx.err" & SPID=$! ;;
 	cachetd)
 		rm -f "$DB"*
-		cat > "$W/cachetd.conf" <<CONF
-listen = {"127.0.0.1:$PORT"}
-workers = 1
-root = "$W/site"
-certificate = "$CRT"
-key = "$KEY"
-access-log = $( [ "$log" = file ] && echo "\"$W/cachetd-access.log\"" || echo off)
-error-log = "$W/cachetd.err"
-session-cache { store = "gdbm:$DB" }
-CONF
+		cachetd_conf "$W/cachetd.conf" "$PORT" 1 "$log" "$CRT" "$KEY" "gdbm:$DB"
 		$RUNNER "$CACHETD" -c "$W/cachetd.conf" 2>>"$W/cachetd.err" & SPID=$! ;;
 	floor)
 		local args=""
@@ -149,44 +110,6 @@ CONF
 	esac
 	PIDS="$PIDS $SPID"
 	wait_tls "$PORT" || { echo "floor.sh: $s did not start:" >&2; tail -n 3 "$W"/*.err >&2; return 1; }
-}
-stop() {
-	kill -TERM "$SPID" 2>/dev/null
-	for _ in $(seq "$WAIT_N"); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$SPID" 2>/dev/null
-	wait "$SPID" 2>/dev/null
-	sleep 0.3
-}
-
-# The server's worker processes (the children of the one started).
-workers() { pgrep -P "$SPID" | tr '\n' ' '; }
-# CPU ticks (utime + stime) of the processes given, summed.
-ticks() { local p; for p; do cut -d')' -f2 "/proc/$p/stat"; done | awk '{ s += $12 + $13 } END { print s + 0 }'; }
-# A counted run: N connections.
-counted() { # PROTO MODE N
-	"$CACHET" bench -k --tls$1 --mode "$2" -p 2 -c 4 --count "$3" --warmup 0 \
-		"https://localhost:$PORT/index.html" >/dev/null 2>&1
-}
-# cost PROTO MODE N STRACE(0|1) -> "CPU-us/conn syscalls/conn"
-cost() {
-	local v=$1 mode=$2 n=$3 w t0 t1 hz cpu sc="-" p args=""
-	hz=$(getconf CLK_TCK)
-	counted "$v" "$mode" 200               # warm: files, caches, pages
-	w=$(workers)
-	t0=$(ticks $w)
-	counted "$v" "$mode" "$n"
-	t1=$(ticks $w)
-	cpu=$(awk -v a="$t0" -v b="$t1" -v n="$n" -v hz="$hz" 'BEGIN { printf "%.1f", (b - a) * 1e6 / hz / n }')
-	if [ "$4" = 1 ]; then
-		for p in $w; do args="$args -p $p"; done
-		strace -c -f -q -o "$W/strace.out" $args & local spid=$!
-		sleep 1                         # attach (no readiness signal)
-		counted "$v" "$mode" "$STRACE_N"
-		kill -INT "$spid"; wait "$spid" 2>/dev/null
-		sc=$(awk -v n="$STRACE_N" '$NF == "total" { c = $4 } END { if (c) printf "%.1f", c / n; else print "-" }' "$W/strace.out")
-		cp "$W/strace.out" "$W/strace-$CUR-tls$v-$mode.txt"
-	fi
-	echo "$cpu $sc"
 }
 
 # INSTR=1: user-space instructions per connection instead, counted by
