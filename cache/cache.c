@@ -252,6 +252,7 @@ cache_close(struct cache *c)
 
 	if (c == NULL)
 		return;
+	cache_ssl_hot_free(c);
 	if (c->be->close != NULL)
 		c->be->close(c);
 	for (i = 0; i < c->pg_ndead; i++)
@@ -396,6 +397,15 @@ opened(struct cache *c, const unsigned char *id, size_t idlen, int r,
 	free(v);
 	c->st->hits++;
 	return 1;
+}
+
+uint64_t
+cache_stamp(struct cache *c)
+{
+	if (c->be->stamp == NULL || c->be->keeps != CACHE_KEEPS_RECORDS ||
+	    !c->have_key)
+		return 0;
+	return c->be->stamp(c);
 }
 
 int

@@ -42,6 +42,8 @@
 /* Counters of one process; the daemon keeps them in shared memory. */
 struct cache_stats {
 	uint64_t hits;
+	uint64_t local_hits;    /* of hits: a session the worker remembered
+	                         * (still in the store: cache_ssl.c) */
 	uint64_t misses;
 	uint64_t stores;
 	uint64_t store_failures;

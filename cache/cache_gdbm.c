@@ -124,6 +124,7 @@ put_locked(struct cache *c, GDBM_FILE db, struct meta *m, datum key,
 	int i, r;
 
 	if (gdbm_exists(db, key)) {
+		gd_bump_rmgen(m);       /* what processes remember is old */
 		r = gdbm_store(db, key, val, GDBM_REPLACE);
 	} else {
 		if ((*e = gd_db_error(db)) != GDBM_NO_ERROR)
@@ -311,6 +312,8 @@ g_del(struct cache *c, const struct cache_key *keys, size_t n,
 			break;
 		}
 	}
+	if (*removed > 0 || ret != 0)
+		gd_bump_rmgen(h.m);     /* remembered copies are gone too */
 	if (ret != 0 && gd_damaged(e))
 		gd_fix_damage(c, &h, gdbm_strerror(e));
 	else if (ret != 0)
@@ -437,6 +440,7 @@ g_clear(struct cache *c)
 	gdbm_close(db);
 	h.m->count = 0;
 	h.m->full_since = 0;
+	gd_bump_rmgen(h.m);
 	gd_end(c, &h);
 	return 0;
 }
@@ -508,6 +512,7 @@ const struct cache_backend cache_backend_gdbm = {
 	.clear = g_clear,
 	.totals = g_totals,
 	.purge_claim = g_purge_claim,
+	.stamp = gd_stamp,
 	.close = g_close,
 };
 

@@ -21,8 +21,8 @@
 
 #include "cache_int.h"
 
-#define META_MAGIC   0x63616333u        /* "cac3": the layout below, mapped */
-#define META_SIZE    64                 /* the lock file's size, at least */
+#define META_MAGIC   0x63616334u        /* "cac4": the layout below, mapped */
+#define META_SIZE    128                /* the lock file's size, at least */
 #define LOCK_TRIES   8                  /* lock file replaced meanwhile */
 #define EVICT_SAMPLE 16                 /* records looked at per eviction */
 #define EVICT_ROUNDS 4                  /* samples per store, at most */
@@ -71,6 +71,17 @@ struct meta {
 	                         * process whose open database saw another
 	                         * value reopens it; random when the header
 	                         * is (re)initialised */
+	/* What a process's memory of sessions (cache_ssl.c) is checked
+	 * against, without the lock (gd_stamp): */
+	uint64_t rmgen;         /* bumped when a record may have gone or
+	                         * changed: a delete (not an eviction nor a
+	                         * take), a replace, clear, repair, a change
+	                         * of the file by someone outside the lock;
+	                         * random when (re)initialised */
+	uint64_t wvalid;        /* 1: w* below are the file as the last
+	                         * writer left it */
+	uint64_t wdev, wino;
+	int64_t  wsize, wmtime_ns;
 };
 _Static_assert(sizeof(struct meta) <= META_SIZE, "META_SIZE too small");
 
@@ -95,6 +106,15 @@ static inline void
 gd_mark_dirty(struct meta *m, uint32_t v)
 {
 	__atomic_store_n(&m->dirty, v, __ATOMIC_SEQ_CST);
+}
+
+/* A record may have gone or changed (under the exclusive lock, or a
+ * reader that found the file changed outside the lock): what processes
+ * remember of the store is stale. */
+static inline void
+gd_bump_rmgen(struct meta *m)
+{
+	__atomic_add_fetch(&m->rmgen, 1, __ATOMIC_SEQ_CST);
 }
 
 /* ------------------------------------------------- cache_gdbm_lock.c */
@@ -129,5 +149,6 @@ void      gd_end(struct cache *, struct hold *);
 GDBM_FILE gd_writer_open(struct cache *, struct hold *, int mode, int *e,
               int *se);
 int       gd_evict(struct cache *, GDBM_FILE, struct meta *);
+uint64_t  gd_stamp(struct cache *);
 
 #endif

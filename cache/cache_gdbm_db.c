@@ -169,20 +169,56 @@ gd_db_drop(struct cache *c)
 /* Is the kept database current: nobody wrote since we last looked (the
  * shared generation), and the file at the path is the one it has open,
  * as it last saw it?  Without a shared header there is no generation:
- * never. */
+ * never.  *st: the file at the path now (st_ino 0: not looked at). */
 static int
-db_current(struct cache *c, const struct hold *h)
+db_current(struct cache *c, const struct hold *h, struct stat *st)
 {
 	struct gdbm_state *g = G(c);
-	struct stat st;
 
-	if (g->db == NULL || h->m == &h->own || h->m->gen != g->db_gen ||
-	    stat(c->arg, &st) != 0)
+	st->st_ino = 0;
+	if (g->db == NULL || h->m == &h->own || h->m->gen != g->db_gen)
 		return 0;
-	return st.st_dev == g->db_st.st_dev && st.st_ino == g->db_st.st_ino &&
-	    st.st_size == g->db_st.st_size &&
-	    st.st_mtim.tv_sec == g->db_st.st_mtim.tv_sec &&
-	    st.st_mtim.tv_nsec == g->db_st.st_mtim.tv_nsec;
+	if (stat(c->arg, st) != 0) {
+		st->st_ino = 0;
+		return 0;
+	}
+	return st->st_dev == g->db_st.st_dev && st->st_ino == g->db_st.st_ino &&
+	    st->st_size == g->db_st.st_size &&
+	    st->st_mtim.tv_sec == g->db_st.st_mtim.tv_sec &&
+	    st->st_mtim.tv_nsec == g->db_st.st_mtim.tv_nsec;
+}
+
+static int64_t
+mtime_ns(const struct stat *st)
+{
+	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+/* The file as the last writer left it, in the shared header: what a
+ * process's remembered sessions are checked against (gd_stamp). */
+static void
+record_file(struct meta *m, const struct stat *st)
+{
+	m->wdev = (uint64_t)st->st_dev;
+	m->wino = (uint64_t)st->st_ino;
+	m->wsize = (int64_t)st->st_size;
+	m->wmtime_ns = mtime_ns(st);
+	m->wvalid = 1;
+}
+
+/* Under the lock: st (the file at the path now) is not as the last
+ * writer left it: changed by someone outside the lock (replaced,
+ * truncated, overwritten), so what processes remember of it is stale. */
+static void
+check_outside(const struct hold *h, const struct stat *st)
+{
+	struct meta *m = h->m;
+
+	if (m == &h->own || !m->wvalid || st->st_ino == 0)
+		return;
+	if (m->wdev != (uint64_t)st->st_dev || m->wino != (uint64_t)st->st_ino ||
+	    m->wsize != (int64_t)st->st_size || m->wmtime_ns != mtime_ns(st))
+		gd_bump_rmgen(m);
 }
 
 /*
@@ -201,14 +237,19 @@ gd_db_get(struct cache *c, struct hold *h, int mode, int *e, int *se)
 
 	*e = GDBM_NO_ERROR;
 	*se = 0;
-	if (db_current(c, h) && (g->db_writer || mode == GDBM_READER))
-		return g->db;
+	if (db_current(c, h, &st)) {
+		if (g->db_writer || mode == GDBM_READER)
+			return g->db;
+	} else if (st.st_ino != 0) {
+		check_outside(h, &st);
+	}
 	gd_db_drop(c);
 	if (mode == GDBM_READER && !c->o.read_only)
 		open_mode = GDBM_WRITER;
 	g->db = gd_db_open(c, open_mode, e, se, &st);
 	if (g->db == NULL)
 		return NULL;
+	check_outside(h, &st);
 	g->db_writer = open_mode != GDBM_READER;
 	g->db_gen = h->m->gen;
 	g->db_st = st;
@@ -217,22 +258,29 @@ gd_db_get(struct cache *c, struct hold *h, int mode, int *e, int *se)
 	return g->db;
 }
 
-/* Our own write, under the exclusive lock: a new generation.  The kept
- * database stays current with it only if it was current under this lock
- * (checked or opened by gd_db_get in this operation: nobody else wrote
- * since), and then takes the file as it left it. */
+/* Our own write, under the exclusive lock: a new generation, and the
+ * file as we leave it recorded in the header.  The kept database stays
+ * current with it only if it was current under this lock (checked or
+ * opened by gd_db_get in this operation: nobody else wrote since), and
+ * then takes the file as it left it. */
 static void
 wrote(struct cache *c, struct meta *m)
 {
 	struct gdbm_state *g = G(c);
 	int current = g->db != NULL && g->db_gen == m->gen;
+	struct stat st;
 
 	m->gen++;
 	if (!current || fstat(gdbm_fdesc(g->db), &g->db_st) != 0) {
 		gd_db_drop(c);
+		if (stat(c->arg, &st) == 0)
+			record_file(m, &st);
+		else
+			m->wvalid = 0;
 		return;
 	}
 	g->db_gen = m->gen;
+	record_file(m, &g->db_st);
 }
 
 /* An open failure that is not damage: unreachable (logged, a miss). */
@@ -285,6 +333,7 @@ repair(struct cache *c, struct meta *m, const char *why)
 	gd_mark_dirty(m, 0);
 	m->repairs++;
 	m->gen++;
+	gd_bump_rmgen(m);
 	m->full_since = 0;
 	c->st->repairs++;
 	cache_log(c, CACHE_LOG_REPAIR, 0, "session cache '%s' was damaged (%s):"
@@ -486,4 +535,48 @@ gd_evict(struct cache *c, GDBM_FILE db, struct meta *m)
 	for (i = 0; i < n; i++)
 		free(keys[i].dptr);
 	return bad ? -1 : removed;
+}
+
+/* ------------------------------------------------------------ stamps */
+
+/*
+ * A stamp for what this process remembers of the store (cache_ssl.c keeps
+ * decoded sessions): while it does not change, no record has gone or
+ * changed since it was taken, so a remembered session is still in the
+ * file.  0: none now (nothing remembered may be used).  Taken without
+ * the lock, for two stat()s: the lock file must be ours and mapped whole
+ * (as under the lock: no map past its end); no writer may be inside
+ * (dirty, read before and after); the database at the path must be the
+ * file as the last writer left it (device, inode, size, mtime), so a
+ * file replaced, truncated or overwritten outside the lock gives no
+ * stamp, and the next process to lock it bumps rmgen (check_outside).
+ */
+uint64_t
+gd_stamp(struct cache *c)
+{
+	struct gdbm_state *g = G(c);
+	struct meta *m = g->map;
+	struct stat st;
+	uint64_t r;
+
+	if (m == NULL || c->o.read_only || g->lockfd < 0 ||
+	    lstat(g->lockpath, &st) != 0 || st.st_dev != g->lock_dev ||
+	    st.st_ino != g->lock_ino || st.st_size < META_SIZE)
+		return 0;
+	if (__atomic_load_n(&m->magic, __ATOMIC_SEQ_CST) != META_MAGIC ||
+	    __atomic_load_n(&m->dirty, __ATOMIC_SEQ_CST) != 0 ||
+	    __atomic_load_n(&m->wvalid, __ATOMIC_SEQ_CST) != 1)
+		return 0;
+	r = __atomic_load_n(&m->rmgen, __ATOMIC_SEQ_CST);
+	if (stat(c->arg, &st) != 0 ||
+	    __atomic_load_n(&m->wdev, __ATOMIC_SEQ_CST) != (uint64_t)st.st_dev ||
+	    __atomic_load_n(&m->wino, __ATOMIC_SEQ_CST) != (uint64_t)st.st_ino ||
+	    __atomic_load_n(&m->wsize, __ATOMIC_SEQ_CST) != (int64_t)st.st_size ||
+	    __atomic_load_n(&m->wmtime_ns, __ATOMIC_SEQ_CST) != mtime_ns(&st))
+		return 0;
+	/* a writer came and went meanwhile: it may have removed */
+	if (__atomic_load_n(&m->dirty, __ATOMIC_SEQ_CST) != 0 ||
+	    __atomic_load_n(&m->rmgen, __ATOMIC_SEQ_CST) != r)
+		return 0;
+	return r;
 }

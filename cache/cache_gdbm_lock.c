@@ -262,6 +262,7 @@ meta_get(struct cache *c, const struct stat *st, int how, struct hold *h)
 	memset(m, 0, META_SIZE);
 	*m = h->own;
 	m->gen = gen_start();
+	m->rmgen = gen_start() ^ 0x5bd1e995u;
 	h->m = m;
 }
 

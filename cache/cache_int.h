@@ -183,8 +183,14 @@ struct cache_backend {
 	int  (*purge_claim)(struct cache *, time_t now, int or_full);
 	int  (*clear)(struct cache *);
 	void (*totals)(struct cache *, struct cache_info *);
+	/* What this process remembers of the store stays valid while the
+	 * stamp does not change (no record gone or changed since); 0: no
+	 * stamp now.  NULL: nothing may be remembered. */
+	uint64_t (*stamp)(struct cache *);
 	void (*close)(struct cache *);
 };
+
+struct cache_hot;
 
 struct cache {
 	const struct cache_backend *be;
@@ -200,6 +206,8 @@ struct cache {
 	cache_log_fn          log;
 	time_t                last_log[CACHE_LOG_KINDS];
 	void                 *be_data;      /* the backend's own state */
+	struct cache_hot     *hot;          /* decoded sessions remembered
+	                                     * (cache_ssl.c), or NULL */
 
 	/* a purge in slices: scan (marking), then delete the marked keys */
 	int                   pg_phase;     /* 0 idle, 1 scanning, 2 deleting */
@@ -229,6 +237,11 @@ int  cache_unseal(struct cache *, const unsigned char *id, size_t idlen,
  * reach, nor make the session layer delete, a farm's ticket key). */
 #define CACHE_SHARE_PREFIX "ticket-key:"
 int  cache_is_share_name(const unsigned char *id, size_t idlen);
+
+/* cache_ssl.c: free what it remembered (cache_close). */
+void cache_ssl_hot_free(struct cache *);
+/* cache.c: the backend's stamp (0: none, nothing may be remembered). */
+uint64_t cache_stamp(struct cache *);
 
 /* cache.c */
 /* A backend's answer to get_start: once, from the worker's loop; v is

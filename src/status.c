@@ -83,6 +83,7 @@ status_render(const struct server *srv, int json, char *out, size_t cap)
 		t.tickets_unknown += s->tickets_unknown;
 		t.ticket_keys_local += s->ticket_keys_local;
 		t.cache.hits += s->cache.hits;
+		t.cache.local_hits += s->cache.local_hits;
 		t.cache.misses += s->cache.misses;
 		t.cache.stores += s->cache.stores;
 		t.cache.store_failures += s->cache.store_failures;
@@ -122,6 +123,7 @@ status_render(const struct server *srv, int json, char *out, size_t cap)
 	F("ticket_keys_local", (unsigned long long)t.ticket_keys_local) \
 	F("ticket_keys_held", (unsigned long long)tickets_held(srv->tickets)) \
 	F("cache_hits", (unsigned long long)t.cache.hits) \
+	F("cache_local_hits", (unsigned long long)t.cache.local_hits) \
 	F("cache_misses", (unsigned long long)t.cache.misses) \
 	F("cache_stores", (unsigned long long)t.cache.stores) \
 	F("cache_store_failures", (unsigned long long)t.cache.store_failures) \

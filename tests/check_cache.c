@@ -763,8 +763,8 @@ END_TEST
 
 /* The lock file's header as cache_gdbm.c lays it out (struct meta),
  * read with pread() beside the processes that map it. */
-#define HDR_SIZE  64
-#define HDR_MAGIC 0x63616333u           /* "cac3" */
+#define HDR_SIZE  128
+#define HDR_MAGIC 0x63616334u           /* "cac4" */
 struct hdr {
 	uint32_t magic, dirty;
 	int64_t  count, last_purge;
@@ -936,7 +936,8 @@ START_TEST(lock_file_wrong)
 	struct cache_info info;
 	static char junk[8192];
 	struct { uint32_t magic, dirty; int64_t count, purge; uint64_t rep,
-	    ev; int64_t full; } old = { 0x63616332u, 0, 5, 0, 0, 0, 0 };
+	    ev; int64_t full; uint64_t gen; } old = { 0x63616333u, 0, 5, 0, 0, 0,
+	    0, 0 };
 	struct { const void *p; size_t n; off_t size; } v[] = {
 		{ junk, 0, HDR_SIZE },
 		{ junk, 10, HDR_SIZE },
@@ -1045,6 +1046,138 @@ START_TEST(killed_holding_lock)
 	ck_assert_uint_eq(h.repairs, 1);
 	cache_close(c2);
 	cache_close(c);
+}
+END_TEST
+
+/* The stamp a process checks what it remembers against (cache_ssl.c),
+ * seen by a second handle on the file (its own locks and map, as another
+ * worker): unchanged by reads, new records and evictions; moved by every
+ * removal or change of a record, a clear, a repair, the file changed,
+ * replaced or removed outside the lock; none while a writer is inside or
+ * the lock file is not the one at the path. */
+START_TEST(stamps)
+{
+	struct cache *a = open_cache(key1, 4), *b = open_cache(key1, 4);
+	char lockp[1200], id[32], b1;
+	uint64_t s, s2;
+	size_t removed;
+	int i, fd, p[2], status;
+	pid_t kid;
+
+	snprintf(lockp, sizeof lockp, "%s.lock", db);
+	ck_assert_uint_eq(cache_stamp(b), 0);   /* never locked: no map */
+	ck_assert_int_eq(put(a, "one", "1", time(NULL) + 100), 0);
+	ck_assert_int_eq(fetch_eq(b, "one", "1"), 1);
+	s = cache_stamp(b);
+	ck_assert_uint_ne(s, 0);
+	ck_assert_uint_eq(cache_stamp(a), s);
+	/* reads and new records: the same */
+	ck_assert_int_eq(fetch_eq(a, "one", "1"), 1);
+	ck_assert_int_eq(put(a, "two", "2", time(NULL) + 100), 0);
+	ck_assert_int_eq(put(a, "three", "3", time(NULL) + 100), 0);
+	ck_assert_uint_eq(cache_stamp(b), s);
+	/* evictions at the cap (4): the same (the session stays valid) */
+	for (i = 0; i < 6; i++) {
+		snprintf(id, sizeof id, "ev-%d", i);
+		ck_assert_int_eq(put(a, id, "e", time(NULL) + 100), 0);
+	}
+	ck_assert_uint_ge(cache_stats(a)->evictions, 1);
+	ck_assert_uint_eq(cache_stamp(b), s);
+	/* a removal: moved, for every handle */
+	ck_assert_int_eq(cache_remove(a, (const unsigned char *)"ev-5", 4), 0);
+	s2 = cache_stamp(b);
+	ck_assert_uint_ne(s2, 0);
+	ck_assert_uint_ne(s2, s);
+	/* removing nothing that is there: the same */
+	ck_assert_int_eq(cache_remove(a, (const unsigned char *)"nope", 4), 0);
+	ck_assert_uint_eq(cache_stamp(b), s2);
+	/* a record replaced: moved */
+	ck_assert_int_eq(put(a, "r", "first", time(NULL) + 100), 0);
+	ck_assert_uint_eq(cache_stamp(b), s2);
+	ck_assert_int_eq(put(a, "r", "changed", time(NULL) + 100), 0);
+	ck_assert_int_eq(fetch_eq(b, "r", "changed"), 1);
+	ck_assert_uint_ne(cache_stamp(b), s2);
+	s = cache_stamp(b);
+	/* a purge that removes: moved */
+	ck_assert_int_eq(put(a, "stale", "x", time(NULL) - 1), 0);
+	ck_assert_uint_eq(cache_stamp(b), s);
+	ck_assert_int_eq(cache_purge_all(b, time(NULL), &removed), 0);
+	ck_assert_uint_eq(removed, 1);
+	ck_assert_uint_ne(cache_stamp(a), s);
+	s = cache_stamp(a);
+	/* clear: moved */
+	ck_assert_int_eq(cache_clear(b), 0);
+	ck_assert_uint_ne(cache_stamp(a), s);
+	ck_assert_uint_ne(cache_stamp(a), 0);
+	s = cache_stamp(a);
+	/* the file changed outside the lock (same inode, same size): no
+	 * stamp until a process under the lock sees it, then a new one */
+	ck_assert_int_eq(put(a, "four", "4", time(NULL) + 100), 0);
+	ck_assert_uint_eq(cache_stamp(a), s);
+	/* (a byte written back as it was: no damage, a new mtime) */
+	fd = open(db, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, &b1, 1, 600), 1);
+	ck_assert_int_eq(pwrite(fd, &b1, 1, 600), 1);
+	{       /* an mtime apart from the last store's, even within a tick */
+		struct timespec ts[2] = { { 0, UTIME_OMIT }, { 0, 0 } };
+		struct stat st;
+		ck_assert_int_eq(fstat(fd, &st), 0);
+		ts[1].tv_sec = st.st_mtim.tv_sec - 5;
+		ck_assert_int_eq(futimens(fd, ts), 0);
+	}
+	close(fd);
+	ck_assert_uint_eq(cache_stamp(a), 0);
+	ck_assert_uint_eq(cache_stamp(b), 0);
+	ck_assert_int_eq(fetch_eq(b, "four", "4"), 1);
+	ck_assert_uint_eq(cache_stats(b)->repairs, 0);
+	ck_assert_int_eq(put(b, "five", "5", time(NULL) + 100), 0);
+	s2 = cache_stamp(a);
+	ck_assert_uint_ne(s2, 0);
+	ck_assert_uint_ne(s2, s);
+	/* removed outside the lock: none; made anew by a writer: a new one */
+	ck_assert_int_eq(unlink(db), 0);
+	ck_assert_uint_eq(cache_stamp(a), 0);
+	ck_assert_int_eq(put(b, "six", "6", time(NULL) + 100), 0);
+	s = cache_stamp(a);
+	ck_assert_uint_ne(s, 0);
+	ck_assert_uint_ne(s, s2);
+	/* the lock file removed: none for a handle that holds the old one */
+	ck_assert_int_eq(unlink(lockp), 0);
+	ck_assert_uint_eq(cache_stamp(a), 0);
+	ck_assert_int_eq(put(b, "seven", "7", time(NULL) + 100), 0);
+	ck_assert_uint_eq(cache_stamp(a), 0);   /* still the orphan */
+	ck_assert_int_eq(fetch_eq(a, "seven", "7"), 1);
+	ck_assert_uint_ne(cache_stamp(a), 0);   /* the new one, locked */
+	ck_assert_uint_eq(cache_stamp(a), cache_stamp(b));
+	/* a writer inside (parked by the log hook when the cache is full,
+	 * then killed there): none while it is inside, nor after, until the
+	 * repair, which moves it */
+	s = cache_stamp(a);
+	ck_assert_int_eq(pipe(p), 0);
+	if ((kid = fork()) == 0) {
+		struct cache *me = open_cache(key1, 1);
+		close(p[0]);
+		park_fd = p[1];
+		alarm(10);
+		cache_set_log(me, park);
+		put(me, "eight", "8", time(NULL) + 100);
+		_exit(1);
+	}
+	close(p[1]);
+	ck_assert_int_eq(read(p[0], &b1, 1), 1);
+	close(p[0]);
+	ck_assert_uint_eq(cache_stamp(a), 0);
+	kill(kid, SIGKILL);
+	ck_assert_int_eq(waitpid(kid, &status, 0), kid);
+	ck_assert_uint_eq(cache_stamp(a), 0);
+	(void)fetch_eq(b, "seven", "7");        /* repairs */
+	ck_assert_uint_eq(cache_stats(b)->repairs, 1);
+	ck_assert_int_eq(put(b, "nine", "9", time(NULL) + 100), 0);
+	ck_assert_uint_ne(cache_stamp(a), 0);
+	ck_assert_uint_ne(cache_stamp(a), s);
+	cache_close(b);
+	cache_close(a);
 }
 END_TEST
 
@@ -1566,6 +1699,7 @@ main(void)
 	tcase_add_test(tc, lock_file_header);
 	tcase_add_test(tc, lock_file_wrong);
 	tcase_add_test(tc, killed_holding_lock);
+	tcase_add_test(tc, stamps);
 	tcase_add_test(tc, missing_folder_comes_back);
 	tcase_add_test(tc, key_files);
 	tcase_add_test(tc, four_processes);

@@ -79,12 +79,55 @@ PY
 )
 expect_eq "no close_notify from the client: the session stays resumable" "$out" "5 of 5"
 
+local_hits() { C "$(URL /status)" | sed -n 's/^cache_local_hits: //p'; }
 for v in 1_2 1_3; do
 	: > "$T/access.log"
+	lh=$(local_hits)
 	expect_eq "TLS ${v/_/.}: 40 reconnections all resumed (gdbm)" "$(reuse_count $v 40)" 40
 	pids=$(grep ' r [0-9]*$' "$T/access.log" | awk '{print $NF}' | sort -u | wc -l)
 	check "TLS ${v/_/.}: resumed on $pids worker pids (>= 2)" test "$pids" -ge 2
+	# TLS 1.2: each worker fetches the session from the file once, then
+	# resumes it from memory; TLS 1.3 tickets are never remembered
+	lh=$(( $(local_hits) - lh ))
+	if [ $v = 1_2 ]; then
+		check "TLS 1.2: resumed from the workers' memory $lh of 40 times (>= 36)" test "$lh" -ge 36
+	else
+		expect_eq "TLS 1.3: never resumed from memory" "$lh" 0
+	fi
 done
+
+# What a worker remembers never outlives the record: a TLS 1.2 session
+# resumed on the workers (from memory after each one's first fetch), then
+# removed from the file (cachet cache clear, or the file moved away): no
+# worker resumes it any more.  A purge that removes nothing forgets
+# nothing.
+remembered() { # prints how many of 12 resumptions came from memory
+	local lh=$(local_hits) r
+	r=$(reuse_of_saved 12)
+	echo "$r $(( $(local_hits) - lh ))"
+}
+reuse_of_saved() {
+	local i n=0
+	for i in $(seq "$1"); do
+		case $(sess -tls1_2 -sess_in "$T/s1_2") in Reused*) n=$((n + 1)) ;; esac
+	done
+	echo $n
+}
+sess -tls1_2 -sess_out "$T/s1_2" >/dev/null
+read -r r lh <<<"$(remembered)"
+check "before clear: resumed 12 of 12 ($r), $lh from memory (>= 8)" test "$r" -eq 12 -a "$lh" -ge 8
+"$CACHET" cache purge "$T/cache/sessions.db" >/dev/null
+read -r r lh <<<"$(remembered)"
+check "a purge that removes nothing: still resumed from memory ($r, $lh)" test "$r" -eq 12 -a "$lh" -ge 11
+"$CACHET" cache clear "$T/cache/sessions.db" >/dev/null
+expect_eq "after cachet cache clear: the session resumes on no worker" "$(reuse_of_saved 12)" 0
+sess -tls1_2 -sess_out "$T/s1_2" >/dev/null
+read -r r lh <<<"$(remembered)"
+check "a new session: remembered again ($r, $lh from memory)" test "$r" -eq 12 -a "$lh" -ge 8
+mv "$T/cache/sessions.db" "$T/cache/away.db"
+expect_eq "after the file is removed: the session resumes on no worker" "$(reuse_of_saved 12)" 0
+mv "$T/cache/away.db" "$T/cache/sessions.db"
+expect_eq "the file back: the session in it resumes again" "$(reuse_of_saved 6)" 6
 st=$(C "$(URL /status)")
 expect_match "status page: cache hits counted" "$st" "cache_hits: ([89][0-9]|[1-9][0-9]{2})"
 expect_match "status page: resumed handshakes" "$st" "handshakes_resumed: ([89][0-9]|[1-9][0-9]{2})"
