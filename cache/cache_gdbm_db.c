@@ -208,13 +208,14 @@ record_file(struct meta *m, const struct stat *st)
 
 /* Under the lock: st (the file at the path now) is not as the last
  * writer left it: changed by someone outside the lock (replaced,
- * truncated, overwritten), so what processes remember of it is stale. */
+ * truncated, overwritten), so what processes remember of it is stale.
+ * A read-only cache maps the header read-only, and remembers nothing. */
 static void
-check_outside(const struct hold *h, const struct stat *st)
+check_outside(struct cache *c, const struct hold *h, const struct stat *st)
 {
 	struct meta *m = h->m;
 
-	if (m == &h->own || !m->wvalid || st->st_ino == 0)
+	if (c->o.read_only || m == &h->own || !m->wvalid || st->st_ino == 0)
 		return;
 	if (m->wdev != (uint64_t)st->st_dev || m->wino != (uint64_t)st->st_ino ||
 	    m->wsize != (int64_t)st->st_size || m->wmtime_ns != mtime_ns(st))
@@ -241,7 +242,7 @@ gd_db_get(struct cache *c, struct hold *h, int mode, int *e, int *se)
 		if (g->db_writer || mode == GDBM_READER)
 			return g->db;
 	} else if (st.st_ino != 0) {
-		check_outside(h, &st);
+		check_outside(c, h, &st);
 	}
 	gd_db_drop(c);
 	if (mode == GDBM_READER && !c->o.read_only)
@@ -249,7 +250,7 @@ gd_db_get(struct cache *c, struct hold *h, int mode, int *e, int *se)
 	g->db = gd_db_open(c, open_mode, e, se, &st);
 	if (g->db == NULL)
 		return NULL;
-	check_outside(h, &st);
+	check_outside(c, h, &st);
 	g->db_writer = open_mode != GDBM_READER;
 	g->db_gen = h->m->gen;
 	g->db_st = st;

@@ -1129,6 +1129,21 @@ START_TEST(stamps)
 	close(fd);
 	ck_assert_uint_eq(cache_stamp(a), 0);
 	ck_assert_uint_eq(cache_stamp(b), 0);
+	{       /* a read-only look (cachet cache stats) sees it too, and
+		 * writes nothing: its map of the header is read-only */
+		struct cache_opts ro = { .timeout = 300, .max_entries = 4,
+		    .purge_interval = 60, .uid = (uid_t)-1, .gid = (gid_t)-1,
+		    .read_only = 1 };
+		struct cache_info info;
+		char err[256];
+		struct cache *r = cache_open(spec, &ro, key1, err, sizeof err);
+		ck_assert_ptr_nonnull(r);
+		ck_assert_int_eq(fetch_eq(r, "four", "4"), 1);
+		ck_assert_int_eq(cache_info(r, time(NULL), &info), 0);
+		ck_assert_uint_eq(cache_stamp(r), 0);
+		cache_close(r);
+	}
+	ck_assert_uint_eq(cache_stamp(a), 0);
 	ck_assert_int_eq(fetch_eq(b, "four", "4"), 1);
 	ck_assert_uint_eq(cache_stats(b)->repairs, 0);
 	ck_assert_int_eq(put(b, "five", "5", time(NULL) + 100), 0);
