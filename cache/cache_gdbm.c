@@ -312,8 +312,11 @@ g_del(struct cache *c, const struct cache_key *keys, size_t n,
 			break;
 		}
 	}
-	if (*removed > 0 || ret != 0)
-		gd_bump_rmgen(h.m);     /* remembered copies are gone too */
+	/* Remembered copies are gone too, also when the record was not
+	 * here (evicted, say): a removal by OpenSSL (a fatal alert) must
+	 * reach every worker that remembers the session. */
+	if (n > 0)
+		gd_bump_rmgen(h.m);
 	if (ret != 0 && gd_damaged(e))
 		gd_fix_damage(c, &h, gdbm_strerror(e));
 	else if (ret != 0)

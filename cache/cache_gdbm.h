@@ -81,7 +81,7 @@ struct meta {
 	uint64_t wvalid;        /* 1: w* below are the file as the last
 	                         * writer left it */
 	uint64_t wdev, wino;
-	int64_t  wsize, wmtime_ns;
+	int64_t  wsize, wmtime_ns, wctime_ns;
 };
 _Static_assert(sizeof(struct meta) <= META_SIZE, "META_SIZE too small");
 
@@ -124,6 +124,8 @@ gd_bump_rmgen(struct meta *m)
 int  gd_safe_open(struct cache *, const char *path, int rw, int create,
          const char **why, struct stat *st);
 int  gd_lock_open(struct cache *);
+/* A generation no process is likely to have seen. */
+uint64_t gd_gen_fresh(void);
 void gd_lock_close(struct cache *);        /* also unmaps the header */
 /* Lock the file at the lock path now (LOCK_SH or LOCK_EX); h->m: the
  * numbers under it. */

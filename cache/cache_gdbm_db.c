@@ -170,28 +170,33 @@ gd_db_drop(struct cache *c)
  * shared generation), and the file at the path is the one it has open,
  * as it last saw it?  Without a shared header there is no generation:
  * never.  *st: the file at the path now (st_ino 0: not looked at). */
-static int
-db_current(struct cache *c, const struct hold *h, struct stat *st)
-{
-	struct gdbm_state *g = G(c);
-
-	st->st_ino = 0;
-	if (g->db == NULL || h->m == &h->own || h->m->gen != g->db_gen)
-		return 0;
-	if (stat(c->arg, st) != 0) {
-		st->st_ino = 0;
-		return 0;
-	}
-	return st->st_dev == g->db_st.st_dev && st->st_ino == g->db_st.st_ino &&
-	    st->st_size == g->db_st.st_size &&
-	    st->st_mtim.tv_sec == g->db_st.st_mtim.tv_sec &&
-	    st->st_mtim.tv_nsec == g->db_st.st_mtim.tv_nsec;
-}
-
 static int64_t
 mtime_ns(const struct stat *st)
 {
 	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+/* The change time: set by the kernel at every write, chmod, rename or
+ * link, never by touch or cp -p (as the mtime can be). */
+static int64_t
+ctime_ns(const struct stat *st)
+{
+	return (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+}
+
+static int
+db_current(struct cache *c, const struct hold *h)
+{
+	struct gdbm_state *g = G(c);
+	struct stat st;
+
+	if (g->db == NULL || h->m == &h->own || h->m->gen != g->db_gen ||
+	    stat(c->arg, &st) != 0)
+		return 0;
+	return st.st_dev == g->db_st.st_dev && st.st_ino == g->db_st.st_ino &&
+	    st.st_size == g->db_st.st_size &&
+	    mtime_ns(&st) == mtime_ns(&g->db_st) &&
+	    ctime_ns(&st) == ctime_ns(&g->db_st);
 }
 
 /* The file as the last writer left it, in the shared header: what a
@@ -203,23 +208,28 @@ record_file(struct meta *m, const struct stat *st)
 	m->wino = (uint64_t)st->st_ino;
 	m->wsize = (int64_t)st->st_size;
 	m->wmtime_ns = mtime_ns(st);
+	m->wctime_ns = ctime_ns(st);
 	m->wvalid = 1;
 }
 
-/* Under the lock: st (the file at the path now) is not as the last
- * writer left it: changed by someone outside the lock (replaced,
- * truncated, overwritten), so what processes remember of it is stale.
- * A read-only cache maps the header read-only, and remembers nothing. */
+/* Under the lock: st (the file just opened at the path) is not as the
+ * last writer left it: changed by someone outside the lock (replaced,
+ * truncated, overwritten, or the lock file restored from a copy), so
+ * what processes remember of it is stale: a fresh rmgen, not the next
+ * one, which a lock file restored from a copy may have handed out
+ * already.  A read-only cache maps the header read-only, and remembers
+ * nothing. */
 static void
 check_outside(struct cache *c, const struct hold *h, const struct stat *st)
 {
 	struct meta *m = h->m;
 
-	if (c->o.read_only || m == &h->own || !m->wvalid || st->st_ino == 0)
+	if (c->o.read_only || m == &h->own || !m->wvalid)
 		return;
 	if (m->wdev != (uint64_t)st->st_dev || m->wino != (uint64_t)st->st_ino ||
-	    m->wsize != (int64_t)st->st_size || m->wmtime_ns != mtime_ns(st))
-		gd_bump_rmgen(m);
+	    m->wsize != (int64_t)st->st_size || m->wmtime_ns != mtime_ns(st) ||
+	    m->wctime_ns != ctime_ns(st))
+		__atomic_store_n(&m->rmgen, gd_gen_fresh(), __ATOMIC_SEQ_CST);
 }
 
 /*
@@ -238,12 +248,8 @@ gd_db_get(struct cache *c, struct hold *h, int mode, int *e, int *se)
 
 	*e = GDBM_NO_ERROR;
 	*se = 0;
-	if (db_current(c, h, &st)) {
-		if (g->db_writer || mode == GDBM_READER)
-			return g->db;
-	} else if (st.st_ino != 0) {
-		check_outside(c, h, &st);
-	}
+	if (db_current(c, h) && (g->db_writer || mode == GDBM_READER))
+		return g->db;
 	gd_db_drop(c);
 	if (mode == GDBM_READER && !c->o.read_only)
 		open_mode = GDBM_WRITER;
@@ -573,11 +579,15 @@ gd_stamp(struct cache *c)
 	    __atomic_load_n(&m->wdev, __ATOMIC_SEQ_CST) != (uint64_t)st.st_dev ||
 	    __atomic_load_n(&m->wino, __ATOMIC_SEQ_CST) != (uint64_t)st.st_ino ||
 	    __atomic_load_n(&m->wsize, __ATOMIC_SEQ_CST) != (int64_t)st.st_size ||
-	    __atomic_load_n(&m->wmtime_ns, __ATOMIC_SEQ_CST) != mtime_ns(&st))
+	    __atomic_load_n(&m->wmtime_ns, __ATOMIC_SEQ_CST) != mtime_ns(&st) ||
+	    __atomic_load_n(&m->wctime_ns, __ATOMIC_SEQ_CST) != ctime_ns(&st))
 		return 0;
 	/* a writer came and went meanwhile: it may have removed */
 	if (__atomic_load_n(&m->dirty, __ATOMIC_SEQ_CST) != 0 ||
 	    __atomic_load_n(&m->rmgen, __ATOMIC_SEQ_CST) != r)
 		return 0;
-	return r;
+	/* and of this lock file: another one (a copy put back) has
+	 * numbers of its own */
+	return r ^ ((uint64_t)g->lock_ino * 0x9e3779b97f4a7c15u) ^
+	    (uint64_t)g->lock_dev;
 }

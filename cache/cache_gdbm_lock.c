@@ -203,8 +203,8 @@ meta_fresh(struct meta *m)
  * (re)initialised: no one keeps a database it opened under another
  * header.  (No getpid(): a system call; the address of our stack
  * differs between processes enough, with the time.) */
-static uint64_t
-gen_start(void)
+uint64_t
+gd_gen_fresh(void)
 {
 	struct timespec ts;
 	uintptr_t here = (uintptr_t)&ts;
@@ -261,8 +261,8 @@ meta_get(struct cache *c, const struct stat *st, int how, struct hold *h)
 	}
 	memset(m, 0, META_SIZE);
 	*m = h->own;
-	m->gen = gen_start();
-	m->rmgen = gen_start() ^ 0x5bd1e995u;
+	m->gen = gd_gen_fresh();
+	m->rmgen = gd_gen_fresh() ^ 0x5bd1e995u;
 	h->m = m;
 }
 

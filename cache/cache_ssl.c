@@ -368,6 +368,17 @@ get_cb(SSL *ssl, const unsigned char *id, int idlen, int *copy)
 	}
 	p = der;
 	sess = d2i_SSL_SESSION(NULL, &p, (long)len);
+	if (taken && sess != NULL &&
+	    SSL_SESSION_get_protocol_version(sess) != TLS1_3_VERSION) {
+		/* A TLS 1.2 session's ID (sent in clear) offered as a TLS
+		 * 1.3 ticket: not the client's to spend.  Put back as it
+		 * was; no resumption. */
+		time_t created = (time_t)SSL_SESSION_get_time(sess);
+		cache_store(c, id, (size_t)idlen, der, len, created,
+		    created + (time_t)SSL_SESSION_get_timeout(sess));
+		SSL_SESSION_free(sess);
+		sess = NULL;
+	}
 	OPENSSL_cleanse(der, len);
 	free(der);
 	/* bad, or a spent TLS 1.3 ticket: gone, unless taken already */

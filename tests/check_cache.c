@@ -1088,9 +1088,12 @@ START_TEST(stamps)
 	s2 = cache_stamp(b);
 	ck_assert_uint_ne(s2, 0);
 	ck_assert_uint_ne(s2, s);
-	/* removing nothing that is there: the same */
+	/* a removal of what is not there (evicted already) moves it too:
+	 * OpenSSL's removal of a session (a fatal alert) must reach every
+	 * process that remembers it */
 	ck_assert_int_eq(cache_remove(a, (const unsigned char *)"nope", 4), 0);
-	ck_assert_uint_eq(cache_stamp(b), s2);
+	ck_assert_uint_ne(cache_stamp(b), s2);
+	s2 = cache_stamp(b);
 	/* a record replaced: moved */
 	ck_assert_int_eq(put(a, "r", "first", time(NULL) + 100), 0);
 	ck_assert_uint_eq(cache_stamp(b), s2);
@@ -1114,16 +1117,18 @@ START_TEST(stamps)
 	 * stamp until a process under the lock sees it, then a new one */
 	ck_assert_int_eq(put(a, "four", "4", time(NULL) + 100), 0);
 	ck_assert_uint_eq(cache_stamp(a), s);
-	/* (a byte written back as it was: no damage, a new mtime) */
+	/* (a byte written back as it was: no damage; and the mtime put
+	 * back as the last store left it, as touch -r or cp -p would: only
+	 * the change time tells) */
 	fd = open(db, O_RDWR);
 	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(pread(fd, &b1, 1, 600), 1);
-	ck_assert_int_eq(pwrite(fd, &b1, 1, 600), 1);
-	{       /* an mtime apart from the last store's, even within a tick */
-		struct timespec ts[2] = { { 0, UTIME_OMIT }, { 0, 0 } };
+	{
 		struct stat st;
+		struct timespec ts[2] = { { 0, UTIME_OMIT }, { 0, 0 } };
 		ck_assert_int_eq(fstat(fd, &st), 0);
-		ts[1].tv_sec = st.st_mtim.tv_sec - 5;
+		ts[1] = st.st_mtim;
+		ck_assert_int_eq(pread(fd, &b1, 1, 600), 1);
+		ck_assert_int_eq(pwrite(fd, &b1, 1, 600), 1);
 		ck_assert_int_eq(futimens(fd, ts), 0);
 	}
 	close(fd);
@@ -1157,6 +1162,31 @@ START_TEST(stamps)
 	s = cache_stamp(a);
 	ck_assert_uint_ne(s, 0);
 	ck_assert_uint_ne(s, s2);
+	/* the lock file put back from an older copy, in place: its rmgen
+	 * goes back; the stamp under which a record was remembered must
+	 * not come back after that record's removal */
+	{
+		char bak[1300], cmd[2700];
+		uint64_t s_mem;
+		snprintf(bak, sizeof bak, "%s.bak", lockp);
+		snprintf(cmd, sizeof cmd, "cp '%s' '%s'", lockp, bak);
+		ck_assert_int_eq(system(cmd), 0);
+		ck_assert_int_eq(cache_remove(a, (const unsigned char *)"five",
+		    4), 0);
+		ck_assert_int_eq(fetch_eq(b, "six", "6"), 1);
+		s_mem = cache_stamp(b);         /* "six" remembered under it */
+		ck_assert_uint_ne(s_mem, 0);
+		ck_assert_int_eq(cache_remove(a, (const unsigned char *)"six",
+		    3), 0);
+		snprintf(cmd, sizeof cmd, "cp '%s' '%s'", bak, lockp);
+		ck_assert_int_eq(system(cmd), 0);
+		ck_assert_uint_eq(cache_stamp(b), 0);   /* the file moved on */
+		ck_assert_int_eq(put(b, "ten", "10", time(NULL) + 100), 0);
+		ck_assert_uint_ne(cache_stamp(b), 0);
+		ck_assert_uint_ne(cache_stamp(b), s_mem);
+		ck_assert_uint_eq(cache_stamp(a), cache_stamp(b));
+		unlink(bak);
+	}
 	/* the lock file removed: none for a handle that holds the old one */
 	ck_assert_int_eq(unlink(lockp), 0);
 	ck_assert_uint_eq(cache_stamp(a), 0);

@@ -136,6 +136,81 @@ expect_match "status page: JSON" "$(C "$(URL '/status?format=json')")" '^\{"upti
 python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["cache_stores"] > 0' "$(C "$(URL '/status?format=json')")" && ok "status JSON parses" || fail "status JSON parses"
 expect_eq "status page for other addresses only: 403" "$(status_of "$(URL /status-lan)")" 403
 
+# A client that resets its connection (no close_notify) after the
+# handshake keeps its session, and the others keep theirs in the workers'
+# memory (OpenSSL would remove it at SSL_free, which moved every worker's
+# stamp); a TLS 1.3 ClientHello offering a TLS 1.2 session's ID (sent in
+# clear) as its ticket does not take that session out of the file.
+out=$(python3 - "$PORT" "$CERTS/ca.crt" "$CACHET" "$T/cache/sessions.db" "$T/s1_2" <<'PY'
+import os, re, socket, ssl, struct, subprocess, sys, time, urllib.request
+port, ca, cachet, db = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+ctx = ssl.create_default_context(cafile=ca)
+ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+def conn(session=None, rst=False):
+    raw = socket.create_connection(("127.0.0.1", port))
+    s = ctx.wrap_socket(raw, server_hostname="localhost", session=session)
+    s.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    s.recv(4096)
+    reused, sess = s.session_reused, s.session
+    if rst:     # no close_notify, and a reset
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+    return reused, sess
+def status(field):
+    ctx2 = ssl.create_default_context(cafile=ca)
+    with urllib.request.urlopen("https://localhost:%d/status" % port, context=ctx2, timeout=10) as r:
+        return int(re.search(rb"\n" + field + rb": (\d+)", r.read()).group(1))
+def local_hits():
+    return status(b"cache_local_hits")
+def records():
+    out = subprocess.run([cachet, "cache", "stats", db], capture_output=True, text=True).stdout
+    return int(re.search(r"records: (\d+)", out).group(1))
+_, keep = conn()
+for i in range(12):
+    conn(keep)                          # remembered by the workers
+rm0 = status(b"cache_removes")
+_, gone = conn(rst=True)                # a full handshake, then a reset
+for i in range(50):                     # until the server closed it
+    if status(b"connections") <= 1:     # (the status request's own)
+        break
+    time.sleep(0.1)
+lh = local_hits()
+r1 = sum(conn(keep)[0] for i in range(8))
+print("kept %d of 8, %d from memory; %d removed" % (r1, local_hits() - lh,
+      status(b"cache_removes") - rm0))
+print("reset session resumed", conn(gone)[0])
+# TLS 1.3 ClientHello, pre_shared_key identity = the TLS 1.2 session ID
+def u16(n): return struct.pack(">H", n)
+def ext(t, body): return u16(t) + u16(len(body)) + body
+ident = keep.id
+sni = b"localhost"
+exts = ext(0, u16(len(sni) + 3) + b"\x00" + u16(len(sni)) + sni)
+exts += ext(10, u16(2) + u16(0x001d))
+exts += ext(13, u16(6) + u16(0x0804) + u16(0x0403) + u16(0x0401))
+exts += ext(43, b"\x02\x03\x04") + ext(45, b"\x01\x01")
+exts += ext(51, u16(36) + u16(0x001d) + u16(32) + os.urandom(32))
+ids = u16(len(ident)) + ident + b"\x00\x00\x00\x00"
+binders = b"\x20" + os.urandom(32)
+exts += ext(41, u16(len(ids)) + ids + u16(len(binders)) + binders)
+body = (b"\x03\x03" + os.urandom(32) + b"\x20" + os.urandom(32) + u16(2) +
+        b"\x13\x01" + b"\x01\x00" + u16(len(exts)) + exts)
+hs = b"\x01" + struct.pack(">I", len(body))[1:] + body
+n0 = records()
+r = socket.create_connection(("127.0.0.1", port))
+r.sendall(b"\x16\x03\x01" + u16(len(hs)) + hs)
+r.settimeout(5)
+try:
+    answer = r.recv(5)
+except OSError:
+    answer = b""
+r.close()
+print("records %d -> %d after the TLS 1.3 hello (answered %s)" % (n0, records(), answer[:1].hex()))
+PY
+)
+expect_match "a reset removes no session, and the workers' memory stays" "$out" "kept 8 of 8, [1-8] from memory; 0 removed"
+expect_match "a reset connection's session still resumes" "$out" "reset session resumed True"
+expect_match "a TLS 1.2 session ID offered as a TLS 1.3 ticket stays in the file" "$out" "records ([0-9]+) -> \\1 after"
+
 # files: private, owned by the worker user
 perm=$(stat -c '%a' "$T/cache/sessions.db")
 expect_eq "cache file mode 0600" "$perm" 600
