@@ -312,9 +312,10 @@ cache_is_share_name(const unsigned char *id, size_t idlen)
 	return idlen >= n && memcmp(id, CACHE_SHARE_PREFIX, n) == 0;
 }
 
-int
-cache_store(struct cache *c, const unsigned char *id, size_t idlen,
-    const unsigned char *data, size_t len, time_t created, time_t expires)
+static int
+store_flags(struct cache *c, const unsigned char *id, size_t idlen,
+    const unsigned char *data, size_t len, time_t created, time_t expires,
+    unsigned flags)
 {
 	unsigned char *rec;
 	size_t rl = CACHE_REC_HDR + len + CACHE_REC_TAG;
@@ -329,7 +330,7 @@ cache_store(struct cache *c, const unsigned char *id, size_t idlen,
 		return -1;
 	}
 	if ((rec = malloc(rl)) == NULL || cache_seal(c, id, idlen, data, len,
-	    created, expires, rec) != 0) {
+	    created, expires, flags, rec) != 0) {
 		free(rec);
 		c->st->store_failures++;
 		return -1;
@@ -345,11 +346,26 @@ cache_store(struct cache *c, const unsigned char *id, size_t idlen,
 	return r;
 }
 
+int
+cache_store(struct cache *c, const unsigned char *id, size_t idlen,
+    const unsigned char *data, size_t len, time_t created, time_t expires)
+{
+	return store_flags(c, id, idlen, data, len, created, expires, 0);
+}
+
+int
+cache_store_once(struct cache *c, const unsigned char *id, size_t idlen,
+    const unsigned char *data, size_t len, time_t created, time_t expires)
+{
+	return store_flags(c, id, idlen, data, len, created, expires,
+	    CACHE_REC_ONCE);
+}
+
 /* Remove a record found unusable; counts as a miss for the caller. */
 static void
 drop(struct cache *c, const unsigned char *id, size_t idlen)
 {
-	struct cache_key k = { (unsigned char *)id, idlen };
+	struct cache_key k = { (unsigned char *)id, idlen, 1 };
 	size_t n = 0;
 
 	if (c->be->del(c, &k, 1, &n) < 0)
@@ -439,15 +455,23 @@ cache_take(struct cache *c, const unsigned char *id, size_t idlen,
 	size_t vl = 0;
 	int r;
 
-	if (c->be->take == NULL) {
-		if ((r = cache_fetch(c, id, idlen, data, len)) == 1)
-			cache_remove(c, id, idlen);
-		return r;
-	}
 	if (c->be->keeps != CACHE_KEEPS_RECORDS || !c->have_key ||
 	    idlen == 0 || idlen > CACHE_MAX_ID ||
 	    cache_is_share_name(id, idlen) || cache_aead_ready(c) != 0)
 		return 0;
+	if (c->be->take == NULL) {      /* get, then del: not atomic */
+		if ((r = c->be->get(c, id, idlen, &v, &vl)) == 1 &&
+		    !cache_rec_once(v, vl)) {
+			free(v);        /* reusable: stays */
+			v = NULL;
+			r = 0;
+		} else if (r == 1 && cache_remove(c, id, idlen) != 0) {
+			free(v);
+			v = NULL;
+			r = -1;
+		}
+		return opened(c, id, idlen, r, v, vl, data, len);
+	}
 	if ((r = c->be->take(c, id, idlen, &v, &vl)) == 1)
 		c->st->removes++;
 	return opened(c, id, idlen, r, v, vl, data, len);
@@ -493,10 +517,10 @@ cache_get_done(struct cache_req *q, int r, unsigned char *v, size_t vl)
 	free(q);
 }
 
-int
-cache_remove(struct cache *c, const unsigned char *id, size_t idlen)
+static int
+remove_key(struct cache *c, const unsigned char *id, size_t idlen, int stale)
 {
-	struct cache_key k = { (unsigned char *)id, idlen };
+	struct cache_key k = { (unsigned char *)id, idlen, stale };
 	size_t n = 0;
 
 	if (c->be->keeps != CACHE_KEEPS_RECORDS ||
@@ -508,4 +532,16 @@ cache_remove(struct cache *c, const unsigned char *id, size_t idlen)
 	}
 	c->st->removes += n;
 	return 0;
+}
+
+int
+cache_remove(struct cache *c, const unsigned char *id, size_t idlen)
+{
+	return remove_key(c, id, idlen, 0);
+}
+
+int
+cache_discard(struct cache *c, const unsigned char *id, size_t idlen)
+{
+	return remove_key(c, id, idlen, 1);
 }

@@ -163,6 +163,11 @@ const struct cache_stats *cache_stats(const struct cache *);
 int           cache_store(struct cache *, const unsigned char *id,
                   size_t idlen, const unsigned char *data, size_t len,
                   time_t created, time_t expires);
+/* The same for a single-use record (a TLS 1.3 ticket): only those are
+ * taken by cache_take. */
+int           cache_store_once(struct cache *, const unsigned char *id,
+                  size_t idlen, const unsigned char *data, size_t len,
+                  time_t created, time_t expires);
 /* Returns 1 and a malloc'd *data on a hit, 0 on a miss (including
  * expired, damaged, wrong key), -1 on a backend error.  A damaged store
  * is repaired (once, by the first process to see it) and this is a miss. */
@@ -182,8 +187,9 @@ int           cache_fetch_start(struct cache *, const unsigned char *id,
                   cache_fetch_cb cb, void *arg);
 int           cache_remove(struct cache *, const unsigned char *id,
                   size_t idlen);
-/* cache_fetch, and the record removed in the same step (a single-use
- * TLS 1.3 ticket): where the store can, no other process can fetch it
+/* cache_fetch, and the record removed in the same step, if it is a
+ * single-use record (cache_store_once: a TLS 1.3 ticket; any other is a
+ * miss, and stays): where the store can, no other process can fetch it
  * in between, at the cost of one lock round instead of two. */
 int           cache_take(struct cache *, const unsigned char *id,
                   size_t idlen, unsigned char **data, size_t *len);

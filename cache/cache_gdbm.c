@@ -243,7 +243,10 @@ g_get(struct cache *c, const unsigned char *k, size_t kl, unsigned char **v,
 
 /* A TLS 1.3 ticket is single-use: fetch and delete under one exclusive
  * lock (one lock round instead of two, and no second client can fetch it
- * between the two).  Damage is left to the next get or put to repair. */
+ * between the two).  Only a record stored single-use is taken; any
+ * other (a TLS 1.2 session's ID, sent in clear, offered as a ticket) is
+ * a miss and stays.  Neither moves the stamp: tickets are never
+ * remembered.  Damage is left to the next get or put to repair. */
 static int
 g_take(struct cache *c, const unsigned char *k, size_t kl,
     unsigned char **v, size_t *vl)
@@ -264,7 +267,11 @@ g_take(struct cache *c, const unsigned char *k, size_t kl,
 		return e == GDBM_FILE_OPEN_ERROR && se == ENOENT ? 0 : -1;
 	}
 	val = gdbm_fetch(db, key);
-	if (val.dptr != NULL) {
+	if (val.dptr != NULL && !cache_rec_once((unsigned char *)val.dptr,
+	    (size_t)val.dsize)) {
+		free(val.dptr);         /* reusable: not the client's to take */
+		ret = 0;
+	} else if (val.dptr != NULL) {
 		if (gdbm_delete(db, key) == 0 && h.m->count > 0)
 			h.m->count--;
 		*v = (unsigned char *)val.dptr;
@@ -314,9 +321,14 @@ g_del(struct cache *c, const struct cache_key *keys, size_t n,
 	}
 	/* Remembered copies are gone too, also when the record was not
 	 * here (evicted, say): a removal by OpenSSL (a fatal alert) must
-	 * reach every worker that remembers the session. */
-	if (n > 0)
-		gd_bump_rmgen(h.m);
+	 * reach every worker that remembers the session.  Not for records
+	 * nobody may remember (expired: each remembered copy checks its
+	 * own expiry; unreadable; spent tickets). */
+	for (i = 0; i < n; i++)
+		if (!keys[i].stale) {
+			gd_bump_rmgen(h.m);
+			break;
+		}
 	if (ret != 0 && gd_damaged(e))
 		gd_fix_damage(c, &h, gdbm_strerror(e));
 	else if (ret != 0)

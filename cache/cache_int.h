@@ -66,8 +66,10 @@
  *   totals       numbers kept beside the records for cache_info (size,
  *                repairs, evictions)
  *   get_start    a fetch that does not block (below)
- *   take         get and delete in one step (a single-use TLS 1.3
- *                ticket), results as get; none: get, then del
+ *   take         get and delete in one step a record flagged single-use
+ *                (cache_rec_once: a TLS 1.3 ticket), results as get; any
+ *                other record is a miss and stays; moves no stamp (a
+ *                ticket is never remembered); none: get, then del
  *   set_loop     the worker's libev loop (struct ev_loop *), given once
  *                per worker after attach, before any get_start/add_start;
  *                a backend that talks to a server watches its sockets and
@@ -121,6 +123,9 @@ typedef void (*cache_visit_fn)(const unsigned char *k, size_t kl,
 struct cache_key {
 	unsigned char *k;
 	size_t         kl;
+	int            stale;   /* expired, unreadable or a spent ticket:
+	                         * nothing anyone may remember (a removal
+	                         * of it moves no stamp) */
 };
 
 /* A request under way (cache_fetch_start, cache_share_start); the
@@ -226,9 +231,11 @@ void cache_log(struct cache *, enum cache_log_kind, int err,
 int  cache_rec_times(const unsigned char *v, size_t vl, time_t *created,
     time_t *expires);             /* 0 if well formed */
 int  cache_aead_ready(struct cache *);
+#define CACHE_REC_ONCE 0x01     /* flags: single-use (a TLS 1.3 ticket) */
+int  cache_rec_once(const unsigned char *v, size_t vl);  /* 1: flagged */
 int  cache_seal(struct cache *, const unsigned char *id, size_t idlen,
     const unsigned char *data, size_t len, time_t created, time_t expires,
-    unsigned char *out);
+    unsigned flags, unsigned char *out);
 int  cache_unseal(struct cache *, const unsigned char *id, size_t idlen,
     const unsigned char *v, size_t vl, unsigned char *out);
 
@@ -240,6 +247,9 @@ int  cache_is_share_name(const unsigned char *id, size_t idlen);
 
 /* cache_ssl.c: free what it remembered (cache_close). */
 void cache_ssl_hot_free(struct cache *);
+/* cache.c: remove a record nobody may remember (expired, unreadable, a
+ * spent ticket): no stamp moves.  0, or -1 on a backend error. */
+int cache_discard(struct cache *, const unsigned char *id, size_t idlen);
 /* cache.c: the backend's stamp (0: none, nothing may be remembered). */
 uint64_t cache_stamp(struct cache *);
 

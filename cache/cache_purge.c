@@ -44,6 +44,7 @@ keep_dead(struct cache *c, const unsigned char *k, size_t kl)
 		return;
 	memcpy(c->pg_dead[c->pg_ndead].k, k, kl);
 	c->pg_dead[c->pg_ndead].kl = kl;
+	c->pg_dead[c->pg_ndead].stale = 1;     /* expired or unreadable */
 	c->pg_ndead++;
 }
 

@@ -5,12 +5,17 @@
  * Record format (version 1), all integers big-endian:
  *
  *   0  u8   version            |
- *   1  u8   reserved[3]        |  header, not secret, authenticated:
+ *   1  u8   flags              |  header, not secret, authenticated:
+ *   2  u8   reserved[2]        |
  *   4  u64  created            |  the expiry cannot be moved without
  *  12  u64  expires            |  breaking the tag
  *  20  u32  length of sealed   |
  *  24  u8   nonce[12]          |
  *  36  sealed bytes (AES-256-GCM of the DER session), then tag[16]
+ *
+ * Flags: CACHE_REC_ONCE, a single-use record (a TLS 1.3 ticket): a take
+ * removes only those (cache_take), so a client cannot spend a reusable
+ * TLS 1.2 session by offering its ID as a ticket.
  *
  * Additional data: the session ID, then the 36 header bytes.  A record
  * sealed under another ID, another key, or changed by one bit does not
@@ -85,6 +90,13 @@ cache_rec_times(const unsigned char *v, size_t vl, time_t *created,
 	return 0;
 }
 
+int
+cache_rec_once(const unsigned char *v, size_t vl)
+{
+	return vl >= CACHE_REC_HDR + CACHE_REC_TAG && v[0] == REC_VERSION &&
+	    (v[1] & CACHE_REC_ONCE) != 0;
+}
+
 /* The cipher and two contexts, one to seal and one to open, each given
  * the key once: a record then costs setting its nonce, not the key
  * schedule and GHASH table of AES-256-GCM again (the key never changes
@@ -117,13 +129,14 @@ cache_aead_ready(struct cache *c)
 int
 cache_seal(struct cache *c, const unsigned char *id, size_t idlen,
     const unsigned char *data, size_t len, time_t created, time_t expires,
-    unsigned char *out)
+    unsigned flags, unsigned char *out)
 {
 	EVP_CIPHER_CTX *x = c->cctx;
 	int n, f;
 
 	out[0] = REC_VERSION;
-	out[1] = out[2] = out[3] = 0;
+	out[1] = (unsigned char)flags;
+	out[2] = out[3] = 0;
 	put_u64(out + 4, (uint64_t)created);
 	put_u64(out + 12, (uint64_t)expires);
 	put_u32(out + 20, (uint32_t)len);

@@ -49,7 +49,7 @@ sealed(struct cache *c, const char *name, const unsigned char *v,
 	if ((*rec = malloc(*rl)) == NULL)
 		return -1;
 	if (cache_seal(c, (const unsigned char *)name, nl, v, vl, now,
-	    now + ttl, *rec) != 0) {
+	    now + ttl, 0, *rec) != 0) {
 		free(*rec);
 		return -1;
 	}

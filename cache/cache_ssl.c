@@ -49,6 +49,8 @@
 #include "cache_int.h"
 
 static int ex_index = -1;       /* SSL_CTX: the store */
+static int sess_index = -1;     /* SSL_SESSION: 1 if it is in the store
+                                 * (stored or fetched here) */
 #define HOT_SLOTS 1024          /* sessions a worker remembers, at most */
 
 struct hot_entry {
@@ -80,6 +82,24 @@ static struct cache *
 ctx_cache(SSL_CTX *ctx)
 {
 	return SSL_CTX_get_ex_data(ctx, ex_index);
+}
+
+/* OpenSSL calls the remove callback for every session it drops, also
+ * one of a handshake that failed before anything was stored (any client
+ * can send an alert): only a removal of a session that is in the store
+ * goes to the store, and moves what every worker remembers. */
+static void
+mark_stored(SSL_SESSION *sess)
+{
+	if (sess_index >= 0)
+		SSL_SESSION_set_ex_data(sess, sess_index, (void *)1);
+}
+
+static int
+is_stored(SSL_SESSION *sess)
+{
+	return sess_index >= 0 && SSL_SESSION_get_ex_data(sess, sess_index) !=
+	    NULL;
 }
 
 /* The slot of a session ID (random from the server; a client that offers
@@ -327,8 +347,11 @@ new_cb(SSL *ssl, SSL_SESSION *sess)
 	p = der;
 	i2d_SSL_SESSION(sess, &p);
 	created = (time_t)SSL_SESSION_get_time(sess);
-	cache_store(c, id, idlen, der, (size_t)n, created,
-	    created + (time_t)SSL_SESSION_get_timeout(sess));
+	/* a TLS 1.3 ticket is single-use: only such records are taken */
+	if ((SSL_SESSION_get_protocol_version(sess) >= TLS1_3_VERSION ?
+	    cache_store_once : cache_store)(c, id, idlen, der, (size_t)n,
+	    created, created + (time_t)SSL_SESSION_get_timeout(sess)) == 0)
+		mark_stored(sess);
 	OPENSSL_cleanse(der, (size_t)n);
 	free(der);
 	return 0;               /* we keep no reference */
@@ -361,32 +384,24 @@ get_cb(SSL *ssl, const unsigned char *id, int idlen, int *copy)
 		    (sess = hot_get(c, id, (unsigned int)idlen, stamp)) != NULL) {
 			c->st->hits++;
 			c->st->local_hits++;
-			return sess;
+			return sess;    /* marked when it was fetched */
 		}
 		if (cache_fetch(c, id, (size_t)idlen, &der, &len) != 1)
 			return NULL;
 	}
 	p = der;
 	sess = d2i_SSL_SESSION(NULL, &p, (long)len);
-	if (taken && sess != NULL &&
-	    SSL_SESSION_get_protocol_version(sess) != TLS1_3_VERSION) {
-		/* A TLS 1.2 session's ID (sent in clear) offered as a TLS
-		 * 1.3 ticket: not the client's to spend.  Put back as it
-		 * was; no resumption. */
-		time_t created = (time_t)SSL_SESSION_get_time(sess);
-		cache_store(c, id, (size_t)idlen, der, len, created,
-		    created + (time_t)SSL_SESSION_get_timeout(sess));
-		SSL_SESSION_free(sess);
-		sess = NULL;
-	}
 	OPENSSL_cleanse(der, len);
 	free(der);
-	/* bad, or a spent TLS 1.3 ticket: gone, unless taken already */
+	/* bad, or a spent TLS 1.3 ticket: gone, unless taken already;
+	 * nobody may remember either (no stamp moves) */
 	if (!taken && (sess == NULL ||
 	    SSL_SESSION_get_protocol_version(sess) == TLS1_3_VERSION)) {
-		cache_remove(c, id, (size_t)idlen);
+		cache_discard(c, id, (size_t)idlen);
 		return sess;
 	}
+	if (sess != NULL)
+		mark_stored(sess);
 	if (sess != NULL && stamp != 0)
 		hot_put(c, id, (unsigned int)idlen, sess, stamp);
 	return sess;
@@ -403,7 +418,7 @@ remove_cb(SSL_CTX *ctx, SSL_SESSION *sess)
 		return;
 	id = SSL_SESSION_get_id(sess, &idlen);
 	hot_forget(c, id, idlen);
-	if (idlen > 0)
+	if (idlen > 0 && is_stored(sess))
 		cache_remove(c, id, idlen);
 }
 
@@ -432,6 +447,10 @@ cache_ssl_setup(SSL_CTX *ctx, struct cache *c, long timeout, int tickets)
 	}
 	if (ex_index < 0 &&
 	    (ex_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
+	    NULL)) < 0)
+		return -1;
+	if (sess_index < 0 &&
+	    (sess_index = SSL_SESSION_get_ex_new_index(0, NULL, NULL, NULL,
 	    NULL)) < 0)
 		return -1;
 	if (pf_index < 0 && c->be->get_start != NULL &&

@@ -179,6 +179,22 @@ r1 = sum(conn(keep)[0] for i in range(8))
 print("kept %d of 8, %d from memory; %d removed" % (r1, local_hits() - lh,
       status(b"cache_removes") - rm0))
 print("reset session resumed", conn(gone)[0])
+# a client that does not trust our certificate aborts the handshake with
+# an alert (as scanners and misconfigured clients do): OpenSSL drops the
+# session it was making, which was never stored: nothing is removed
+rm0 = status(b"cache_removes")
+bad = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+bad.maximum_version = ssl.TLSVersion.TLSv1_2
+bad.load_default_certs()
+for i in range(5):
+    try:
+        bad.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost").close()
+    except ssl.SSLError:
+        pass
+lh = local_hits()
+r2 = sum(conn(keep)[0] for i in range(8))
+print("after 5 aborted handshakes: %d removed, kept %d of 8, %d from memory" %
+      (status(b"cache_removes") - rm0, r2, local_hits() - lh))
 # TLS 1.3 ClientHello, pre_shared_key identity = the TLS 1.2 session ID
 def u16(n): return struct.pack(">H", n)
 def ext(t, body): return u16(t) + u16(len(body)) + body
@@ -210,6 +226,9 @@ PY
 expect_match "a reset removes no session, and the workers' memory stays" "$out" "kept 8 of 8, [1-8] from memory; 0 removed"
 expect_match "a reset connection's session still resumes" "$out" "reset session resumed True"
 expect_match "a TLS 1.2 session ID offered as a TLS 1.3 ticket stays in the file" "$out" "records ([0-9]+) -> \\1 after"
+# (each worker remembers the session after 20 resumptions; a flush would
+# leave one fetch from the file per worker that answers)
+expect_match "aborted handshakes remove nothing, the workers forget nothing" "$out" "after 5 aborted handshakes: 0 removed, kept 8 of 8, [78] from memory"
 
 # files: private, owned by the worker user
 perm=$(stat -c '%a' "$T/cache/sessions.db")
