@@ -415,13 +415,14 @@ opened(struct cache *c, const unsigned char *id, size_t idlen, int r,
 	return 1;
 }
 
-uint64_t
-cache_stamp(struct cache *c)
+int
+cache_stamp(struct cache *c, const unsigned char *id, size_t idlen,
+    uint64_t st[2])
 {
 	if (c->be->stamp == NULL || c->be->keeps != CACHE_KEEPS_RECORDS ||
 	    !c->have_key)
-		return 0;
-	return c->be->stamp(c);
+		return -1;
+	return c->be->stamp(c, id, idlen, st);
 }
 
 int

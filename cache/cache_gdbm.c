@@ -124,7 +124,8 @@ put_locked(struct cache *c, GDBM_FILE db, struct meta *m, datum key,
 	int i, r;
 
 	if (gdbm_exists(db, key)) {
-		gd_bump_rmgen(m);       /* what processes remember is old */
+		gd_bump_removed(m, key.dptr, (size_t)key.dsize); /* remembered
+		                         * copies are old */
 		r = gdbm_store(db, key, val, GDBM_REPLACE);
 	} else {
 		if ((*e = gd_db_error(db)) != GDBM_NO_ERROR)
@@ -325,10 +326,8 @@ g_del(struct cache *c, const struct cache_key *keys, size_t n,
 	 * nobody may remember (expired: each remembered copy checks its
 	 * own expiry; unreadable; spent tickets). */
 	for (i = 0; i < n; i++)
-		if (!keys[i].stale) {
-			gd_bump_rmgen(h.m);
-			break;
-		}
+		if (!keys[i].stale)
+			gd_bump_removed(h.m, keys[i].k, keys[i].kl);
 	if (ret != 0 && gd_damaged(e))
 		gd_fix_damage(c, &h, gdbm_strerror(e));
 	else if (ret != 0)

@@ -22,7 +22,8 @@
 #include "cache_int.h"
 
 #define META_MAGIC   0x63616334u        /* "cac4": the layout below, mapped */
-#define META_SIZE    128                /* the lock file's size, at least */
+#define META_SIZE    4096               /* the lock file's size, at least */
+#define RM_BUCKETS   256                /* removal counters, by key hash */
 #define LOCK_TRIES   8                  /* lock file replaced meanwhile */
 #define EVICT_SAMPLE 16                 /* records looked at per eviction */
 #define EVICT_ROUNDS 4                  /* samples per store, at most */
@@ -73,15 +74,19 @@ struct meta {
 	                         * is (re)initialised */
 	/* What a process's memory of sessions (cache_ssl.c) is checked
 	 * against, without the lock (gd_stamp): */
-	uint64_t rmgen;         /* bumped when a record may have gone or
-	                         * changed: a delete (not an eviction nor a
-	                         * take), a replace, clear, repair, a change
-	                         * of the file by someone outside the lock;
-	                         * random when (re)initialised */
+	uint64_t rmgen;         /* moved when any record may have gone or
+	                         * changed: clear, repair, a change of the
+	                         * file by someone outside the lock; random
+	                         * when (re)initialised */
 	uint64_t wvalid;        /* 1: w* below are the file as the last
 	                         * writer left it */
 	uint64_t wdev, wino;
 	int64_t  wsize, wmtime_ns, wctime_ns;
+	uint64_t rmb[RM_BUCKETS]; /* bumped when a record of keys with this
+	                         * hash is removed or replaced (not evicted,
+	                         * taken, or expired): one removal makes
+	                         * the processes forget 1/RM_BUCKETS of what
+	                         * they remember, not all of it */
 };
 _Static_assert(sizeof(struct meta) <= META_SIZE, "META_SIZE too small");
 
@@ -108,13 +113,33 @@ gd_mark_dirty(struct meta *m, uint32_t v)
 	__atomic_store_n(&m->dirty, v, __ATOMIC_SEQ_CST);
 }
 
-/* A record may have gone or changed (under the exclusive lock, or a
- * reader that found the file changed outside the lock): what processes
+/* Any record may have gone or changed (clear, repair): what processes
  * remember of the store is stale. */
 static inline void
 gd_bump_rmgen(struct meta *m)
 {
 	__atomic_add_fetch(&m->rmgen, 1, __ATOMIC_SEQ_CST);
+}
+
+/* The removal counter of key k. */
+static inline unsigned
+gd_rm_bucket(const void *k, size_t kl)
+{
+	const unsigned char *p = k;
+	uint32_t h = 2166136261u;
+	size_t i;
+
+	for (i = 0; i < kl; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return (h ^ h >> 16) % RM_BUCKETS;
+}
+
+/* The record of key k may have gone or changed (under the exclusive
+ * lock): what processes remember of keys with its hash is stale. */
+static inline void
+gd_bump_removed(struct meta *m, const void *k, size_t kl)
+{
+	__atomic_add_fetch(&m->rmb[gd_rm_bucket(k, kl)], 1, __ATOMIC_SEQ_CST);
 }
 
 /* ------------------------------------------------- cache_gdbm_lock.c */
@@ -151,6 +176,7 @@ void      gd_end(struct cache *, struct hold *);
 GDBM_FILE gd_writer_open(struct cache *, struct hold *, int mode, int *e,
               int *se);
 int       gd_evict(struct cache *, GDBM_FILE, struct meta *);
-uint64_t  gd_stamp(struct cache *);
+int       gd_stamp(struct cache *, const unsigned char *k, size_t kl,
+              uint64_t st[2]);
 
 #endif

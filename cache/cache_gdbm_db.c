@@ -547,47 +547,54 @@ gd_evict(struct cache *c, GDBM_FILE db, struct meta *m)
 /* ------------------------------------------------------------ stamps */
 
 /*
- * A stamp for what this process remembers of the store (cache_ssl.c keeps
- * decoded sessions): while it does not change, no record has gone or
- * changed since it was taken, so a remembered session is still in the
- * file.  0: none now (nothing remembered may be used).  Taken without
- * the lock, for two stat()s: the lock file must be ours and mapped whole
- * (as under the lock: no map past its end); no writer may be inside
- * (dirty, read before and after); the database at the path must be the
- * file as the last writer left it (device, inode, size, mtime), so a
- * file replaced, truncated or overwritten outside the lock gives no
- * stamp, and the next process to lock it bumps rmgen (check_outside).
+ * A stamp of key k for what this process remembers of the store
+ * (cache_ssl.c keeps decoded sessions): while it does not change, no
+ * record of k has gone or changed since it was taken, so a remembered
+ * session is still in the file.  st: the whole store's number (rmgen,
+ * with the lock file's identity) and the removal counter of k's hash.
+ * -1: none now (nothing remembered may be used).  Taken without the
+ * lock, for two stat()s: the lock file must be ours and mapped whole (as
+ * under the lock: no map past its end); no writer may be inside (dirty,
+ * read before and after); the database at the path must be the file as
+ * the last writer left it (device, inode, size, mtime, ctime), so a file
+ * replaced, truncated or overwritten outside the lock gives no stamp,
+ * and the next process to lock it moves rmgen (check_outside).
  */
-uint64_t
-gd_stamp(struct cache *c)
+int
+gd_stamp(struct cache *c, const unsigned char *k, size_t kl, uint64_t st[2])
 {
 	struct gdbm_state *g = G(c);
 	struct meta *m = g->map;
-	struct stat st;
-	uint64_t r;
+	unsigned b = gd_rm_bucket(k, kl);
+	struct stat fs;
+	uint64_t r, rb;
 
 	if (m == NULL || c->o.read_only || g->lockfd < 0 ||
-	    lstat(g->lockpath, &st) != 0 || st.st_dev != g->lock_dev ||
-	    st.st_ino != g->lock_ino || st.st_size < META_SIZE)
-		return 0;
+	    lstat(g->lockpath, &fs) != 0 || fs.st_dev != g->lock_dev ||
+	    fs.st_ino != g->lock_ino || fs.st_size < META_SIZE)
+		return -1;
 	if (__atomic_load_n(&m->magic, __ATOMIC_SEQ_CST) != META_MAGIC ||
 	    __atomic_load_n(&m->dirty, __ATOMIC_SEQ_CST) != 0 ||
 	    __atomic_load_n(&m->wvalid, __ATOMIC_SEQ_CST) != 1)
-		return 0;
+		return -1;
 	r = __atomic_load_n(&m->rmgen, __ATOMIC_SEQ_CST);
-	if (stat(c->arg, &st) != 0 ||
-	    __atomic_load_n(&m->wdev, __ATOMIC_SEQ_CST) != (uint64_t)st.st_dev ||
-	    __atomic_load_n(&m->wino, __ATOMIC_SEQ_CST) != (uint64_t)st.st_ino ||
-	    __atomic_load_n(&m->wsize, __ATOMIC_SEQ_CST) != (int64_t)st.st_size ||
-	    __atomic_load_n(&m->wmtime_ns, __ATOMIC_SEQ_CST) != mtime_ns(&st) ||
-	    __atomic_load_n(&m->wctime_ns, __ATOMIC_SEQ_CST) != ctime_ns(&st))
-		return 0;
+	rb = __atomic_load_n(&m->rmb[b], __ATOMIC_SEQ_CST);
+	if (stat(c->arg, &fs) != 0 ||
+	    __atomic_load_n(&m->wdev, __ATOMIC_SEQ_CST) != (uint64_t)fs.st_dev ||
+	    __atomic_load_n(&m->wino, __ATOMIC_SEQ_CST) != (uint64_t)fs.st_ino ||
+	    __atomic_load_n(&m->wsize, __ATOMIC_SEQ_CST) != (int64_t)fs.st_size ||
+	    __atomic_load_n(&m->wmtime_ns, __ATOMIC_SEQ_CST) != mtime_ns(&fs) ||
+	    __atomic_load_n(&m->wctime_ns, __ATOMIC_SEQ_CST) != ctime_ns(&fs))
+		return -1;
 	/* a writer came and went meanwhile: it may have removed */
 	if (__atomic_load_n(&m->dirty, __ATOMIC_SEQ_CST) != 0 ||
-	    __atomic_load_n(&m->rmgen, __ATOMIC_SEQ_CST) != r)
-		return 0;
+	    __atomic_load_n(&m->rmgen, __ATOMIC_SEQ_CST) != r ||
+	    __atomic_load_n(&m->rmb[b], __ATOMIC_SEQ_CST) != rb)
+		return -1;
 	/* and of this lock file: another one (a copy put back) has
 	 * numbers of its own */
-	return r ^ ((uint64_t)g->lock_ino * 0x9e3779b97f4a7c15u) ^
+	st[0] = r ^ ((uint64_t)g->lock_ino * 0x9e3779b97f4a7c15u) ^
 	    (uint64_t)g->lock_dev;
+	st[1] = rb;
+	return 0;
 }

@@ -25,7 +25,10 @@
  *   process claims each purge), totals of repairs and evictions, and a
  *   dirty mark that a writer sets while it is inside the database, and a
  *   generation that every writer and repair bumps (cache_gdbm_db.c keeps
- *   each process's database open while it does not move).  A
+ *   each process's database open while it does not move), and what the
+ *   processes' memory of sessions is checked against without the lock
+ *   (gd_stamp: the file as the last writer left it, a number for the
+ *   whole file and removal counters by key hash).  A
  *   store to the map is in the shared page at once: seen by the next
  *   holder of the lock, and left there by a process SIGKILLed meanwhile.
  *   No msync: the numbers are not durable across a power loss or a crash

@@ -188,10 +188,11 @@ struct cache_backend {
 	int  (*purge_claim)(struct cache *, time_t now, int or_full);
 	int  (*clear)(struct cache *);
 	void (*totals)(struct cache *, struct cache_info *);
-	/* What this process remembers of the store stays valid while the
-	 * stamp does not change (no record gone or changed since); 0: no
-	 * stamp now.  NULL: nothing may be remembered. */
-	uint64_t (*stamp)(struct cache *);
+	/* What this process remembers of key k stays valid while its
+	 * stamp does not change (no record of k gone or changed since);
+	 * -1: no stamp now.  NULL: nothing may be remembered. */
+	int  (*stamp)(struct cache *, const unsigned char *k, size_t kl,
+	         uint64_t st[2]);
 	void (*close)(struct cache *);
 };
 
@@ -250,8 +251,10 @@ void cache_ssl_hot_free(struct cache *);
 /* cache.c: remove a record nobody may remember (expired, unreadable, a
  * spent ticket): no stamp moves.  0, or -1 on a backend error. */
 int cache_discard(struct cache *, const unsigned char *id, size_t idlen);
-/* cache.c: the backend's stamp (0: none, nothing may be remembered). */
-uint64_t cache_stamp(struct cache *);
+/* cache.c: the backend's stamp of key id (-1: none, nothing may be
+ * remembered). */
+int cache_stamp(struct cache *, const unsigned char *id, size_t idlen,
+    uint64_t st[2]);
 
 /* cache.c */
 /* A backend's answer to get_start: once, from the worker's loop; v is

@@ -32,13 +32,14 @@
  * direct-mapped by session ID, each with the stamp it was fetched under).
  * A resumption whose session is remembered under the stamp of now is
  * answered from memory: no lock, no read, no unsealing, no d2i, two
- * stat()s.  The stamp moves whenever a record may have gone or changed
- * (a delete by OpenSSL or `cachet cache`, a purge, clear, repair, a file
- * changed outside the lock), so nothing deleted is ever resumed from
- * memory; a record evicted at max-entries or taken by a TLS 1.3
- * ClientHello may still be (both leave the session valid).  TLS 1.3
- * tickets are never remembered: they are single-use.  Expiry is checked
- * on every use, as OpenSSL does.
+ * stat()s.  An ID's stamp moves whenever its record may have gone or
+ * changed (a removal by OpenSSL or `cachet cache` moves the counter of
+ * the IDs with its hash, 1 in 256; clear, repair or a file changed
+ * outside the lock move them all), so nothing deleted is ever resumed
+ * from memory; a record evicted at max-entries may still be (the session
+ * stays valid).  Expired records go without moving anything: expiry is
+ * checked on every use, as OpenSSL does.  TLS 1.3 tickets are never
+ * remembered: they are single-use.
  */
 #include "config.h"
 
@@ -55,7 +56,7 @@ static int sess_index = -1;     /* SSL_SESSION: 1 if it is in the store
 
 struct hot_entry {
 	SSL_SESSION  *sess;     /* one reference; NULL: empty */
-	uint64_t      stamp;    /* the store's stamp when fetched */
+	uint64_t      stamp[2]; /* the store's stamp of the ID when fetched */
 	time_t        expires;
 	unsigned int  idlen;
 	unsigned char id[SSL_MAX_SSL_SESSION_ID_LENGTH];
@@ -138,13 +139,14 @@ hot_match(const struct hot_entry *e, const unsigned char *id,
  * reference, or NULL (a stale or expired one is forgotten). */
 static SSL_SESSION *
 hot_get(struct cache *c, const unsigned char *id, unsigned int idlen,
-    uint64_t stamp)
+    const uint64_t stamp[2])
 {
 	struct hot_entry *e = hot_slot(c, id, idlen);
 
 	if (!hot_match(e, id, idlen))
 		return NULL;
-	if (e->stamp != stamp || e->expires <= time(NULL)) {
+	if (e->stamp[0] != stamp[0] || e->stamp[1] != stamp[1] ||
+	    e->expires <= time(NULL)) {
 		hot_clear(e);
 		return NULL;
 	}
@@ -156,11 +158,11 @@ hot_get(struct cache *c, const unsigned char *id, unsigned int idlen,
 /* Remember sess (a TLS 1.2 session just fetched under stamp). */
 static void
 hot_put(struct cache *c, const unsigned char *id, unsigned int idlen,
-    SSL_SESSION *sess, uint64_t stamp)
+    SSL_SESSION *sess, const uint64_t stamp[2])
 {
 	struct hot_entry *e;
 
-	if (stamp == 0 || SSL_SESSION_get_protocol_version(sess) >=
+	if (SSL_SESSION_get_protocol_version(sess) >=
 	    TLS1_3_VERSION)
 		return;
 	if (c->hot == NULL && (c->hot = calloc(1, sizeof *c->hot)) == NULL)
@@ -170,7 +172,8 @@ hot_put(struct cache *c, const unsigned char *id, unsigned int idlen,
 		return;
 	hot_clear(e);
 	e->sess = sess;
-	e->stamp = stamp;
+	e->stamp[0] = stamp[0];
+	e->stamp[1] = stamp[1];
 	e->expires = (time_t)SSL_SESSION_get_time(sess) +
 	    (time_t)SSL_SESSION_get_timeout(sess);
 	e->idlen = idlen;
@@ -352,6 +355,8 @@ new_cb(SSL *ssl, SSL_SESSION *sess)
 	    cache_store_once : cache_store)(c, id, idlen, der, (size_t)n,
 	    created, created + (time_t)SSL_SESSION_get_timeout(sess)) == 0)
 		mark_stored(sess);
+	else if (sess_index >= 0)       /* a dup may carry another's mark */
+		SSL_SESSION_set_ex_data(sess, sess_index, NULL);
 	OPENSSL_cleanse(der, (size_t)n);
 	free(der);
 	return 0;               /* we keep no reference */
@@ -364,7 +369,8 @@ get_cb(SSL *ssl, const unsigned char *id, int idlen, int *copy)
 	const unsigned char *p;
 	unsigned char *der;
 	SSL_SESSION *sess;
-	uint64_t stamp = 0;
+	uint64_t stamp[2];
+	int stamped = 0;
 	size_t len;
 	int taken = 0;          /* fetched and removed in one step */
 
@@ -380,7 +386,7 @@ get_cb(SSL *ssl, const unsigned char *id, int idlen, int *copy)
 			return NULL;
 	} else {
 		/* the stamp before the fetch: a removal after it moves it */
-		if ((stamp = cache_stamp(c)) != 0 &&
+		if ((stamped = cache_stamp(c, id, (size_t)idlen, stamp) == 0) &&
 		    (sess = hot_get(c, id, (unsigned int)idlen, stamp)) != NULL) {
 			c->st->hits++;
 			c->st->local_hits++;
@@ -402,7 +408,7 @@ get_cb(SSL *ssl, const unsigned char *id, int idlen, int *copy)
 	}
 	if (sess != NULL)
 		mark_stored(sess);
-	if (sess != NULL && stamp != 0)
+	if (sess != NULL && stamped)
 		hot_put(c, id, (unsigned int)idlen, sess, stamp);
 	return sess;
 }
@@ -418,8 +424,12 @@ remove_cb(SSL_CTX *ctx, SSL_SESSION *sess)
 		return;
 	id = SSL_SESSION_get_id(sess, &idlen);
 	hot_forget(c, id, idlen);
-	if (idlen > 0 && is_stored(sess))
-		cache_remove(c, id, idlen);
+	if (idlen > 0 && is_stored(sess)) {
+		if (SSL_SESSION_get_protocol_version(sess) >= TLS1_3_VERSION)
+			cache_discard(c, id, idlen);    /* never remembered */
+		else
+			cache_remove(c, id, idlen);
+	}
 }
 
 int

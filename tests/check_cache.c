@@ -768,7 +768,7 @@ END_TEST
 
 /* The lock file's header as cache_gdbm.c lays it out (struct meta),
  * read with pread() beside the processes that map it. */
-#define HDR_SIZE  128
+#define HDR_SIZE  4096
 #define HDR_MAGIC 0x63616334u           /* "cac4" */
 struct hdr {
 	uint32_t magic, dirty;
@@ -1054,6 +1054,18 @@ START_TEST(killed_holding_lock)
 }
 END_TEST
 
+/* cache_stamp() of id as one number (0: none); stp(): of "one". */
+static uint64_t
+stpk(struct cache *c, const char *id)
+{
+	uint64_t st[2];
+
+	if (cache_stamp(c, (const unsigned char *)id, strlen(id), st) != 0)
+		return 0;
+	return st[0] ^ (st[1] * 0x9e3779b97f4a7c15u) ^ 1;
+}
+#define stp(c) stpk((c), "one")
+
 /* The stamp a process checks what it remembers against (cache_ssl.c),
  * seen by a second handle on the file (its own locks and map, as another
  * worker): unchanged by reads, new records and evictions; moved by every
@@ -1070,51 +1082,68 @@ START_TEST(stamps)
 	pid_t kid;
 
 	snprintf(lockp, sizeof lockp, "%s.lock", db);
-	ck_assert_uint_eq(cache_stamp(b), 0);   /* never locked: no map */
+	ck_assert_uint_eq(stp(b), 0);   /* never locked: no map */
 	ck_assert_int_eq(put(a, "one", "1", time(NULL) + 100), 0);
 	ck_assert_int_eq(fetch_eq(b, "one", "1"), 1);
-	s = cache_stamp(b);
+	s = stp(b);
 	ck_assert_uint_ne(s, 0);
-	ck_assert_uint_eq(cache_stamp(a), s);
+	ck_assert_uint_eq(stp(a), s);
 	/* reads and new records: the same */
 	ck_assert_int_eq(fetch_eq(a, "one", "1"), 1);
 	ck_assert_int_eq(put(a, "two", "2", time(NULL) + 100), 0);
 	ck_assert_int_eq(put(a, "three", "3", time(NULL) + 100), 0);
-	ck_assert_uint_eq(cache_stamp(b), s);
+	ck_assert_uint_eq(stp(b), s);
 	/* evictions at the cap (4): the same (the session stays valid) */
 	for (i = 0; i < 6; i++) {
 		snprintf(id, sizeof id, "ev-%d", i);
 		ck_assert_int_eq(put(a, id, "e", time(NULL) + 100), 0);
 	}
 	ck_assert_uint_ge(cache_stats(a)->evictions, 1);
-	ck_assert_uint_eq(cache_stamp(b), s);
-	/* a removal: moved, for every handle */
-	ck_assert_int_eq(cache_remove(a, (const unsigned char *)"ev-5", 4), 0);
-	s2 = cache_stamp(b);
-	ck_assert_uint_ne(s2, 0);
-	ck_assert_uint_ne(s2, s);
+	ck_assert_uint_eq(stp(b), s);
+	/* a removal: the removed key's stamp moves, for every handle; of
+	 * the others, only those of keys with the same hash (1 in 256) */
+	{
+		uint64_t k0[32], k5 = stpk(b, "ev-5");
+		char kn[16];
+		int same = 0;
+		for (i = 0; i < 32; i++) {
+			snprintf(kn, sizeof kn, "k%d", i);
+			k0[i] = stpk(b, kn);
+		}
+		ck_assert_int_eq(cache_remove(a, (const unsigned char *)"ev-5",
+		    4), 0);
+		ck_assert_uint_ne(stpk(b, "ev-5"), 0);
+		ck_assert_uint_ne(stpk(b, "ev-5"), k5);
+		ck_assert_uint_ne(stpk(a, "ev-5"), k5);
+		for (i = 0; i < 32; i++) {
+			snprintf(kn, sizeof kn, "k%d", i);
+			same += stpk(b, kn) == k0[i];
+		}
+		ck_assert_int_ge(same, 30);
+	}
 	/* a removal of what is not there (evicted already) moves it too:
 	 * OpenSSL's removal of a session (a fatal alert) must reach every
 	 * process that remembers it */
+	s2 = stpk(b, "nope");
 	ck_assert_int_eq(cache_remove(a, (const unsigned char *)"nope", 4), 0);
-	ck_assert_uint_ne(cache_stamp(b), s2);
-	s2 = cache_stamp(b);
+	ck_assert_uint_ne(stpk(b, "nope"), s2);
 	/* a record replaced: moved */
+	s2 = stpk(b, "r");
 	ck_assert_int_eq(put(a, "r", "first", time(NULL) + 100), 0);
-	ck_assert_uint_eq(cache_stamp(b), s2);
+	ck_assert_uint_eq(stpk(b, "r"), s2);
 	ck_assert_int_eq(put(a, "r", "changed", time(NULL) + 100), 0);
 	ck_assert_int_eq(fetch_eq(b, "r", "changed"), 1);
-	ck_assert_uint_ne(cache_stamp(b), s2);
-	s = cache_stamp(b);
+	ck_assert_uint_ne(stpk(b, "r"), s2);
+	s = stp(b);
 	/* expired records purged, or dropped when fetched, a spent ticket
 	 * or a record discarded: the same (nobody may remember them: each
 	 * remembered copy checks its own expiry) */
 	ck_assert_int_eq(put(a, "stale", "x", time(NULL) - 1), 0);
 	ck_assert_int_eq(put(a, "stale2", "x", time(NULL) - 1), 0);
-	ck_assert_uint_eq(cache_stamp(b), s);
+	ck_assert_uint_eq(stp(b), s);
 	ck_assert_int_eq(cache_purge_all(b, time(NULL), &removed), 0);
 	ck_assert_uint_ge(removed, 1);
-	ck_assert_uint_eq(cache_stamp(a), s);
+	ck_assert_uint_eq(stp(a), s);
 	ck_assert_int_eq(put(a, "stale3", "x", time(NULL) - 1), 0);
 	removed = cache_stats(b)->expired;
 	ck_assert_int_eq(fetch_eq(b, "stale3", "x"), 0);        /* dropped */
@@ -1130,16 +1159,16 @@ START_TEST(stamps)
 	}
 	ck_assert_int_eq(cache_discard(a, (const unsigned char *)"r", 1), 0);
 	ck_assert_int_eq(fetch_eq(b, "r", "changed"), 0);
-	ck_assert_uint_eq(cache_stamp(a), s);
+	ck_assert_uint_eq(stp(a), s);
 	/* clear: moved */
 	ck_assert_int_eq(cache_clear(b), 0);
-	ck_assert_uint_ne(cache_stamp(a), s);
-	ck_assert_uint_ne(cache_stamp(a), 0);
-	s = cache_stamp(a);
+	ck_assert_uint_ne(stp(a), s);
+	ck_assert_uint_ne(stp(a), 0);
+	s = stp(a);
 	/* the file changed outside the lock (same inode, same size): no
 	 * stamp until a process under the lock sees it, then a new one */
 	ck_assert_int_eq(put(a, "four", "4", time(NULL) + 100), 0);
-	ck_assert_uint_eq(cache_stamp(a), s);
+	ck_assert_uint_eq(stp(a), s);
 	/* (a byte written back as it was: no damage; and the mtime put
 	 * back as the last store left it, as touch -r or cp -p would: only
 	 * the change time tells) */
@@ -1155,8 +1184,8 @@ START_TEST(stamps)
 		ck_assert_int_eq(futimens(fd, ts), 0);
 	}
 	close(fd);
-	ck_assert_uint_eq(cache_stamp(a), 0);
-	ck_assert_uint_eq(cache_stamp(b), 0);
+	ck_assert_uint_eq(stp(a), 0);
+	ck_assert_uint_eq(stp(b), 0);
 	{       /* a read-only look (cachet cache stats) sees it too, and
 		 * writes nothing: its map of the header is read-only */
 		struct cache_opts ro = { .timeout = 300, .max_entries = 4,
@@ -1168,21 +1197,21 @@ START_TEST(stamps)
 		ck_assert_ptr_nonnull(r);
 		ck_assert_int_eq(fetch_eq(r, "four", "4"), 1);
 		ck_assert_int_eq(cache_info(r, time(NULL), &info), 0);
-		ck_assert_uint_eq(cache_stamp(r), 0);
+		ck_assert_uint_eq(stp(r), 0);
 		cache_close(r);
 	}
-	ck_assert_uint_eq(cache_stamp(a), 0);
+	ck_assert_uint_eq(stp(a), 0);
 	ck_assert_int_eq(fetch_eq(b, "four", "4"), 1);
 	ck_assert_uint_eq(cache_stats(b)->repairs, 0);
 	ck_assert_int_eq(put(b, "five", "5", time(NULL) + 100), 0);
-	s2 = cache_stamp(a);
+	s2 = stp(a);
 	ck_assert_uint_ne(s2, 0);
 	ck_assert_uint_ne(s2, s);
 	/* removed outside the lock: none; made anew by a writer: a new one */
 	ck_assert_int_eq(unlink(db), 0);
-	ck_assert_uint_eq(cache_stamp(a), 0);
+	ck_assert_uint_eq(stp(a), 0);
 	ck_assert_int_eq(put(b, "six", "6", time(NULL) + 100), 0);
-	s = cache_stamp(a);
+	s = stp(a);
 	ck_assert_uint_ne(s, 0);
 	ck_assert_uint_ne(s, s2);
 	/* the lock file put back from an older copy, in place: its rmgen
@@ -1197,31 +1226,31 @@ START_TEST(stamps)
 		ck_assert_int_eq(cache_remove(a, (const unsigned char *)"five",
 		    4), 0);
 		ck_assert_int_eq(fetch_eq(b, "six", "6"), 1);
-		s_mem = cache_stamp(b);         /* "six" remembered under it */
+		s_mem = stpk(b, "six");         /* "six" remembered under it */
 		ck_assert_uint_ne(s_mem, 0);
 		ck_assert_int_eq(cache_remove(a, (const unsigned char *)"six",
 		    3), 0);
 		snprintf(cmd, sizeof cmd, "cp '%s' '%s'", bak, lockp);
 		ck_assert_int_eq(system(cmd), 0);
-		ck_assert_uint_eq(cache_stamp(b), 0);   /* the file moved on */
+		ck_assert_uint_eq(stpk(b, "six"), 0);   /* the file moved on */
 		ck_assert_int_eq(put(b, "ten", "10", time(NULL) + 100), 0);
-		ck_assert_uint_ne(cache_stamp(b), 0);
-		ck_assert_uint_ne(cache_stamp(b), s_mem);
-		ck_assert_uint_eq(cache_stamp(a), cache_stamp(b));
+		ck_assert_uint_ne(stpk(b, "six"), 0);
+		ck_assert_uint_ne(stpk(b, "six"), s_mem);
+		ck_assert_uint_eq(stp(a), stp(b));
 		unlink(bak);
 	}
 	/* the lock file removed: none for a handle that holds the old one */
 	ck_assert_int_eq(unlink(lockp), 0);
-	ck_assert_uint_eq(cache_stamp(a), 0);
+	ck_assert_uint_eq(stp(a), 0);
 	ck_assert_int_eq(put(b, "seven", "7", time(NULL) + 100), 0);
-	ck_assert_uint_eq(cache_stamp(a), 0);   /* still the orphan */
+	ck_assert_uint_eq(stp(a), 0);   /* still the orphan */
 	ck_assert_int_eq(fetch_eq(a, "seven", "7"), 1);
-	ck_assert_uint_ne(cache_stamp(a), 0);   /* the new one, locked */
-	ck_assert_uint_eq(cache_stamp(a), cache_stamp(b));
+	ck_assert_uint_ne(stp(a), 0);   /* the new one, locked */
+	ck_assert_uint_eq(stp(a), stp(b));
 	/* a writer inside (parked by the log hook when the cache is full,
 	 * then killed there): none while it is inside, nor after, until the
 	 * repair, which moves it */
-	s = cache_stamp(a);
+	s = stp(a);
 	ck_assert_int_eq(pipe(p), 0);
 	if ((kid = fork()) == 0) {
 		struct cache *me = open_cache(key1, 1);
@@ -1235,15 +1264,15 @@ START_TEST(stamps)
 	close(p[1]);
 	ck_assert_int_eq(read(p[0], &b1, 1), 1);
 	close(p[0]);
-	ck_assert_uint_eq(cache_stamp(a), 0);
+	ck_assert_uint_eq(stp(a), 0);
 	kill(kid, SIGKILL);
 	ck_assert_int_eq(waitpid(kid, &status, 0), kid);
-	ck_assert_uint_eq(cache_stamp(a), 0);
+	ck_assert_uint_eq(stp(a), 0);
 	(void)fetch_eq(b, "seven", "7");        /* repairs */
 	ck_assert_uint_eq(cache_stats(b)->repairs, 1);
 	ck_assert_int_eq(put(b, "nine", "9", time(NULL) + 100), 0);
-	ck_assert_uint_ne(cache_stamp(a), 0);
-	ck_assert_uint_ne(cache_stamp(a), s);
+	ck_assert_uint_ne(stp(a), 0);
+	ck_assert_uint_ne(stp(a), s);
 	cache_close(b);
 	cache_close(a);
 }

@@ -195,6 +195,31 @@ lh = local_hits()
 r2 = sum(conn(keep)[0] for i in range(8))
 print("after 5 aborted handshakes: %d removed, kept %d of 8, %d from memory" %
       (status(b"cache_removes") - rm0, r2, local_hits() - lh))
+# a client that completes a handshake, then sends a record that fails its
+# check: the server's fatal alert (bad_record_mac) removes that session
+# (RFC 5246 7.2.2), and only the memory of sessions with the same hash
+# (1 in 256) is forgotten, not all of it
+rm0 = status(b"cache_removes")
+spoilt = []
+for i in range(5):
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
+    spoilt.append(s.session)
+    os.write(s.fileno(), b"\x17\x03\x03\x00\x30" + os.urandom(0x30))
+    s.settimeout(5)
+    try:
+        os.read(s.fileno(), 100)        # the alert, then EOF
+    except OSError:
+        pass
+    s.close()
+for i in range(50):                     # until the server closed them
+    if status(b"connections") <= 1:
+        break
+    time.sleep(0.1)
+lh = local_hits()
+r3 = sum(conn(keep)[0] for i in range(8))
+print("after 5 fatal alerts: %d removed, %d of 5 resume, kept %d of 8, %d from memory" %
+      (status(b"cache_removes") - rm0, sum(conn(x)[0] for x in spoilt), r3,
+       local_hits() - lh))
 # TLS 1.3 ClientHello, pre_shared_key identity = the TLS 1.2 session ID
 def u16(n): return struct.pack(">H", n)
 def ext(t, body): return u16(t) + u16(len(body)) + body
@@ -229,6 +254,7 @@ expect_match "a TLS 1.2 session ID offered as a TLS 1.3 ticket stays in the file
 # (each worker remembers the session after 20 resumptions; a flush would
 # leave one fetch from the file per worker that answers)
 expect_match "aborted handshakes remove nothing, the workers forget nothing" "$out" "after 5 aborted handshakes: 0 removed, kept 8 of 8, [78] from memory"
+expect_match "a fatal alert removes its session, and the workers forget no other" "$out" "after 5 fatal alerts: 5 removed, 0 of 5 resume, kept 8 of 8, [78] from memory"
 
 # files: private, owned by the worker user
 perm=$(stat -c '%a' "$T/cache/sessions.db")
