@@ -325,6 +325,33 @@ prefetched(SSL *ssl, const unsigned char *id, int idlen, unsigned char **der,
 	return 1;
 }
 
+/* A ticket this connection took (GDBM: fetched and removed): kept with
+ * the SSL like a prefetch, for a ClientHello after a HelloRetryRequest,
+ * which offers it again (it is gone from the store). */
+static void
+keep_taken(SSL *ssl, const unsigned char *id, int idlen,
+    const unsigned char *der, size_t len)
+{
+	struct prefetch *pf;
+
+	if (pf_index < 0 || idlen <= 0 || (size_t)idlen > CACHE_MAX_ID ||
+	    (pf = calloc(1, sizeof *pf)) == NULL)
+		return;
+	if ((pf->data = malloc(len)) == NULL) {
+		free(pf);
+		return;
+	}
+	memcpy(pf->data, der, len);
+	pf->len = len;
+	pf->r = 1;
+	pf->ssl = ssl;
+	pf->idlen = (size_t)idlen;
+	memcpy(pf->id, id, pf->idlen);
+	cache_ssl_prefetch_end(ssl);            /* an earlier one goes */
+	if (SSL_set_ex_data(ssl, pf_index, pf) != 1)
+		pf_free(pf);
+}
+
 static int
 new_cb(SSL *ssl, SSL_SESSION *sess)
 {
@@ -382,8 +409,13 @@ get_cb(SSL *ssl, const unsigned char *id, int idlen, int *copy)
 		if (!prefetched(ssl, id, idlen, &der, &len))
 			return NULL;
 	} else if ((taken = SSL_version(ssl) >= TLS1_3_VERSION)) {
-		if (cache_take(c, id, (size_t)idlen, &der, &len) != 1)
-			return NULL;
+		/* after a HelloRetryRequest: the ticket taken for the first
+		 * ClientHello of this connection */
+		if (!prefetched(ssl, id, idlen, &der, &len)) {
+			if (cache_take(c, id, (size_t)idlen, &der, &len) != 1)
+				return NULL;
+			keep_taken(ssl, id, idlen, der, len);
+		}
 	} else {
 		/* the stamp before the fetch: a removal after it moves it */
 		if ((stamped = cache_stamp(c, id, (size_t)idlen, stamp) == 0) &&
@@ -463,7 +495,7 @@ cache_ssl_setup(SSL_CTX *ctx, struct cache *c, long timeout, int tickets)
 	    (sess_index = SSL_SESSION_get_ex_new_index(0, NULL, NULL, NULL,
 	    NULL)) < 0)
 		return -1;
-	if (pf_index < 0 && c->be->get_start != NULL &&
+	if (pf_index < 0 &&
 	    (pf_index = SSL_get_ex_new_index(0, NULL, NULL, NULL,
 	    pf_ex_free)) < 0)
 		return -1;

@@ -79,6 +79,18 @@ PY
 )
 expect_eq "no close_notify from the client: the session stays resumable" "$out" "5 of 5"
 
+# A TLS 1.3 ClientHello whose key share the server does not take
+# (ffdhe2048 first) draws a HelloRetryRequest, and the second ClientHello
+# offers the ticket again: it resumes with the ticket the first one took,
+# and the ticket is spent after that.
+sess -tls1_3 -sess_out "$T/hrr" >/dev/null
+out=$(printf 'GET /hello.txt HTTP/1.0\r\n\r\n' | timeout 10 openssl s_client \
+	-connect "127.0.0.1:$PORT" -CAfile "$CERTS/ca.crt" -ign_eof -tls1_3 \
+	-groups ffdhe2048:X25519 -sess_in "$T/hrr" -msg 2>/dev/null)
+expect_eq "HelloRetryRequest: two ServerHellos (the first a retry)" "$(printf '%s\n' "$out" | grep -c '<<< .*ServerHello')" 2
+expect_match "HelloRetryRequest: the ticket still resumes" "$out" "Reused, TLSv1.3"
+expect_match "HelloRetryRequest: the ticket is spent after that" "$(sess -tls1_3 -sess_in "$T/hrr")" "^New,"
+
 local_hits() { C "$(URL /status)" | sed -n 's/^cache_local_hits: //p'; }
 for v in 1_2 1_3; do
 	: > "$T/access.log"
