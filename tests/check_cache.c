@@ -1011,31 +1011,45 @@ park(int err, const char *msg)
 		pause();
 }
 
+/* A child process that stores id into a cache of max entries, which is
+ * full: parked by the log hook under the exclusive lock, inside the
+ * database.  Returns once it is there; the caller kills it. */
+static pid_t
+park_writer(long max, const char *id)
+{
+	int p[2];
+	pid_t kid;
+	char b;
+
+	ck_assert_int_eq(pipe(p), 0);
+	if ((kid = fork()) == 0) {
+		struct cache *me = open_cache(key1, max);
+		close(p[0]);
+		park_fd = p[1];
+		alarm(10);
+		cache_set_log(me, park);
+		put(me, id, "x", time(NULL) + 100);
+		_exit(1);
+	}
+	close(p[1]);
+	ck_assert_int_eq(read(p[0], &b, 1), 1);
+	close(p[0]);
+	return kid;
+}
+
 START_TEST(killed_holding_lock)
 {
 	struct cache *c = open_cache(key1, 2), *c2;
-	char lockp[1200], b;
+	char lockp[1200];
 	struct hdr h;
-	int p[2], status;
+	int status;
 	pid_t kid;
 
 	snprintf(lockp, sizeof lockp, "%s.lock", db);
 	ck_assert_int_eq(put(c, "one", "1", time(NULL) + 100), 0);
 	ck_assert_int_eq(put(c, "two", "2", time(NULL) + 100), 0);
 	c2 = open_cache(key1, 2);
-	ck_assert_int_eq(pipe(p), 0);
-	if ((kid = fork()) == 0) {
-		struct cache *me = open_cache(key1, 2);
-		close(p[0]);
-		park_fd = p[1];
-		alarm(10);
-		cache_set_log(me, park);
-		put(me, "three", "3", time(NULL) + 100);
-		_exit(1);
-	}
-	close(p[1]);
-	ck_assert_int_eq(read(p[0], &b, 1), 1);
-	close(p[0]);
+	kid = park_writer(2, "three");
 	read_hdr(lockp, &h);
 	ck_assert_uint_eq(h.dirty, 1);          /* seen while it is inside */
 	kill(kid, SIGKILL);
@@ -1078,7 +1092,7 @@ START_TEST(stamps)
 	char lockp[1200], id[32], b1;
 	uint64_t s, s2;
 	size_t removed;
-	int i, fd, p[2], status;
+	int i, fd, status;
 	pid_t kid;
 
 	snprintf(lockp, sizeof lockp, "%s.lock", db);
@@ -1251,19 +1265,7 @@ START_TEST(stamps)
 	 * then killed there): none while it is inside, nor after, until the
 	 * repair, which moves it */
 	s = stp(a);
-	ck_assert_int_eq(pipe(p), 0);
-	if ((kid = fork()) == 0) {
-		struct cache *me = open_cache(key1, 1);
-		close(p[0]);
-		park_fd = p[1];
-		alarm(10);
-		cache_set_log(me, park);
-		put(me, "eight", "8", time(NULL) + 100);
-		_exit(1);
-	}
-	close(p[1]);
-	ck_assert_int_eq(read(p[0], &b1, 1), 1);
-	close(p[0]);
+	kid = park_writer(1, "eight");
 	ck_assert_uint_eq(stp(a), 0);
 	kill(kid, SIGKILL);
 	ck_assert_int_eq(waitpid(kid, &status, 0), kid);
