@@ -21,9 +21,9 @@
 
 #include "cache_int.h"
 
-#define META_MAGIC   0x63616334u        /* "cac4": the layout below, mapped */
-#define META_SIZE    4096               /* the lock file's size, at least */
-#define RM_BUCKETS   256                /* removal counters, by key hash */
+#define META_MAGIC   0x63616335u        /* "cac5": the layout below, mapped */
+#define META_SIZE    36864              /* the lock file's size, at least */
+#define RM_BUCKETS   4096               /* removal counters, by key hash */
 #define LOCK_TRIES   8                  /* lock file replaced meanwhile */
 #define EVICT_SAMPLE 16                 /* records looked at per eviction */
 #define EVICT_ROUNDS 4                  /* samples per store, at most */

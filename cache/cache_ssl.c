@@ -34,7 +34,7 @@
  * answered from memory: no lock, no read, no unsealing, no d2i, two
  * stat()s.  An ID's stamp moves whenever its record may have gone or
  * changed (a removal by OpenSSL or `cachet cache` moves the counter of
- * the IDs with its hash, 1 in 256; clear, repair or a file changed
+ * the IDs with its hash, 1 in 4096; clear, repair or a file changed
  * outside the lock move them all), so nothing deleted is ever resumed
  * from memory; a record evicted at max-entries may still be (the session
  * stays valid).  Expired records go without moving anything: expiry is

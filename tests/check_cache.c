@@ -768,8 +768,8 @@ END_TEST
 
 /* The lock file's header as cache_gdbm.c lays it out (struct meta),
  * read with pread() beside the processes that map it. */
-#define HDR_SIZE  4096
-#define HDR_MAGIC 0x63616334u           /* "cac4" */
+#define HDR_SIZE  36864
+#define HDR_MAGIC 0x63616335u           /* "cac5" */
 struct hdr {
 	uint32_t magic, dirty;
 	int64_t  count, last_purge;
@@ -800,7 +800,7 @@ write_file(const char *path, const void *p, size_t n)
 static int
 same_bytes(const char *path, const void *p, size_t n)
 {
-	char buf[9000];
+	static char buf[HDR_SIZE + 8192];
 	int fd = open(path, O_RDONLY);
 	ssize_t r;
 
@@ -939,9 +939,9 @@ START_TEST(lock_file_wrong)
 	    .read_only = 1 };
 	struct cache *c = open_cache(key1, 1000), *r;
 	struct cache_info info;
-	static char junk[8192];
+	static char junk[HDR_SIZE + 4096];
 	struct { uint32_t magic, dirty; int64_t count, purge; uint64_t rep,
-	    ev; int64_t full; uint64_t gen; } old = { 0x63616333u, 0, 5, 0, 0, 0,
+	    ev; int64_t full; uint64_t gen; } old = { 0x63616334u, 0, 5, 0, 0, 0,
 	    0, 0 };
 	struct { const void *p; size_t n; off_t size; } v[] = {
 		{ junk, 0, HDR_SIZE },
