@@ -99,10 +99,12 @@ for v in 1_2 1_3; do
 	pids=$(grep ' r [0-9]*$' "$T/access.log" | awk '{print $NF}' | sort -u | wc -l)
 	check "TLS ${v/_/.}: resumed on $pids worker pids (>= 2)" test "$pids" -ge 2
 	# TLS 1.2: each worker fetches the session from the file once, then
-	# resumes it from memory; TLS 1.3 tickets are never remembered
+	# resumes it from memory (one more fetch allowed: a lookup that meets
+	# another process inside the file, its write mark set, reads the file
+	# and remembers nothing); TLS 1.3 tickets are never remembered
 	lh=$(( $(local_hits) - lh ))
 	if [ $v = 1_2 ]; then
-		check "TLS 1.2: resumed from the workers' memory $lh of 40 times (>= 36)" test "$lh" -ge 36
+		check "TLS 1.2: resumed from the workers' memory $lh of 40 times (>= 35)" test "$lh" -ge 35
 	else
 		expect_eq "TLS 1.3: never resumed from memory" "$lh" 0
 	fi
@@ -127,15 +129,15 @@ reuse_of_saved() {
 }
 sess -tls1_2 -sess_out "$T/s1_2" >/dev/null
 read -r r lh <<<"$(remembered)"
-check "before clear: resumed 12 of 12 ($r), $lh from memory (>= 8)" test "$r" -eq 12 -a "$lh" -ge 8
+check "before clear: resumed 12 of 12 ($r), $lh from memory (>= 7)" test "$r" -eq 12 -a "$lh" -ge 7
 "$CACHET" cache purge "$T/cache/sessions.db" >/dev/null
 read -r r lh <<<"$(remembered)"
-check "a purge that removes nothing: still resumed from memory ($r, $lh)" test "$r" -eq 12 -a "$lh" -ge 11
+check "a purge that removes nothing: still resumed from memory ($r, $lh)" test "$r" -eq 12 -a "$lh" -ge 10
 "$CACHET" cache clear "$T/cache/sessions.db" >/dev/null
 expect_eq "after cachet cache clear: the session resumes on no worker" "$(reuse_of_saved 12)" 0
 sess -tls1_2 -sess_out "$T/s1_2" >/dev/null
 read -r r lh <<<"$(remembered)"
-check "a new session: remembered again ($r, $lh from memory)" test "$r" -eq 12 -a "$lh" -ge 8
+check "a new session: remembered again ($r, $lh from memory)" test "$r" -eq 12 -a "$lh" -ge 7
 mv "$T/cache/sessions.db" "$T/cache/away.db"
 expect_eq "after the file is removed: the session resumes on no worker" "$(reuse_of_saved 12)" 0
 mv "$T/cache/away.db" "$T/cache/sessions.db"
