@@ -466,7 +466,7 @@ cache_take(struct cache *c, const unsigned char *id, size_t idlen,
 			free(v);        /* reusable: stays */
 			v = NULL;
 			r = 0;
-		} else if (r == 1 && cache_remove(c, id, idlen) != 0) {
+		} else if (r == 1 && cache_discard(c, id, idlen) != 0) {
 			free(v);
 			v = NULL;
 			r = -1;

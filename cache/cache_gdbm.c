@@ -124,8 +124,8 @@ put_locked(struct cache *c, GDBM_FILE db, struct meta *m, datum key,
 	int i, r;
 
 	if (gdbm_exists(db, key)) {
-		gd_bump_removed(m, key.dptr, (size_t)key.dsize); /* remembered
-		                         * copies are old */
+		/* what processes remember of it is old */
+		gd_bump_removed(m, key.dptr, (size_t)key.dsize);
 		r = gdbm_store(db, key, val, GDBM_REPLACE);
 	} else {
 		if ((*e = gd_db_error(db)) != GDBM_NO_ERROR)

@@ -166,10 +166,6 @@ gd_db_drop(struct cache *c)
 	g->db = NULL;
 }
 
-/* Is the kept database current: nobody wrote since we last looked (the
- * shared generation), and the file at the path is the one it has open,
- * as it last saw it?  Without a shared header there is no generation:
- * never.  *st: the file at the path now (st_ino 0: not looked at). */
 static int64_t
 mtime_ns(const struct stat *st)
 {
@@ -184,6 +180,10 @@ ctime_ns(const struct stat *st)
 	return (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
 }
 
+/* Is the kept database current: nobody wrote since we last looked (the
+ * shared generation), and the file at the path is the one it has open,
+ * as it last saw it?  Without a shared header there is no generation:
+ * never. */
 static int
 db_current(struct cache *c, const struct hold *h)
 {

@@ -162,8 +162,7 @@ hot_put(struct cache *c, const unsigned char *id, unsigned int idlen,
 {
 	struct hot_entry *e;
 
-	if (SSL_SESSION_get_protocol_version(sess) >=
-	    TLS1_3_VERSION)
+	if (SSL_SESSION_get_protocol_version(sess) >= TLS1_3_VERSION)
 		return;
 	if (c->hot == NULL && (c->hot = calloc(1, sizeof *c->hot)) == NULL)
 		return;
@@ -250,6 +249,27 @@ pf_done(void *arg, int r, unsigned char *data, size_t len)
 	pf->wake(pf->ssl);
 }
 
+/* A new record for the SSL's handshake, for the session id: in place of
+ * any earlier one (another ClientHello, after a HelloRetryRequest).
+ * NULL: out of memory. */
+static struct prefetch *
+pf_attach(SSL *ssl, const unsigned char *id, size_t idlen)
+{
+	struct prefetch *pf;
+
+	cache_ssl_prefetch_end(ssl);
+	if ((pf = calloc(1, sizeof *pf)) == NULL)
+		return NULL;
+	pf->ssl = ssl;
+	pf->idlen = idlen;
+	memcpy(pf->id, id, idlen);
+	if (SSL_set_ex_data(ssl, pf_index, pf) != 1) {
+		free(pf);
+		return NULL;
+	}
+	return pf;
+}
+
 int
 cache_ssl_async(SSL_CTX *ctx)
 {
@@ -273,20 +293,9 @@ cache_ssl_prefetch(SSL *ssl, const unsigned char *id, size_t idlen,
 	if (pf != NULL && pf->idlen == idlen && memcmp(pf->id, id,
 	    idlen) == 0)
 		return !pf->pending;    /* the retry: answered, or not yet */
-	if (pf != NULL) {               /* another ClientHello (after HRR) */
-		SSL_set_ex_data(ssl, pf_index, NULL);
-		pf_ex_free(NULL, pf, NULL, 0, 0, NULL);
-	}
-	if ((pf = calloc(1, sizeof *pf)) == NULL)
+	if ((pf = pf_attach(ssl, id, idlen)) == NULL)
 		return 1;
-	pf->ssl = ssl;
 	pf->wake = wake;
-	pf->idlen = idlen;
-	memcpy(pf->id, id, idlen);
-	if (SSL_set_ex_data(ssl, pf_index, pf) != 1) {
-		free(pf);
-		return 1;
-	}
 	r = cache_fetch_start(c, id, idlen, &pf->data, &pf->len, pf_done, pf);
 	if (r == CACHE_PENDING) {
 		pf->pending = 1;
@@ -333,23 +342,19 @@ keep_taken(SSL *ssl, const unsigned char *id, int idlen,
     const unsigned char *der, size_t len)
 {
 	struct prefetch *pf;
+	unsigned char *copy;
 
 	if (pf_index < 0 || idlen <= 0 || (size_t)idlen > CACHE_MAX_ID ||
-	    (pf = calloc(1, sizeof *pf)) == NULL)
+	    (copy = malloc(len)) == NULL)
 		return;
-	if ((pf->data = malloc(len)) == NULL) {
-		free(pf);
+	if ((pf = pf_attach(ssl, id, (size_t)idlen)) == NULL) {
+		free(copy);
 		return;
 	}
-	memcpy(pf->data, der, len);
+	memcpy(copy, der, len);
+	pf->data = copy;
 	pf->len = len;
 	pf->r = 1;
-	pf->ssl = ssl;
-	pf->idlen = (size_t)idlen;
-	memcpy(pf->id, id, pf->idlen);
-	cache_ssl_prefetch_end(ssl);            /* an earlier one goes */
-	if (SSL_set_ex_data(ssl, pf_index, pf) != 1)
-		pf_free(pf);
 }
 
 static int

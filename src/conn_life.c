@@ -94,9 +94,9 @@ conn_free(struct conn *c)
 	/* A connection that ends without close_notify (the client reset
 	 * it, a timeout, our own error) keeps its session: OpenSSL would
 	 * otherwise remove it from the cache at SSL_free, and with it what
-	 * every worker remembers.  TLS 1.1 on (RFC 4346 7.2.1) allow it, as
-	 * nginx does; a fatal alert still removes it (OpenSSL does that
-	 * when the alert is sent or received). */
+	 * every worker remembers.  TLS 1.1 and later allow it (RFC 4346
+	 * 7.2.1), and nginx does the same; a fatal alert still removes it
+	 * (OpenSSL does that when the alert is sent or received). */
 	if (c->ssl != NULL)
 		SSL_set_shutdown(c->ssl, SSL_get_shutdown(c->ssl) |
 		    SSL_SENT_SHUTDOWN);
